@@ -1,0 +1,15 @@
+//! One module per subcommand; `run` dispatches.
+
+use clap::CommandFactory;
+
+use crate::args::{Cli, Command};
+use crate::exit::Exit;
+
+pub fn run(cli: Cli) -> anyhow::Result<Exit> {
+    match cli.command {
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "moat", &mut std::io::stdout());
+            Ok(Exit::Ok)
+        }
+    }
+}

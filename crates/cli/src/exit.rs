@@ -1,0 +1,28 @@
+//! Exit codes and the one place errors are printed.
+
+use std::io::Write;
+
+/// Exit codes, the same for every command (DESIGN 2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Exit {
+    /// Success, nothing to do, or in sync.
+    Ok = 0,
+    /// Bad input, an API failure, a refused apply, lint errors.
+    Error = 1,
+    /// Changes present (`plan --detailed-exitcode`, `drift`).
+    #[allow(dead_code, reason = "returned by plan and drift")]
+    Changes = 2,
+}
+
+/// Prints the error chain once, each cause on its own line, and returns the
+/// error exit code.
+pub fn report(err: &anyhow::Error) -> Exit {
+    let mut stderr = std::io::stderr().lock();
+    let _ = write!(stderr, "error: {err}");
+    for cause in err.chain().skip(1) {
+        let _ = write!(stderr, ": {cause}");
+    }
+    let _ = writeln!(stderr);
+    Exit::Error
+}

@@ -1,0 +1,25 @@
+//! moat-cli: the `moat` command.
+//!
+//! This crate owns the command line (clap), wiring the library crates
+//! together, the choice of view, colour and width, the `yes` prompt, tracing
+//! setup and exit codes. Business rules live in the library crates; this one
+//! only decides what to call and where output goes.
+
+mod args;
+mod commands;
+mod exit;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = args::Cli::parse();
+    output::init_tracing(&cli.global);
+    let code = match commands::run(cli) {
+        Ok(code) => code,
+        Err(err) => exit::report(&err),
+    };
+    ExitCode::from(code as u8)
+}

@@ -1,0 +1,18 @@
+//! moat-policy: the policy language and the canonical rule model.
+//!
+//! This crate owns reading YAML policies (every value located by file, line
+//! and column), resolving address sets and services, validating, expanding a
+//! policy rule into atomic canonical [`Rule`]s, and linting the effective rule
+//! set. Every other crate speaks in the [`model`] types defined here.
+//!
+//! It must not know about HTTP, async runtimes, the API's wire shapes, plans
+//! or terminals: it takes text and paths, and returns data and diagnostics.
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod model;
+
+pub use model::{
+    CidrError, DesiredRule, Direction, GroupPolicy, LintIgnore, LiveGroup, LiveRule, Mode,
+    NicType, Origin, Peer, PolicySet, PortRange, PortRangeError, ProtectSelector, Protocol, Rule,
+    RuleKey, ServiceAtom, UnmodeledRule, Verdict, parse_cidr_lenient, parse_cidr_strict,
+};

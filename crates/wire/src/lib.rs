@@ -1,0 +1,375 @@
+//! Wire types of the ECS security group API (version 2014-05-26).
+//!
+//! This crate owns the JSON shapes the API answers with, under the API's own
+//! names so that a grep finds them in the reference, and the names of actions.
+//! It is the only thing the client (moat-aliyun) and the emulator
+//! (moat-emulator) share. Deserialisation is as tolerant as the real service
+//! makes necessary: numbers where strings are documented (and the reverse),
+//! missing or empty optional members, any letter case of enum values.
+//! Serialisation writes the shape the real service writes (every member of a
+//! rule present, empty strings for unused ones, a numeric `Priority`).
+//!
+//! It must not know about the canonical rule model, HTTP, signing or policies.
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The only API version moat speaks.
+pub const API_VERSION: &str = "2014-05-26";
+
+/// Actions of the security group API that moat uses or emulates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Action {
+    DescribeSecurityGroups,
+    DescribeSecurityGroupAttribute,
+    AuthorizeSecurityGroup,
+    AuthorizeSecurityGroupEgress,
+    RevokeSecurityGroup,
+    RevokeSecurityGroupEgress,
+    ModifySecurityGroupRule,
+    ModifySecurityGroupEgressRule,
+    ModifySecurityGroupAttribute,
+    CreateSecurityGroup,
+    DeleteSecurityGroup,
+}
+
+impl Action {
+    pub const ALL: [Action; 11] = [
+        Action::DescribeSecurityGroups,
+        Action::DescribeSecurityGroupAttribute,
+        Action::AuthorizeSecurityGroup,
+        Action::AuthorizeSecurityGroupEgress,
+        Action::RevokeSecurityGroup,
+        Action::RevokeSecurityGroupEgress,
+        Action::ModifySecurityGroupRule,
+        Action::ModifySecurityGroupEgressRule,
+        Action::ModifySecurityGroupAttribute,
+        Action::CreateSecurityGroup,
+        Action::DeleteSecurityGroup,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::DescribeSecurityGroups => "DescribeSecurityGroups",
+            Action::DescribeSecurityGroupAttribute => "DescribeSecurityGroupAttribute",
+            Action::AuthorizeSecurityGroup => "AuthorizeSecurityGroup",
+            Action::AuthorizeSecurityGroupEgress => "AuthorizeSecurityGroupEgress",
+            Action::RevokeSecurityGroup => "RevokeSecurityGroup",
+            Action::RevokeSecurityGroupEgress => "RevokeSecurityGroupEgress",
+            Action::ModifySecurityGroupRule => "ModifySecurityGroupRule",
+            Action::ModifySecurityGroupEgressRule => "ModifySecurityGroupEgressRule",
+            Action::ModifySecurityGroupAttribute => "ModifySecurityGroupAttribute",
+            Action::CreateSecurityGroup => "CreateSecurityGroup",
+            Action::DeleteSecurityGroup => "DeleteSecurityGroup",
+        }
+    }
+
+    /// Exact, case-sensitive match, as the service does.
+    pub fn parse(s: &str) -> Option<Action> {
+        Action::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+
+    /// True for actions that change state.
+    pub fn is_mutating(self) -> bool {
+        !matches!(
+            self,
+            Action::DescribeSecurityGroups | Action::DescribeSecurityGroupAttribute
+        )
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A string member that the service sometimes sends as a JSON number (for
+/// example `SourceGroupOwnerAccount`), or leaves out, or sends as `null`.
+/// Always serialised as a string.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LooseString(pub String);
+
+impl LooseString {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.trim().is_empty()
+    }
+}
+
+impl From<&str> for LooseString {
+    fn from(s: &str) -> Self {
+        LooseString(s.to_owned())
+    }
+}
+
+impl From<String> for LooseString {
+    fn from(s: String) -> Self {
+        LooseString(s)
+    }
+}
+
+impl fmt::Display for LooseString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for LooseString {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for LooseString {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::Null => Ok(LooseString::default()),
+            serde_json::Value::String(s) => Ok(LooseString(s)),
+            serde_json::Value::Number(n) => Ok(LooseString(n.to_string())),
+            serde_json::Value::Bool(b) => Ok(LooseString(b.to_string())),
+            other => Err(serde::de::Error::custom(format!(
+                "expected a string or a number, found {other}"
+            ))),
+        }
+    }
+}
+
+/// An integer member documented as a string but sent as a number in real
+/// responses (`Priority`). Reads a number, a numeric string, or nothing
+/// (`None` for a missing, `null` or empty value); written as a JSON number.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LooseInt(pub Option<i64>);
+
+impl Serialize for LooseInt {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Some(v) => s.serialize_i64(v),
+            None => s.serialize_str(""),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for LooseInt {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::Null => Ok(LooseInt(None)),
+            serde_json::Value::Number(n) => n
+                .as_i64()
+                .map(|v| LooseInt(Some(v)))
+                .ok_or_else(|| serde::de::Error::custom(format!("{n} is not an integer"))),
+            serde_json::Value::String(s) if s.trim().is_empty() => Ok(LooseInt(None)),
+            serde_json::Value::String(s) => s
+                .trim()
+                .parse()
+                .map(|v| LooseInt(Some(v)))
+                .map_err(|_| serde::de::Error::custom(format!("{s:?} is not an integer"))),
+            other => Err(serde::de::Error::custom(format!(
+                "expected an integer, found {other}"
+            ))),
+        }
+    }
+}
+
+/// One rule in a `DescribeSecurityGroupAttribute` answer
+/// (`Permissions.Permission[]`, reference 4.1).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Permission {
+    pub security_group_rule_id: LooseString,
+    pub direction: LooseString,
+    pub ip_protocol: LooseString,
+    pub port_range: LooseString,
+    pub source_port_range: LooseString,
+    pub policy: LooseString,
+    pub priority: LooseInt,
+    pub nic_type: LooseString,
+    pub source_cidr_ip: LooseString,
+    pub ipv6_source_cidr_ip: LooseString,
+    pub source_group_id: LooseString,
+    pub source_group_name: LooseString,
+    pub source_group_owner_account: LooseString,
+    pub source_prefix_list_id: LooseString,
+    pub source_prefix_list_name: LooseString,
+    pub dest_cidr_ip: LooseString,
+    pub ipv6_dest_cidr_ip: LooseString,
+    pub dest_group_id: LooseString,
+    pub dest_group_name: LooseString,
+    pub dest_group_owner_account: LooseString,
+    pub dest_prefix_list_id: LooseString,
+    pub dest_prefix_list_name: LooseString,
+    pub port_range_list_id: LooseString,
+    pub port_range_list_name: LooseString,
+    pub description: LooseString,
+    pub create_time: LooseString,
+}
+
+/// `{"Permission": [...]}`: the usual Alibaba JSON shape of an XML list.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Permissions {
+    pub permission: Vec<Permission>,
+}
+
+/// Answer of `DescribeSecurityGroupAttribute` (reference 4.1).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DescribeSecurityGroupAttributeResponse {
+    pub request_id: LooseString,
+    pub region_id: LooseString,
+    pub security_group_id: LooseString,
+    pub security_group_name: LooseString,
+    pub description: LooseString,
+    pub vpc_id: LooseString,
+    pub inner_access_policy: LooseString,
+    /// Empty or absent on the last page.
+    #[serde(skip_serializing_if = "LooseString::is_empty")]
+    pub next_token: LooseString,
+    pub permissions: Permissions,
+}
+
+/// A tag on a group.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Tag {
+    pub tag_key: LooseString,
+    pub tag_value: LooseString,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Tags {
+    pub tag: Vec<Tag>,
+}
+
+/// One group in a `DescribeSecurityGroups` answer (reference 4.2).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct SecurityGroup {
+    pub security_group_id: LooseString,
+    pub security_group_name: LooseString,
+    pub description: LooseString,
+    pub security_group_type: LooseString,
+    pub vpc_id: LooseString,
+    pub creation_time: LooseString,
+    pub ecs_count: i64,
+    pub available_instance_amount: i64,
+    pub resource_group_id: LooseString,
+    pub service_managed: bool,
+    pub tags: Tags,
+    pub rule_count: i64,
+    pub group_to_group_rule_count: i64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct SecurityGroups {
+    pub security_group: Vec<SecurityGroup>,
+}
+
+/// Answer of `DescribeSecurityGroups` (reference 4.2). `TotalCount`,
+/// `PageNumber` and `PageSize` belong to the legacy paging style and are
+/// omitted under `MaxResults`/`NextToken` paging.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DescribeSecurityGroupsResponse {
+    pub request_id: LooseString,
+    pub region_id: LooseString,
+    #[serde(skip_serializing_if = "LooseString::is_empty")]
+    pub next_token: LooseString,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_count: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page_number: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page_size: Option<i64>,
+    pub security_groups: SecurityGroups,
+}
+
+/// Answer of every mutating call but `CreateSecurityGroup` (reference 4.3).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct RequestIdResponse {
+    pub request_id: LooseString,
+}
+
+/// Answer of `CreateSecurityGroup` (reference 4.3).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct CreateSecurityGroupResponse {
+    pub request_id: LooseString,
+    pub security_group_id: LooseString,
+}
+
+/// Body of an error answer (reference 1.9). Reads the lowercase spellings the
+/// newer gateways use as well.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ErrorBody {
+    #[serde(alias = "requestId")]
+    pub request_id: LooseString,
+    #[serde(alias = "hostId")]
+    pub host_id: LooseString,
+    #[serde(alias = "code")]
+    pub code: LooseString,
+    #[serde(alias = "message")]
+    pub message: LooseString,
+    #[serde(alias = "recommend")]
+    pub recommend: LooseString,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permission_tolerates_numbers_nulls_and_missing_members() {
+        let p: Permission = serde_json::from_str(
+            r#"{"SecurityGroupRuleId":"sgr-1","IpProtocol":"TCP","Priority":"5",
+                "SourceGroupOwnerAccount":1234567890,"Description":null}"#,
+        )
+        .unwrap();
+        assert_eq!(p.priority, LooseInt(Some(5)));
+        assert_eq!(p.source_group_owner_account.as_str(), "1234567890");
+        assert_eq!(p.description.as_str(), "");
+        assert_eq!(p.dest_cidr_ip.as_str(), "");
+
+        let p: Permission = serde_json::from_str(r#"{"Priority":110}"#).unwrap();
+        assert_eq!(p.priority, LooseInt(Some(110)));
+        let p: Permission = serde_json::from_str(r#"{"Priority":""}"#).unwrap();
+        assert_eq!(p.priority, LooseInt(None));
+    }
+
+    #[test]
+    fn permission_serialises_every_member_with_numeric_priority() {
+        let p = Permission {
+            priority: LooseInt(Some(1)),
+            ..Permission::default()
+        };
+        let v = serde_json::to_value(&p).unwrap();
+        assert_eq!(v["Priority"], serde_json::json!(1));
+        assert_eq!(v["DestCidrIp"], serde_json::json!(""));
+        assert_eq!(v.as_object().unwrap().len(), 26);
+    }
+
+    #[test]
+    fn error_body_reads_both_spellings() {
+        let e: ErrorBody =
+            serde_json::from_str(r#"{"code":"Throttling","message":"m","requestId":"r"}"#).unwrap();
+        assert_eq!(e.code.as_str(), "Throttling");
+        assert_eq!(e.request_id.as_str(), "r");
+    }
+
+    #[test]
+    fn action_names_round_trip() {
+        for a in Action::ALL {
+            assert_eq!(Action::parse(a.as_str()), Some(a));
+        }
+        assert_eq!(Action::parse("describesecuritygroups"), None);
+    }
+}
