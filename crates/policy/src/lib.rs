@@ -12,7 +12,7 @@
 pub mod model;
 
 pub use model::{
-    CidrError, DesiredRule, Direction, GroupPolicy, LintIgnore, LiveGroup, LiveRule, Mode,
-    NicType, Origin, Peer, PolicySet, PortRange, PortRangeError, ProtectSelector, Protocol, Rule,
-    RuleKey, ServiceAtom, UnmodeledRule, Verdict, parse_cidr_lenient, parse_cidr_strict,
+    CidrError, DesiredRule, Direction, GroupPolicy, LintIgnore, LiveGroup, LiveRule, Mode, NicType,
+    Origin, Peer, PolicySet, PortRange, PortRangeError, ProtectSelector, Protocol, Rule, RuleKey,
+    ServiceAtom, UnmodeledRule, Verdict, parse_cidr_lenient, parse_cidr_strict,
 };

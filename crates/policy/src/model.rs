@@ -285,7 +285,9 @@ impl fmt::Display for Verdict {
 
 /// The network interface type a rule applies to. VPC groups only know
 /// `intranet`, which is why it is the default.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum NicType {
     #[default]
