@@ -2,9 +2,42 @@
 //!
 //! This crate owns `diff(desired, live) -> Plan`, the `Plan` type with its
 //! saved-file form, and the views that render a plan (text, JSON, CSV,
-//! Markdown) into a writer.
+//! Markdown, drift) into a writer.
 //!
 //! It must not know about sockets, the API client, terminals (colour and
 //! width are options the caller decides) or the clock (the caller passes
 //! today's date).
 #![warn(clippy::print_stdout, clippy::print_stderr)]
+
+mod diff;
+mod exposure;
+mod file;
+mod plan;
+
+pub use diff::{DiffOptions, PROTECTED_RULE_REASON, diff, diff_group, fingerprint};
+pub use plan::{
+    Action, Attributes, Change, Exposure, ExposureKind, FindingSeverity, GroupPlan, GroupStatus,
+    MOAT_VERSION, PLAN_FORMAT, PLAN_SCHEMA_VERSION, Plan, PlanFinding, Protection,
+    ProtectionSource, Reason, Summary, UnmodeledAction, UnmodeledEntry,
+};
+
+use moat_policy::Origin;
+
+/// Why a plan cannot be loaded or used.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("security group {group} in region {region} (policy at {origin}) does not exist")]
+    GroupMissing {
+        group: String,
+        region: String,
+        origin: Origin,
+    },
+    #[error("not a moat plan file (no \"format\": \"moat-plan\")")]
+    NotAPlan,
+    #[error("plan schema version {} is not supported (this moat reads version {supported})", found.map_or_else(|| "(none)".to_owned(), |v| v.to_string()))]
+    UnsupportedSchema { found: Option<u32>, supported: u32 },
+    #[error("plan file is not valid")]
+    Malformed(#[source] serde_json::Error),
+    #[error("plan hash {recorded} does not match its contents ({computed}); the file was edited")]
+    HashMismatch { recorded: String, computed: String },
+}

@@ -1,0 +1,6 @@
+//! The integration tests of moat-diff, in one binary so they link once.
+
+mod diff;
+mod file;
+mod props;
+mod support;
