@@ -40,7 +40,7 @@ impl DiffOptions {
 }
 
 /// The sentence a `protected: true` rule gives as its protection reason.
-pub const PROTECTED_RULE_REASON: &str = "protected: true in the policy";
+pub const PROTECTED_RULE_REASON: &str = "the policy rule says protected: true";
 
 /// Compares every group of `policy` with its live state in `live` (matched by
 /// id and region) and returns the plan. Live groups the policy does not name

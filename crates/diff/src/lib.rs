@@ -13,12 +13,18 @@ mod diff;
 mod exposure;
 mod file;
 mod plan;
+mod views;
 
 pub use diff::{DiffOptions, PROTECTED_RULE_REASON, diff, diff_group, fingerprint};
 pub use plan::{
     Action, Attributes, Change, Exposure, ExposureKind, FindingSeverity, GroupPlan, GroupStatus,
     MOAT_VERSION, PLAN_FORMAT, PLAN_SCHEMA_VERSION, Plan, PlanFinding, Protection,
     ProtectionSource, Reason, Summary, UnmodeledAction, UnmodeledEntry,
+};
+
+pub use views::{
+    CSV_COLUMNS, DriftGroup, DriftReport, DriftStatus, MARKDOWN_LIMIT, RenderOptions, render_csv,
+    render_drift_json, render_drift_text, render_json, render_markdown, render_text,
 };
 
 use moat_policy::Origin;

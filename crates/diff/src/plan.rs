@@ -460,6 +460,21 @@ impl Plan {
         })
     }
 
+    /// How many changes (and unmodeled removals) touch protected rules;
+    /// apply refuses the plan without `--allow-protected` when this is not 0.
+    pub fn protected_count(&self) -> usize {
+        self.groups
+            .iter()
+            .map(|g| {
+                g.changes.iter().filter(|c| c.protection.is_some()).count()
+                    + g.unmodeled
+                        .iter()
+                        .filter(|u| u.action == UnmodeledAction::Remove && u.protection.is_some())
+                        .count()
+            })
+            .sum()
+    }
+
     /// Refuses a plan that names a group that does not exist live: such a
     /// plan cannot be applied, and `moat plan` reports it as an error.
     pub fn check_groups_exist(&self) -> Result<(), crate::PlanError> {

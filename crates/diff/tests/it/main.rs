@@ -4,3 +4,4 @@ mod diff;
 mod file;
 mod props;
 mod support;
+mod views;
