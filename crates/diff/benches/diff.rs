@@ -37,14 +37,14 @@ fn key(g: usize, i: usize) -> RuleKey {
     };
     RuleKey {
         direction,
-        protocol: if i % 7 == 0 {
+        protocol: if i.is_multiple_of(7) {
             Protocol::Udp
         } else {
             Protocol::Tcp
         },
         ports: PortRange::single(port),
         peer,
-        verdict: if i % 13 == 0 {
+        verdict: if i.is_multiple_of(13) {
             Verdict::Drop
         } else {
             Verdict::Accept
@@ -84,7 +84,7 @@ fn inputs(groups: usize, per_group: usize) -> (PolicySet, Vec<LiveGroup>) {
                     },
                     service_name: None,
                     peer_name: None,
-                    protected: i % 50 == 0,
+                    protected: i.is_multiple_of(50),
                     expires: None,
                     lint_ignore: None,
                 };
@@ -116,7 +116,7 @@ fn inputs(groups: usize, per_group: usize) -> (PolicySet, Vec<LiveGroup>) {
             id: id.clone(),
             region: "ap-southeast-1".into(),
             name: Some(format!("bench-{g}")),
-            mode: if g % 10 == 0 {
+            mode: if g.is_multiple_of(10) {
                 Mode::Additive
             } else {
                 Mode::Authoritative
