@@ -12,10 +12,12 @@
 mod diff;
 mod exposure;
 mod file;
+mod findings;
 mod plan;
 mod views;
 
 pub use diff::{DiffOptions, PROTECTED_RULE_REASON, diff, diff_group, fingerprint};
+pub use findings::FindingRef;
 pub use plan::{
     Action, Attributes, Change, Exposure, ExposureKind, FindingSeverity, GroupPlan, GroupStatus,
     MOAT_VERSION, PLAN_FORMAT, PLAN_SCHEMA_VERSION, Plan, PlanFinding, Protection,

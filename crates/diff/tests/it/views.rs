@@ -4,10 +4,10 @@
 use std::path::PathBuf;
 
 use moat_diff::{
-    DiffOptions, MARKDOWN_LIMIT, Plan, RenderOptions, diff, render_csv, render_drift_json,
-    render_drift_text, render_json, render_markdown, render_text,
+    DiffOptions, FindingRef, MARKDOWN_LIMIT, Plan, RenderOptions, diff, render_csv,
+    render_drift_json, render_drift_text, render_json, render_markdown, render_text,
 };
-use moat_policy::{Direction, Mode, PolicySet};
+use moat_policy::{Diagnostic, Direction, Mode, PolicySet};
 use moat_testkit::assert_golden;
 
 use crate::support::*;
@@ -157,7 +157,64 @@ fn mixed() -> Plan {
             have("sgr-out", "egress accept all to 0.0.0.0/0", 1, "outbound"),
         ],
     );
-    plan_of(&p, &[l], false)
+    let mut plan = plan_of(&p, &[l], false);
+    let mysql = Diagnostic::warning(
+        origin("policies/web.yaml", 22, 7),
+        "MOAT002",
+        "database port tcp/3306 is open to 0.0.0.0/0",
+    )
+    .with_hint("allow it from the application tier's group or a private range");
+    let https = Diagnostic::warning(
+        origin("policies/web.yaml", 14, 7),
+        "MOAT010",
+        "rule has a short description",
+    );
+    let group_level = Diagnostic::warning(
+        origin("policies/web.yaml", 3, 5),
+        "MOAT020",
+        "group has no egress restriction",
+    );
+    let unrelated = Diagnostic::warning(
+        origin("policies/web.yaml", 99, 7),
+        "MOAT010",
+        "rule has no description",
+    );
+    let mysql_key = key("ingress accept tcp/3306 from 0.0.0.0/0");
+    let https_key = key("ingress accept tcp/443 from 0.0.0.0/0");
+    let untouched = key("ingress accept tcp/9999 from 10.0.0.0/8");
+    plan.attach_findings([
+        FindingRef {
+            diagnostic: &mysql,
+            group: Some("sg-t4nexample01"),
+            key: Some(&mysql_key),
+            suppressed: None,
+        },
+        FindingRef {
+            diagnostic: &https,
+            group: Some("sg-t4nexample01"),
+            key: Some(&https_key),
+            suppressed: Some("the name says it all"),
+        },
+        FindingRef {
+            diagnostic: &group_level,
+            group: Some("sg-t4nexample01"),
+            key: None,
+            suppressed: None,
+        },
+        FindingRef {
+            diagnostic: &unrelated,
+            group: Some("sg-t4nexample01"),
+            key: Some(&untouched),
+            suppressed: None,
+        },
+        FindingRef {
+            diagnostic: &unrelated,
+            group: None,
+            key: None,
+            suppressed: None,
+        },
+    ]);
+    plan
 }
 
 fn unicode() -> Plan {
