@@ -46,6 +46,10 @@ pub enum PlanError {
     UnsupportedSchema { found: Option<u32>, supported: u32 },
     #[error("plan file is not valid")]
     Malformed(#[source] serde_json::Error),
+    #[error(
+        "plan is stale: security group {group} in region {region} changed since the plan was made; run moat plan again"
+    )]
+    Stale { group: String, region: String },
     #[error("plan hash {recorded} does not match its contents ({computed}); the file was edited")]
     HashMismatch { recorded: String, computed: String },
 }

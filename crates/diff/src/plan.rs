@@ -488,6 +488,27 @@ impl Plan {
         }
     }
 
+    /// Checks the plan against freshly read live groups: every group the
+    /// plan was computed for must still exist with the same fingerprint, or
+    /// the plan is stale and nothing may be applied. Groups missing when the
+    /// plan was made are refused as missing.
+    pub fn check_fresh(&self, live: &[moat_policy::LiveGroup]) -> Result<(), crate::PlanError> {
+        self.check_groups_exist()?;
+        for g in &self.groups {
+            let now = live
+                .iter()
+                .find(|l| l.id == g.id && l.region == g.region)
+                .map(crate::fingerprint);
+            if now.is_none() || now != g.fingerprint {
+                return Err(crate::PlanError::Stale {
+                    group: g.id.clone(),
+                    region: g.region.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// A stable hash of the plan's decisions: `sha256:` and 64 hex digits.
     ///
     /// It covers, per group, the id, region, mode and live fingerprint, and

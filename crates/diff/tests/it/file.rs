@@ -97,3 +97,28 @@ fn an_edited_decision_breaks_the_hash_but_an_edited_explanation_does_not() {
     }
     assert_ne!(plan.hash(), before);
 }
+
+#[test]
+fn a_plan_goes_stale_when_a_live_rule_changes() {
+    let plan = sample();
+    let l = live(
+        "sg-1",
+        vec![
+            have("sgr-a", "ingress accept tcp/22 from 10.8.0.0/16", 1, "ssh"),
+            have("sgr-b", "ingress drop tcp/23 from 0.0.0.0/0", 1, ""),
+        ],
+    );
+    assert!(plan.check_fresh(std::slice::from_ref(&l)).is_ok());
+    let mut edited = l.clone();
+    edited.rules[1].rule.description = "edited in the console".into();
+    let err = plan.check_fresh(&[edited]).expect_err("stale");
+    assert!(matches!(&err, PlanError::Stale { group, .. } if group == "sg-1"));
+    assert!(
+        err.to_string()
+            .starts_with("plan is stale: security group sg-1")
+    );
+    assert!(matches!(
+        plan.check_fresh(&[]),
+        Err(PlanError::Stale { .. })
+    ));
+}
