@@ -390,3 +390,60 @@ fn group_name_mismatch_is_reported_not_planned() {
     assert!(plan.groups[0].name_differs());
     assert!(!plan.has_changes());
 }
+
+#[test]
+fn findings_attach_by_group_and_key_only_to_touched_rules() {
+    use moat_diff::{FindingRef, FindingSeverity};
+    use moat_policy::Diagnostic;
+
+    let k = "ingress accept tcp/3306 from 0.0.0.0/0";
+    let p = policy(vec![
+        group("sg-1", Mode::Authoritative, vec![want(k, 1, "", 5)]),
+        group("sg-2", Mode::Authoritative, vec![want(k, 1, "", 5)]),
+    ]);
+    let l2 = live("sg-2", vec![have("sgr-x", k, 1, "")]);
+    let mut plan = diff(&p, &[live("sg-1", vec![]), l2], &opts());
+    let d = Diagnostic::error(
+        origin("policies/web.yaml", 5, 7),
+        "MOAT002",
+        "database port open",
+    );
+    let g = Diagnostic::warning(origin("policies/web.yaml", 3, 5), "MOAT030", "group-wide");
+    let key = key(k);
+    plan.attach_findings([
+        FindingRef {
+            diagnostic: &d,
+            group: Some("sg-1"),
+            key: Some(&key),
+            suppressed: None,
+        },
+        // sg-2's rule is unchanged, so the finding has no change to sit on.
+        FindingRef {
+            diagnostic: &d,
+            group: Some("sg-2"),
+            key: Some(&key),
+            suppressed: None,
+        },
+        FindingRef {
+            diagnostic: &g,
+            group: Some("sg-2"),
+            key: None,
+            suppressed: Some("known"),
+        },
+    ]);
+    let f = &plan.groups[0].changes[0].findings;
+    assert_eq!(f.len(), 1);
+    assert_eq!(
+        (f[0].code.as_str(), f[0].severity),
+        ("MOAT002", FindingSeverity::Error)
+    );
+    assert!(plan.groups[1].changes.is_empty());
+    assert_eq!(plan.groups[1].findings.len(), 1);
+    assert_eq!(
+        plan.groups[1].findings[0].suppressed.as_deref(),
+        Some("known")
+    );
+    let before = plan.hash();
+    plan.groups[0].changes[0].findings.clear();
+    assert_eq!(plan.hash(), before, "findings explain, they do not decide");
+}

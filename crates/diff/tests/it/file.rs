@@ -32,6 +32,14 @@ fn plan_file_round_trips() {
     assert_eq!(loaded, plan);
     assert_eq!(loaded.to_json(), text);
     assert!(text.ends_with("}\n"));
+    let mut view = Vec::new();
+    moat_diff::render_json(&plan, &moat_diff::RenderOptions::default(), &mut view)
+        .expect("renders");
+    assert_eq!(
+        String::from_utf8(view).ok(),
+        Some(text),
+        "the JSON view is the plan file"
+    );
 }
 
 #[test]
