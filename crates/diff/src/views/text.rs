@@ -237,6 +237,9 @@ fn write_change(c: &Change, flavor: Flavor, out: &mut dyn Write) -> io::Result<(
     }
     for f in &c.findings {
         field(out, "lint", &f.to_string())?;
+        if let Some(hint) = &f.hint {
+            field(out, "  hint", hint)?;
+        }
     }
     if let Some(p) = &c.protection {
         let text = style.danger(&p.to_string());
