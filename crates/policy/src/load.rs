@@ -1,0 +1,274 @@
+//! Finding policy files, reading them, and the public entry points.
+
+use std::collections::HashSet;
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::codes;
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::model::{Origin, PolicySet};
+use crate::read::{Cx, read_file};
+use crate::resolve::{ReadFile, build};
+use crate::yaml::{self, Pos};
+
+/// Largest policy file moat reads; a file of 50,000 rules is a few MiB.
+const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
+
+/// The policy files named by `paths`: files as given, and every `*.yaml` /
+/// `*.yml` directly inside a directory (sorted by name; hidden files and
+/// subdirectories are skipped). A file named twice is read once.
+///
+/// Errors when a path cannot be read, when a directory holds no policy file,
+/// or when nothing is found at all.
+pub fn discover_policy_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Diagnostics> {
+    let mut diags = Vec::new();
+    let files = discover(paths, &mut diags);
+    if diags.is_empty() {
+        Ok(files)
+    } else {
+        Err(finish(diags))
+    }
+}
+
+fn discover(paths: &[PathBuf], diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut seen = HashSet::new();
+    let mut push = |files: &mut Vec<PathBuf>, path: PathBuf| {
+        let identity = fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+        if seen.insert(identity) {
+            files.push(path);
+        }
+    };
+    for path in paths {
+        let meta = match fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) => {
+                diags.push(unreadable(path, &e));
+                continue;
+            }
+        };
+        if !meta.is_dir() {
+            push(&mut files, path.clone());
+            continue;
+        }
+        let entries = match fs::read_dir(path) {
+            Ok(entries) => entries,
+            Err(e) => {
+                diags.push(unreadable(path, &e));
+                continue;
+            }
+        };
+        let mut found: Vec<PathBuf> = Vec::new();
+        let reported = diags.len();
+        for entry in entries {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) => {
+                    diags.push(unreadable(path, &e));
+                    continue;
+                }
+            };
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let is_policy =
+                (name.ends_with(".yaml") || name.ends_with(".yml")) && !name.starts_with('.');
+            if !is_policy {
+                continue;
+            }
+            // Follow symbolic links: a linked policy file is a policy file,
+            // and a broken link named like one is an error, not a skip.
+            match fs::metadata(entry.path()) {
+                Ok(m) if m.is_file() => found.push(entry.path()),
+                Ok(_) => {}
+                Err(e) => diags.push(unreadable(&entry.path(), &e)),
+            }
+        }
+        if found.is_empty() && diags.len() == reported {
+            diags.push(
+                Diagnostic::error(
+                    Origin::whole(display(path)),
+                    codes::NO_POLICIES,
+                    "no policy files (*.yaml, *.yml) in this directory",
+                )
+                .with_hint("point moat at a directory of policies, or at policy files"),
+            );
+        }
+        found.sort();
+        for file in found {
+            push(&mut files, file);
+        }
+    }
+    if paths.is_empty() {
+        diags.push(
+            Diagnostic::error(
+                Origin::whole("."),
+                codes::NO_POLICIES,
+                "no policy paths given",
+            )
+            .with_hint("name policy files or directories of them"),
+        );
+    }
+    files
+}
+
+fn display(path: &Path) -> String {
+    path.display().to_string()
+}
+
+fn unreadable(path: &Path, e: &std::io::Error) -> Diagnostic {
+    Diagnostic::error(
+        Origin::whole(display(path)),
+        codes::UNREADABLE,
+        format!("cannot read: {}", io_reason(e)),
+    )
+}
+
+/// The operating system's reason, without the "(os error N)" suffix, in
+/// lowercase like every diagnostic message.
+fn io_reason(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    let text = match text.find(" (os error") {
+        Some(i) => &text[..i],
+        None => &text,
+    };
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => text.to_owned(),
+    }
+}
+
+/// Loads policy files and directories of them (see
+/// [`discover_policy_files`]), checks them together and expands them.
+///
+/// Every problem of every file is reported, sorted by file, line and
+/// column. Names of address sets and services are shared by all files; a
+/// group may appear in only one of them.
+pub fn load_policies(paths: &[PathBuf]) -> Result<PolicySet, Diagnostics> {
+    let mut diags = Vec::new();
+    let files = discover(paths, &mut diags);
+    let sources = files
+        .iter()
+        .map(|path| {
+            let name: Arc<str> = Arc::from(display(path));
+            let text = read_text(path, &name);
+            (name, text)
+        })
+        .collect();
+    check(sources, diags)
+}
+
+/// Loads one policy from text; `file` is the name its diagnostics carry.
+pub fn load_policy_str(file: &str, text: &str) -> Result<PolicySet, Diagnostics> {
+    load_policy_strs(&[(file, text)])
+}
+
+/// Loads several policies from text as if they were files loaded together
+/// (names shared, groups defined once).
+pub fn load_policy_strs(files: &[(&str, &str)]) -> Result<PolicySet, Diagnostics> {
+    let sources = files
+        .iter()
+        .map(|(name, text)| (Arc::from(*name), Ok((*text).to_owned())))
+        .collect();
+    check(sources, Vec::new())
+}
+
+fn check(
+    sources: Vec<(Arc<str>, Result<String, Diagnostic>)>,
+    mut diags: Vec<Diagnostic>,
+) -> Result<PolicySet, Diagnostics> {
+    let mut read = Vec::with_capacity(sources.len());
+    for (file, text) in sources {
+        let text = match text {
+            Ok(text) => text,
+            Err(d) => {
+                diags.push(d);
+                continue;
+            }
+        };
+        let root = match yaml::parse(&text) {
+            Ok(root) => root,
+            Err(e) => {
+                let mut d = Diagnostic::error(
+                    origin(&file, e.pos),
+                    codes::YAML_SYNTAX,
+                    format!("invalid YAML: {}", e.message),
+                );
+                d.hint = e.hint;
+                diags.push(d);
+                continue;
+            }
+        };
+        let mut cx = Cx {
+            file: &file,
+            diags: &mut diags,
+        };
+        let doc = read_file(&mut cx, &root);
+        drop(root);
+        read.push(ReadFile { file, doc });
+    }
+    let set = build(read, &mut diags);
+    if diags.is_empty() {
+        Ok(set)
+    } else {
+        Err(finish(diags))
+    }
+}
+
+fn finish(diags: Vec<Diagnostic>) -> Diagnostics {
+    let mut diags = Diagnostics(diags);
+    diags.sort();
+    diags
+}
+
+fn origin(file: &Arc<str>, pos: Pos) -> Origin {
+    Origin {
+        file: Arc::clone(file),
+        line: pos.line,
+        column: pos.column,
+    }
+}
+
+/// Reads a file as UTF-8 text, refusing files too large to be a policy.
+fn read_text(path: &Path, name: &Arc<str>) -> Result<String, Diagnostic> {
+    let file = fs::File::open(path).map_err(|e| unreadable(path, &e))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| unreadable(path, &e))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(Diagnostic::error(
+            Origin::whole(Arc::clone(name)),
+            codes::UNREADABLE,
+            format!(
+                "the file is larger than {} MiB",
+                MAX_FILE_BYTES / 1024 / 1024
+            ),
+        )
+        .with_hint("split the policy into several files"));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let good = e.utf8_error().valid_up_to();
+        // The prefix up to `good` is valid UTF-8 by definition of
+        // `valid_up_to`, so this conversion cannot fail.
+        let prefix = std::str::from_utf8(&bytes[..good]).unwrap_or_default();
+        let line = prefix.matches('\n').count() + 1;
+        let column = prefix.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        Diagnostic::error(
+            Origin {
+                file: Arc::clone(name),
+                line: u32::try_from(line).unwrap_or(u32::MAX),
+                column: u32::try_from(column).unwrap_or(u32::MAX),
+            },
+            codes::UNREADABLE,
+            format!(
+                "the file is not UTF-8 text (byte 0x{:02X})",
+                bytes.get(good).copied().unwrap_or_default()
+            ),
+        )
+        .with_hint("save the file as UTF-8")
+    })
+}
