@@ -132,12 +132,19 @@ pub(crate) fn parse(text: &str) -> Result<Node, SyntaxError> {
 }
 
 fn syntax_error(err: &serde_saphyr::Error, text: &str) -> SyntaxError {
-    let err = err.without_snippet();
     let mut pos = err
         .location()
         .map(|l| pos_of(&l))
         .filter(|p| p.line > 0)
         .unwrap_or(Pos::START);
+    // Errors inside aliased values come wrapped with the alias's location;
+    // the location above is the outermost one, where the user looks.
+    let mut err = err;
+    while let serde_saphyr::Error::AliasError { error, .. }
+    | serde_saphyr::Error::WithSnippet { error, .. } = err
+    {
+        err = error;
+    }
     let mut hint = None;
     let message = match err {
         serde_saphyr::Error::MultipleDocuments { .. } => {
