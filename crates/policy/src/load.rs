@@ -180,34 +180,9 @@ fn check(
     mut diags: Vec<Diagnostic>,
 ) -> Result<PolicySet, Diagnostics> {
     let mut read = Vec::with_capacity(sources.len());
-    for (file, text) in sources {
-        let text = match text {
-            Ok(text) => text,
-            Err(d) => {
-                diags.push(d);
-                continue;
-            }
-        };
-        let root = match yaml::parse(&text) {
-            Ok(root) => root,
-            Err(e) => {
-                let mut d = Diagnostic::error(
-                    origin(&file, e.pos),
-                    codes::YAML_SYNTAX,
-                    format!("invalid YAML: {}", e.message),
-                );
-                d.hint = e.hint;
-                diags.push(d);
-                continue;
-            }
-        };
-        let mut cx = Cx {
-            file: &file,
-            diags: &mut diags,
-        };
-        let doc = read_file(&mut cx, &root);
-        drop(root);
-        read.push(ReadFile { file, doc });
+    for (file, mut found) in read_all(sources) {
+        diags.append(&mut found);
+        read.extend(file);
     }
     let set = build(read, &mut diags);
     if diags.is_empty() {
@@ -215,6 +190,71 @@ fn check(
     } else {
         Err(finish(diags))
     }
+}
+
+/// Parses and reads every file, spread over the machine's cores: parsing
+/// is most of the time of a load, and files are independent until names are
+/// resolved. Results keep the order of `sources`, which decides which of two
+/// definitions of a name is the first.
+fn read_all(
+    sources: Vec<(Arc<str>, Result<String, Diagnostic>)>,
+) -> Vec<(Option<ReadFile>, Vec<Diagnostic>)> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .clamp(1, 8)
+        .min(sources.len());
+    if threads <= 1 {
+        return sources.into_iter().map(read_one).collect();
+    }
+    let chunk = sources.len().div_ceil(threads);
+    let mut chunks: Vec<Vec<(Arc<str>, Result<String, Diagnostic>)>> = Vec::new();
+    let mut sources = sources.into_iter().peekable();
+    while sources.peek().is_some() {
+        chunks.push(sources.by_ref().take(chunk).collect());
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|chunk| {
+                scope.spawn(move || chunk.into_iter().map(read_one).collect::<Vec<_>>())
+            })
+            .collect();
+        handles
+            .into_iter()
+            // A worker only panics if reading panics, which is a bug; pass
+            // it on rather than lose files silently.
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
+}
+
+/// Parses and reads one file on its own.
+fn read_one(
+    (file, text): (Arc<str>, Result<String, Diagnostic>),
+) -> (Option<ReadFile>, Vec<Diagnostic>) {
+    let mut diags = Vec::new();
+    let text = match text {
+        Ok(text) => text,
+        Err(d) => return (None, vec![d]),
+    };
+    let root = match yaml::parse(&text) {
+        Ok(root) => root,
+        Err(e) => {
+            let mut d = Diagnostic::error(
+                origin(&file, e.pos),
+                codes::YAML_SYNTAX,
+                format!("invalid YAML: {}", e.message),
+            );
+            d.hint = e.hint;
+            return (None, vec![d]);
+        }
+    };
+    let mut cx = Cx {
+        file: &file,
+        diags: &mut diags,
+    };
+    let doc = read_file(&mut cx, &root);
+    (Some(ReadFile { file, doc }), diags)
 }
 
 fn finish(diags: Vec<Diagnostic>) -> Diagnostics {
