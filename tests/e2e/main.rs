@@ -1,5 +1,5 @@
 //! End-to-end tests of the `moat` binary: one module per command, all run
-//! through the helpers in `common`, which pin the environment (no colour, a
+//! through the functions in `common`, which pin the environment (no colour, a
 //! fixed width, an empty home, no credentials) so that output is the same on
 //! every machine and can be compared with golden files under `golden/`.
 //!

@@ -16,7 +16,11 @@ const SETS: usize = 100;
 
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
-    let (files, groups_per_file) = if full { (FILES, GROUPS_PER_FILE) } else { (2, 2) };
+    let (files, groups_per_file) = if full {
+        (FILES, GROUPS_PER_FILE)
+    } else {
+        (2, 2)
+    };
     let dir = std::env::temp_dir().join(format!("moat-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("creating the bench directory");
 
@@ -26,11 +30,14 @@ fn main() {
     let before = peak_rss_kib();
 
     let start = Instant::now();
-    let set = match moat_policy::load_policies(&[dir.clone()]) {
+    let set = match moat_policy::load_policies(std::slice::from_ref(&dir)) {
         Ok(set) => set,
         Err(diags) => {
             let _ = std::fs::remove_dir_all(&dir);
-            panic!("generated policy is invalid: {:?}", diags.iter().take(5).collect::<Vec<_>>());
+            panic!(
+                "generated policy is invalid: {:?}",
+                diags.iter().take(5).collect::<Vec<_>>()
+            );
         }
     };
     let loaded = start.elapsed();
@@ -45,13 +52,36 @@ fn main() {
     let rendered = start.elapsed();
 
     let _ = std::fs::remove_dir_all(&dir);
-    let mib = |kib: Option<u64>| kib.map_or("n/a".to_owned(), |k| format!("{:.1} MiB", k as f64 / 1024.0));
+    let mib = |kib: Option<u64>| {
+        kib.map_or("n/a".to_owned(), |k| {
+            format!("{:.1} MiB", k as f64 / 1024.0)
+        })
+    };
     let mut out = String::new();
-    let _ = writeln!(out, "policy files:        {} ({:.1} MiB of YAML)", files + 1, bytes as f64 / 1048576.0);
-    let _ = writeln!(out, "groups x rules:      {} x 200 = {rules} rules", set.groups.len());
+    let _ = writeln!(
+        out,
+        "policy files:        {} ({:.1} MiB of YAML)",
+        files + 1,
+        bytes as f64 / 1048576.0
+    );
+    let _ = writeln!(
+        out,
+        "groups x rules:      {} x 200 = {rules} rules",
+        set.groups.len()
+    );
     let _ = writeln!(out, "generate:            {:.3} s", generated.as_secs_f64());
-    let _ = writeln!(out, "load+validate+expand {:.3} s ({:.0} rules/s)", loaded.as_secs_f64(), rules as f64 / loaded.as_secs_f64());
-    let _ = writeln!(out, "render back to YAML: {:.3} s ({:.1} MiB)", rendered.as_secs_f64(), text.len() as f64 / 1048576.0);
+    let _ = writeln!(
+        out,
+        "load+validate+expand {:.3} s ({:.0} rules/s)",
+        loaded.as_secs_f64(),
+        rules as f64 / loaded.as_secs_f64()
+    );
+    let _ = writeln!(
+        out,
+        "render back to YAML: {:.3} s ({:.1} MiB)",
+        rendered.as_secs_f64(),
+        text.len() as f64 / 1048576.0
+    );
     let _ = writeln!(out, "peak RSS before load {}", mib(before));
     let _ = writeln!(out, "peak RSS after load  {}", mib(after));
     print!("{out}");
@@ -70,7 +100,9 @@ fn generate(dir: &Path, files: usize, groups_per_file: usize) -> usize {
     let mut book = String::from("version: 1\naddresses:\n");
     for s in 0..SETS {
         // Four /24 networks per set, distinct across sets.
-        let nets: Vec<String> = (0..4).map(|i| format!("10.{}.{}.0/24", s, i * 16)).collect();
+        let nets: Vec<String> = (0..4)
+            .map(|i| format!("10.{}.{}.0/24", s, i * 16))
+            .collect();
         let _ = writeln!(book, "  net{s}: [{}]", nets.join(", "));
     }
     book.push_str("services:\n");
@@ -83,7 +115,10 @@ fn generate(dir: &Path, files: usize, groups_per_file: usize) -> usize {
         let mut text = String::from("version: 1\nsecurity_groups:\n");
         for g in 0..groups_per_file {
             let n = f * groups_per_file + g;
-            let _ = writeln!(text, "  - id: sg-bp1bench{n:06}\n    region: cn-hangzhou\n    name: bench-{n}\n    ingress:");
+            let _ = writeln!(
+                text,
+                "  - id: sg-bp1bench{n:06}\n    region: cn-hangzhou\n    name: bench-{n}\n    ingress:"
+            );
             // 40 rules x a set of 4 networks = 160 atomic rules.
             for r in 0..40 {
                 let _ = writeln!(

@@ -175,10 +175,10 @@ pub fn load_policy_strs(files: &[(&str, &str)]) -> Result<PolicySet, Diagnostics
     check(sources, Vec::new())
 }
 
-fn check(
-    sources: Vec<(Arc<str>, Result<String, Diagnostic>)>,
-    mut diags: Vec<Diagnostic>,
-) -> Result<PolicySet, Diagnostics> {
+/// A file's name and its text, or why it could not be read.
+type Source = (Arc<str>, Result<String, Diagnostic>);
+
+fn check(sources: Vec<Source>, mut diags: Vec<Diagnostic>) -> Result<PolicySet, Diagnostics> {
     let mut read = Vec::with_capacity(sources.len());
     for (file, mut found) in read_all(sources) {
         diags.append(&mut found);
@@ -196,9 +196,7 @@ fn check(
 /// is most of the time of a load, and files are independent until names are
 /// resolved. Results keep the order of `sources`, which decides which of two
 /// definitions of a name is the first.
-fn read_all(
-    sources: Vec<(Arc<str>, Result<String, Diagnostic>)>,
-) -> Vec<(Option<ReadFile>, Vec<Diagnostic>)> {
+fn read_all(sources: Vec<Source>) -> Vec<(Option<ReadFile>, Vec<Diagnostic>)> {
     let threads = std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
         .clamp(1, 8)
@@ -207,7 +205,7 @@ fn read_all(
         return sources.into_iter().map(read_one).collect();
     }
     let chunk = sources.len().div_ceil(threads);
-    let mut chunks: Vec<Vec<(Arc<str>, Result<String, Diagnostic>)>> = Vec::new();
+    let mut chunks: Vec<Vec<Source>> = Vec::new();
     let mut sources = sources.into_iter().peekable();
     while sources.peek().is_some() {
         chunks.push(sources.by_ref().take(chunk).collect());
@@ -215,9 +213,7 @@ fn read_all(
     std::thread::scope(|scope| {
         let handles: Vec<_> = chunks
             .into_iter()
-            .map(|chunk| {
-                scope.spawn(move || chunk.into_iter().map(read_one).collect::<Vec<_>>())
-            })
+            .map(|chunk| scope.spawn(move || chunk.into_iter().map(read_one).collect::<Vec<_>>()))
             .collect();
         handles
             .into_iter()
@@ -229,9 +225,7 @@ fn read_all(
 }
 
 /// Parses and reads one file on its own.
-fn read_one(
-    (file, text): (Arc<str>, Result<String, Diagnostic>),
-) -> (Option<ReadFile>, Vec<Diagnostic>) {
+fn read_one((file, text): Source) -> (Option<ReadFile>, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     let text = match text {
         Ok(text) => text,

@@ -197,7 +197,7 @@ pub(crate) fn read_file(cx: &mut Cx<'_>, root: &Node) -> PolicyFile {
     }
     if let Some(node) = f.get("addresses") {
         doc.addresses = named_map(cx, node, "address set", |cx, n| {
-            one_or_many(cx, n, ("an address", "addresses"), peer_spec)
+            one_or_many(cx, n, PEERS, peer_spec)
         });
     }
     if let Some(node) = f.get("services") {

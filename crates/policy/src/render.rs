@@ -154,10 +154,10 @@ fn check(g: &GroupPolicy, r: &DesiredRule) -> Result<(), RenderError> {
 fn write_rule(out: &mut String, block: &[&DesiredRule]) {
     let first = block[0];
     let key = &first.rule.key;
-    let mut lead = "      - ";
+    let mut indent = "      - ";
     let mut line = |out: &mut String, text: String| {
-        let _ = writeln!(out, "{lead}{text}");
-        lead = "        ";
+        let _ = writeln!(out, "{indent}{text}");
+        indent = "        ";
     };
     if !first.rule.description.is_empty() {
         line(

@@ -212,8 +212,8 @@ fn first_indenting_tab(text: &str, from_line: u32) -> Option<Pos> {
         .enumerate()
         .skip(from_line.saturating_sub(1) as usize)
         .find_map(|(i, line)| {
-            let lead = line.len() - line.trim_start_matches([' ', '\t']).len();
-            line[..lead].find('\t').map(|col| Pos {
+            let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
+            line[..indent].find('\t').map(|col| Pos {
                 line: u32::try_from(i + 1).unwrap_or(u32::MAX),
                 column: u32::try_from(col + 1).unwrap_or(u32::MAX),
             })
