@@ -306,3 +306,132 @@ fn read_text(path: &Path, name: &Arc<str>) -> Result<String, Diagnostic> {
         .with_hint("save the file as UTF-8")
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A scratch directory removed when dropped.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(name: &str) -> Scratch {
+            let dir = std::env::temp_dir()
+                .join(format!("moat-policy-load-{name}-{}", std::process::id()));
+            let _ = fs::remove_dir_all(&dir);
+            fs::create_dir_all(&dir).expect("creating a scratch directory");
+            Scratch(dir)
+        }
+
+        fn write(&self, name: &str, text: &str) -> PathBuf {
+            let path = self.0.join(name);
+            if let Some(parent) = path.parent() {
+                fs::create_dir_all(parent).expect("creating directories");
+            }
+            fs::write(&path, text).expect("writing a file");
+            path
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn names(files: &[PathBuf]) -> Vec<String> {
+        files
+            .iter()
+            .map(|f| {
+                f.file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn directories_contribute_their_policy_files_in_name_order() {
+        let s = Scratch::new("order");
+        s.write("b.yml", "version: 1\n");
+        s.write("a.yaml", "version: 1\n");
+        s.write("c.txt", "version: 1\n");
+        s.write(".hidden.yaml", "version: 1\n");
+        s.write("sub/d.yaml", "version: 1\n");
+        let files = discover_policy_files(std::slice::from_ref(&s.0)).expect("found");
+        assert_eq!(names(&files), ["a.yaml", "b.yml"]);
+    }
+
+    #[test]
+    fn a_file_named_twice_is_read_once() {
+        let s = Scratch::new("twice");
+        let file = s.write(
+            "web.yaml",
+            "version: 1\nsecurity_groups:\n  - id: sg-bp1a\n    region: cn-hangzhou\n",
+        );
+        let paths = [s.0.clone(), file.clone(), file];
+        assert_eq!(discover_policy_files(&paths).map(|f| f.len()), Ok(1));
+        let set = load_policies(&paths).expect("no duplicate group");
+        assert_eq!(set.groups.len(), 1);
+    }
+
+    #[test]
+    fn nothing_found_is_an_error() {
+        let s = Scratch::new("nothing");
+        let missing = s.0.join("missing.yaml");
+        let err = load_policies(&[s.0.clone(), missing]).expect_err("nothing to load");
+        let codes: Vec<&str> = err.iter().map(|d| d.code).collect();
+        assert_eq!(codes, [codes::NO_POLICIES, codes::UNREADABLE]);
+        assert!(err.iter().all(|d| d.origin.line == 0));
+        let err = load_policies(&[]).expect_err("no paths");
+        assert_eq!(
+            err.iter().map(|d| d.code).collect::<Vec<_>>(),
+            [codes::NO_POLICIES]
+        );
+    }
+
+    #[test]
+    fn the_first_file_in_name_order_holds_the_first_definition() {
+        let s = Scratch::new("first");
+        s.write("a.yaml", "version: 1\naddresses:\n  office: 10.0.0.0/8\n");
+        s.write("b.yaml", "version: 1\naddresses:\n  office: 10.0.0.0/8\n");
+        let err = load_policies(std::slice::from_ref(&s.0)).expect_err("defined twice");
+        let d = err.iter().next().expect("one diagnostic");
+        assert_eq!(d.code, codes::DUPLICATE_NAME);
+        assert!(d.origin.file.ends_with("b.yaml"), "{d}");
+    }
+
+    #[test]
+    fn oversized_files_are_refused_before_parsing() {
+        let s = Scratch::new("large");
+        let path = s.0.join("large.yaml");
+        let file = fs::File::create(&path).expect("creating");
+        file.set_len(MAX_FILE_BYTES + 1).expect("sizing");
+        let err = load_policies(&[path]).expect_err("too large");
+        assert_eq!(
+            err.iter().map(|d| d.code).collect::<Vec<_>>(),
+            [codes::UNREADABLE]
+        );
+    }
+
+    #[test]
+    fn strings_load_like_files() {
+        let set = load_policy_strs(&[
+            ("book.yaml", "version: 1\naddresses:\n  vpn: 10.8.0.0/16\n"),
+            (
+                "web.yaml",
+                "version: 1\nsecurity_groups:\n  - id: sg-bp1a\n    region: cn-hangzhou\n    \
+                 ingress:\n      - allow: tcp/22\n        from: vpn\n",
+            ),
+        ])
+        .expect("valid");
+        let rule = &set.groups[0].rules[0];
+        assert_eq!(
+            rule.rule.key.to_string(),
+            "ingress accept tcp/22 from 10.8.0.0/16"
+        );
+        assert_eq!(rule.origin.to_string(), "web.yaml:6:9");
+        assert_eq!(rule.peer_name.as_deref(), Some("vpn"));
+    }
+}

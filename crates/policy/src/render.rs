@@ -204,3 +204,46 @@ fn write_rule(out: &mut String, block: &[&DesiredRule]) {
         line(out, format!("reason: {}", scalar(&li.reason)));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load_policy_str;
+
+    #[test]
+    fn rules_differing_only_in_service_share_a_policy_rule() {
+        let text = "version: 1\nsecurity_groups:\n  - id: sg-bp1a\n    region: cn-hangzhou\n    \
+                    ingress:\n      - description: web\n        allow: [tcp/443, tcp/80]\n        \
+                    from: \"::/0\"\n        priority: 7\n";
+        let set = load_policy_str("in.yaml", text).expect("valid");
+        let out = render_policy_yaml(&set.groups).expect("representable");
+        assert_eq!(
+            out,
+            "version: 1\nsecurity_groups:\n  - id: sg-bp1a\n    region: cn-hangzhou\n    \
+             mode: authoritative\n    ingress:\n      - description: web\n        \
+             allow: [tcp/80, tcp/443]\n        from: \"::/0\"\n        priority: 7\n    egress: []\n"
+        );
+    }
+
+    #[test]
+    fn rules_without_policy_syntax_are_refused() {
+        let text = "version: 1\nsecurity_groups:\n  - id: sg-bp1a\n    region: cn-hangzhou\n    \
+                    ingress:\n      - allow: tcp/22\n        from: sg-bp1b\n";
+        let mut set = load_policy_str("in.yaml", text).expect("valid");
+        set.groups[0].rules[0].rule.key.peer = Peer::Group {
+            id: "sg-bp1b".into(),
+            owner: Some("1234567890".into()),
+        };
+        let err = render_policy_yaml(&set.groups).expect_err("cross-account peer");
+        assert!(err.to_string().contains("other accounts"), "{err}");
+        set.groups[0].rules[0].rule.key.peer = Peer::group("sg-bp1b");
+        set.groups[0].rules[0].rule.key.source_ports = Some(crate::PortRange::single(1024));
+        assert!(render_policy_yaml(&set.groups).is_err());
+    }
+
+    #[test]
+    fn no_groups_is_an_empty_policy() {
+        let out = render_policy_yaml(&[]).expect("empty");
+        assert!(load_policy_str("empty.yaml", &out).is_ok_and(|s| s.groups.is_empty()));
+    }
+}

@@ -393,16 +393,25 @@ fn needs_escape(c: char) -> bool {
         || matches!(code, 0x2028 | 0x2029 | 0xFEFF)
 }
 
-/// Plain scalars moat writes unquoted: identifiers, CIDRs and services made
-/// of a conservative character set that no YAML reader turns into a number,
-/// boolean or null.
+/// Plain scalars moat writes unquoted: words and sentences of letters,
+/// digits, spaces and `-_./` that start with a letter (ids, services, most
+/// descriptions), and IPv4 networks. None of them can be read as a number,
+/// boolean or null, or be mistaken for YAML syntax.
 fn is_plain_safe(s: &str) -> bool {
     let Some(first) = s.chars().next() else {
         return false;
     };
-    first.is_ascii_alphabetic()
+    let ipv4_network = first.is_ascii_digit()
+        && s.contains('/')
         && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
+            .all(|c| c.is_ascii_digit() || c == '.' || c == '/');
+    if ipv4_network {
+        return true;
+    }
+    first.is_ascii_alphabetic()
+        && !s.ends_with(' ')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.' | '/'))
         && !matches!(
             s.to_ascii_lowercase().as_str(),
             "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n" | "null" | "nan" | "inf"
@@ -528,6 +537,14 @@ mod tests {
             "'single'",
             "---",
             "...",
+            "SSH from the office",
+            "10.0.0.0/8",
+            "0.0.0.0/0",
+            "1.5",
+            "10.8",
+            "a  b",
+            "True",
+            "Y",
         ];
         for s in samples {
             let text = format!("k: {}\n", scalar(s));

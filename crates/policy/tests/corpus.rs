@@ -9,7 +9,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use moat_policy::{PolicySet, load_policies, render_text};
+use moat_policy::{PolicySet, load_policies, load_policy_str, render_policy_yaml, render_text};
 use moat_testkit::assert_golden;
 
 /// Cases of one directory, as paths relative to the crate (the working
@@ -78,6 +78,40 @@ fn good_policies_expand_to_their_listing() {
             }
         };
         check(case, &actual, &mut failures);
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Each good case rendered back to policy text (what `moat export` writes),
+/// compared with `<case>.rendered`, and loaded again to the same rules.
+#[test]
+fn good_policies_render_back_to_the_same_rules() {
+    let mut failures = Vec::new();
+    for case in cases("tests/data/good") {
+        let set = load_policies(std::slice::from_ref(&case)).expect("good cases load");
+        let text = render_policy_yaml(&set.groups).expect("representable");
+        let golden = case.with_extension("rendered");
+        if let Err(e) = std::panic::catch_unwind(|| assert_golden(&golden, &text)) {
+            failures.push(format!(
+                "{}: {:?}",
+                golden.display(),
+                e.downcast_ref::<String>()
+            ));
+        }
+        let again = load_policy_str("rendered.yaml", &text).expect("rendered text loads");
+        fn rules(
+            s: &PolicySet,
+        ) -> Vec<(&String, &moat_policy::Rule, bool, Option<jiff::civil::Date>)> {
+            s.groups
+                .iter()
+                .flat_map(|g| {
+                    g.rules
+                        .iter()
+                        .map(move |r| (&g.id, &r.rule, r.protected, r.expires))
+                })
+                .collect()
+        }
+        assert_eq!(rules(&again), rules(&set), "{}", case.display());
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
