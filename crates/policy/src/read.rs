@@ -724,7 +724,9 @@ fn priority(cx: &mut Cx<'_>, node: &Node) -> Option<Located<u8>> {
             cx.wrong_type(
                 node,
                 "a number from 1 to 100",
-                quoted.then(|| "write the number without quotes".to_owned()),
+                quoted.then(|| {
+                    "write a plain number such as 10, without quotes or leading zeros".to_owned()
+                }),
             );
             None
         }

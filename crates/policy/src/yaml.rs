@@ -115,6 +115,9 @@ fn options() -> serde_saphyr::Options {
         duplicate_keys: DuplicateKeyPolicy::PassThrough,
         // YAML 1.2: `yes`, `no`, `on` and `off` are strings, not booleans.
         strict_booleans: true,
+        // `description: 007` is the text "007", not the number 7.
+        leading_zero_numbers_as_strings: true,
+        underscored_numbers_as_strings: true,
         // Numbers too large for a float (`1e400`) reach the checker with
         // their spelling, which reports them in the field's own terms.
         non_finite_float_policy: serde_saphyr::NonFiniteFloatPolicy::PassThrough,
