@@ -49,12 +49,12 @@ fn error(
 }
 
 /// What an entry of an address set or service is: a literal, or a name.
-trait Entry_ {
+trait ListEntry {
     type Out: Clone + Ord;
     fn split(&self) -> Result<Self::Out, &str>;
 }
 
-impl Entry_ for PeerSpec {
+impl ListEntry for PeerSpec {
     type Out = Peer;
     fn split(&self) -> Result<Peer, &str> {
         match &self.0 {
@@ -64,7 +64,7 @@ impl Entry_ for PeerSpec {
     }
 }
 
-impl Entry_ for ServiceSpec {
+impl ListEntry for ServiceSpec {
     type Out = ServiceAtom;
     fn split(&self) -> Result<ServiceAtom, &str> {
         match &self.0 {
@@ -89,7 +89,7 @@ enum State<O> {
 
 /// The address sets or the services of all files, resolved to their
 /// members.
-struct Table<E: Entry_> {
+struct Table<E: ListEntry> {
     /// `address set` or `service`.
     kind: &'static str,
     defs: Vec<Def<E>>,
@@ -97,7 +97,7 @@ struct Table<E: Entry_> {
     state: Vec<State<E::Out>>,
 }
 
-impl<E: Entry_> Table<E> {
+impl<E: ListEntry> Table<E> {
     fn new(kind: &'static str) -> Self {
         Table {
             kind,
@@ -310,7 +310,7 @@ struct Member<O> {
 type Resolved<O> = (Arc<str>, Arc<[O]>);
 
 /// Expands entries of `allow`, `from`, `service:`... to members.
-fn expand_entries<E: Entry_>(
+fn expand_entries<E: ListEntry>(
     entries: &[Located<E>],
     file: &Arc<str>,
     table: &Table<E>,
