@@ -56,6 +56,8 @@ pub enum ColorChoice {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Check policies: syntax, names and values, and expand every rule.
+    Validate(crate::commands::validate::ValidateArgs),
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]

@@ -9,12 +9,23 @@
 //! or terminals: it takes text and paths, and returns data and diagnostics.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod codes;
 pub mod diag;
+mod document;
+mod load;
 pub mod model;
+mod read;
+mod render;
+mod resolve;
+mod suggest;
+mod yaml;
 
 pub use diag::{Diagnostic, Diagnostics, Severity, render_text};
+pub use document::policy_schema_json;
+pub use load::{discover_policy_files, load_policies, load_policy_str, load_policy_strs};
 pub use model::{
     CidrError, DesiredRule, Direction, GroupPolicy, LintIgnore, LiveGroup, LiveRule, Mode, NicType,
     Origin, Peer, PolicySet, PortRange, PortRangeError, ProtectSelector, Protocol, Rule, RuleKey,
     ServiceAtom, UnmodeledRule, Verdict, parse_cidr_lenient, parse_cidr_strict,
 };
+pub use render::{RenderError, render_policy_yaml};

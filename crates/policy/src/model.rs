@@ -14,6 +14,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use ipnet::IpNet;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Priority ECS assigns when a request leaves it out.
@@ -24,7 +25,9 @@ pub const MAX_PRIORITY: u8 = 100;
 pub const MAX_DESCRIPTION_CHARS: usize = 512;
 
 /// Which way traffic flows through the group.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
     Ingress,
@@ -286,7 +289,18 @@ impl fmt::Display for Verdict {
 /// The network interface type a rule applies to. VPC groups only know
 /// `intranet`, which is why it is the default.
 #[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    JsonSchema,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum NicType {
@@ -490,14 +504,30 @@ pub struct Rule {
 pub struct Origin {
     /// The path as the user gave it (or as found inside a directory they gave).
     pub file: Arc<str>,
-    /// 1-based.
+    /// 1-based; 0 when the origin is the whole file or directory (it could
+    /// not be read, or holds no policy).
     pub line: u32,
-    /// 1-based.
+    /// 1-based; 0 together with `line`.
     pub column: u32,
 }
 
+impl Origin {
+    /// The whole file or directory at `path`, not a place inside it.
+    pub fn whole(path: impl Into<Arc<str>>) -> Origin {
+        Origin {
+            file: path.into(),
+            line: 0,
+            column: 0,
+        }
+    }
+}
+
 impl fmt::Display for Origin {
+    /// `file:line:column`, or only `file` for a whole file.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            return f.write_str(&self.file);
+        }
         write!(f, "{}:{}:{}", self.file, self.line, self.column)
     }
 }
@@ -547,7 +577,7 @@ impl DesiredRule {
 }
 
 /// How much of a group a policy owns.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Rules not in the policy are removed.

@@ -1,5 +1,7 @@
 //! One module per subcommand; `run` dispatches.
 
+pub mod validate;
+
 use clap::CommandFactory;
 
 use crate::args::{Cli, Command};
@@ -7,6 +9,7 @@ use crate::exit::Exit;
 
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
+        Command::Validate(args) => validate::run(&args),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "moat", &mut std::io::stdout());
             Ok(Exit::Ok)

@@ -1,0 +1,137 @@
+//! Stable codes of validation diagnostics (`MOAT1xx`).
+//!
+//! A code never changes meaning once released: scripts, editors and
+//! `lint_ignore` lists may depend on it. New checks get new codes. Each code is
+//! documented with an example and its fix in `docs/policy.md`, which a test
+//! keeps in step with [`ALL`].
+
+/// The text is not valid YAML (including tabs used for indentation, several
+/// documents in one file, and inputs beyond the parser's safety limits).
+pub const YAML_SYNTAX: &str = "MOAT100";
+/// A key the format does not define.
+pub const UNKNOWN_KEY: &str = "MOAT101";
+/// A required key is missing (`version`, `id`, `region`, the peer of a rule).
+pub const MISSING_KEY: &str = "MOAT102";
+/// A value of the wrong kind (a list where a string belongs, a quoted number).
+pub const WRONG_TYPE: &str = "MOAT103";
+/// A name that no address set or service defines.
+pub const UNKNOWN_NAME: &str = "MOAT104";
+/// Address sets or services that refer to themselves, or nest too deeply.
+pub const NAME_CYCLE: &str = "MOAT105";
+/// Not an IPv4 or IPv6 address or CIDR.
+pub const INVALID_CIDR: &str = "MOAT106";
+/// A CIDR with host bits set (`10.0.0.1/8`).
+pub const HOST_BITS_SET: &str = "MOAT107";
+/// A port of 0, above 65535, a reversed range, or not a number.
+pub const INVALID_PORT: &str = "MOAT108";
+/// Ports on a protocol that has none (`icmp/8`), or none on one that needs
+/// them (`tcp`).
+pub const PORT_PROTOCOL_MISMATCH: &str = "MOAT109";
+/// `icmp` with an IPv6 peer, or `icmpv6` with an IPv4 peer.
+pub const FAMILY_MISMATCH: &str = "MOAT110";
+/// A priority outside 1-100.
+pub const PRIORITY_RANGE: &str = "MOAT111";
+/// A description longer than 512 characters.
+pub const DESCRIPTION_TOO_LONG: &str = "MOAT112";
+/// A rule with both `allow` and `deny`, or neither.
+pub const ALLOW_DENY: &str = "MOAT113";
+/// `from` on an egress rule or `to` on an ingress rule.
+pub const PEER_DIRECTION: &str = "MOAT114";
+/// A security group or prefix list id that is not of the form `sg-...` /
+/// `pl-...`.
+pub const MALFORMED_ID: &str = "MOAT115";
+/// A protocol ECS does not know.
+pub const UNKNOWN_PROTOCOL: &str = "MOAT116";
+/// A value outside its allowed set: mode, nic type, direction, region, lint
+/// code.
+pub const INVALID_VALUE: &str = "MOAT117";
+/// Two rules of one group with the same identity, also after expansion.
+pub const DUPLICATE_RULE: &str = "MOAT118";
+/// A security group defined more than once.
+pub const DUPLICATE_GROUP: &str = "MOAT119";
+/// A `version` this moat does not read.
+pub const UNSUPPORTED_VERSION: &str = "MOAT120";
+/// An `expires` that is not a calendar date `YYYY-MM-DD`.
+pub const INVALID_DATE: &str = "MOAT121";
+/// `lint_ignore` or a `protect` selector without a reason.
+pub const MISSING_REASON: &str = "MOAT122";
+/// A file with no content.
+pub const EMPTY_FILE: &str = "MOAT123";
+/// An address set or service defined more than once.
+pub const DUPLICATE_NAME: &str = "MOAT124";
+/// A name that cannot be an address set or service name (it looks like a
+/// CIDR, a group id or a protocol, or has characters names may not use).
+pub const INVALID_NAME: &str = "MOAT125";
+/// An empty list where at least one entry is needed.
+pub const EMPTY_LIST: &str = "MOAT126";
+/// A rule whose peer is the group the rule belongs to.
+pub const SELF_REFERENCE: &str = "MOAT127";
+/// The same key twice in one mapping.
+pub const DUPLICATE_KEY: &str = "MOAT128";
+/// A file or directory that cannot be read, or a file that is not UTF-8.
+pub const UNREADABLE: &str = "MOAT129";
+/// No policy files were found.
+pub const NO_POLICIES: &str = "MOAT130";
+/// A `protect` selector with nothing but a reason, which would protect every
+/// rule.
+pub const PROTECT_EVERYTHING: &str = "MOAT131";
+/// A `protect` selector naming a group no loaded policy defines.
+pub const PROTECT_UNKNOWN_GROUP: &str = "MOAT132";
+/// `nic_type: internet` on a rule whose peer is a group or prefix list.
+pub const NIC_TYPE_PEER: &str = "MOAT133";
+/// A `reason` on a rule without `lint_ignore`.
+pub const REASON_WITHOUT_IGNORE: &str = "MOAT134";
+
+/// Every validation code with a short title, in code order.
+pub const ALL: &[(&str, &str)] = &[
+    (YAML_SYNTAX, "invalid YAML"),
+    (UNKNOWN_KEY, "unknown key"),
+    (MISSING_KEY, "missing key"),
+    (WRONG_TYPE, "wrong type"),
+    (UNKNOWN_NAME, "unknown address set or service"),
+    (NAME_CYCLE, "name cycle"),
+    (INVALID_CIDR, "invalid address or CIDR"),
+    (HOST_BITS_SET, "host bits set"),
+    (INVALID_PORT, "invalid port"),
+    (PORT_PROTOCOL_MISMATCH, "ports do not fit the protocol"),
+    (FAMILY_MISMATCH, "ICMP version does not fit the peer"),
+    (PRIORITY_RANGE, "priority outside 1-100"),
+    (DESCRIPTION_TOO_LONG, "description too long"),
+    (ALLOW_DENY, "allow and deny"),
+    (PEER_DIRECTION, "peer key does not fit the direction"),
+    (MALFORMED_ID, "malformed id"),
+    (UNKNOWN_PROTOCOL, "unknown protocol"),
+    (INVALID_VALUE, "invalid value"),
+    (DUPLICATE_RULE, "duplicate rule"),
+    (DUPLICATE_GROUP, "group defined twice"),
+    (UNSUPPORTED_VERSION, "unsupported version"),
+    (INVALID_DATE, "invalid date"),
+    (MISSING_REASON, "missing reason"),
+    (EMPTY_FILE, "empty file"),
+    (DUPLICATE_NAME, "name defined twice"),
+    (INVALID_NAME, "invalid name"),
+    (EMPTY_LIST, "empty list"),
+    (SELF_REFERENCE, "group refers to itself"),
+    (DUPLICATE_KEY, "duplicate key"),
+    (UNREADABLE, "unreadable file"),
+    (NO_POLICIES, "no policy files"),
+    (PROTECT_EVERYTHING, "protect selector without criteria"),
+    (PROTECT_UNKNOWN_GROUP, "protect names an unknown group"),
+    (NIC_TYPE_PEER, "nic type does not fit the peer"),
+    (REASON_WITHOUT_IGNORE, "reason without lint_ignore"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_sorted_and_in_the_validation_range() {
+        for pair in ALL.windows(2) {
+            assert!(pair[0].0 < pair[1].0, "{:?} before {:?}", pair[0], pair[1]);
+        }
+        for (code, _) in ALL {
+            assert!(code.len() == 7 && code.starts_with("MOAT1"), "{code}");
+        }
+    }
+}

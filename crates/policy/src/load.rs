@@ -1,0 +1,437 @@
+//! Finding policy files, reading them, and the public entry points.
+
+use std::collections::HashSet;
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::codes;
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::model::{Origin, PolicySet};
+use crate::read::{Cx, read_file};
+use crate::resolve::{ReadFile, build};
+use crate::yaml::{self, Pos};
+
+/// Largest policy file moat reads; a file of 50,000 rules is a few MiB.
+const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
+
+/// The policy files named by `paths`: files as given, and every `*.yaml` /
+/// `*.yml` directly inside a directory (sorted by name; hidden files and
+/// subdirectories are skipped). A file named twice is read once.
+///
+/// Errors when a path cannot be read, when a directory holds no policy file,
+/// or when nothing is found at all.
+pub fn discover_policy_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Diagnostics> {
+    let mut diags = Vec::new();
+    let files = discover(paths, &mut diags);
+    if diags.is_empty() {
+        Ok(files)
+    } else {
+        Err(finish(diags))
+    }
+}
+
+fn discover(paths: &[PathBuf], diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut seen = HashSet::new();
+    let mut push = |files: &mut Vec<PathBuf>, path: PathBuf| {
+        let identity = fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+        if seen.insert(identity) {
+            files.push(path);
+        }
+    };
+    for path in paths {
+        let meta = match fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) => {
+                diags.push(unreadable(path, &e));
+                continue;
+            }
+        };
+        if !meta.is_dir() {
+            push(&mut files, path.clone());
+            continue;
+        }
+        let entries = match fs::read_dir(path) {
+            Ok(entries) => entries,
+            Err(e) => {
+                diags.push(unreadable(path, &e));
+                continue;
+            }
+        };
+        let mut found: Vec<PathBuf> = Vec::new();
+        let reported = diags.len();
+        for entry in entries {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) => {
+                    diags.push(unreadable(path, &e));
+                    continue;
+                }
+            };
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let is_policy =
+                (name.ends_with(".yaml") || name.ends_with(".yml")) && !name.starts_with('.');
+            if !is_policy {
+                continue;
+            }
+            // Follow symbolic links: a linked policy file is a policy file,
+            // and a broken link named like one is an error, not a skip.
+            match fs::metadata(entry.path()) {
+                Ok(m) if m.is_file() => found.push(entry.path()),
+                Ok(_) => {}
+                Err(e) => diags.push(unreadable(&entry.path(), &e)),
+            }
+        }
+        if found.is_empty() && diags.len() == reported {
+            diags.push(
+                Diagnostic::error(
+                    Origin::whole(display(path)),
+                    codes::NO_POLICIES,
+                    "no policy files (*.yaml, *.yml) in this directory",
+                )
+                .with_hint("point moat at a directory of policies, or at policy files"),
+            );
+        }
+        found.sort();
+        for file in found {
+            push(&mut files, file);
+        }
+    }
+    if paths.is_empty() {
+        diags.push(
+            Diagnostic::error(
+                Origin::whole("."),
+                codes::NO_POLICIES,
+                "no policy paths given",
+            )
+            .with_hint("name policy files or directories of them"),
+        );
+    }
+    files
+}
+
+fn display(path: &Path) -> String {
+    path.display().to_string()
+}
+
+fn unreadable(path: &Path, e: &std::io::Error) -> Diagnostic {
+    Diagnostic::error(
+        Origin::whole(display(path)),
+        codes::UNREADABLE,
+        format!("cannot read: {}", io_reason(e)),
+    )
+}
+
+/// The operating system's reason, without the "(os error N)" suffix, in
+/// lowercase like every diagnostic message.
+fn io_reason(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    let text = match text.find(" (os error") {
+        Some(i) => &text[..i],
+        None => &text,
+    };
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => text.to_owned(),
+    }
+}
+
+/// Loads policy files and directories of them (see
+/// [`discover_policy_files`]), checks them together and expands them.
+///
+/// Every problem of every file is reported, sorted by file, line and
+/// column. Names of address sets and services are shared by all files; a
+/// group may appear in only one of them.
+pub fn load_policies(paths: &[PathBuf]) -> Result<PolicySet, Diagnostics> {
+    let mut diags = Vec::new();
+    let files = discover(paths, &mut diags);
+    let sources = files
+        .iter()
+        .map(|path| {
+            let name: Arc<str> = Arc::from(display(path));
+            let text = read_text(path, &name);
+            (name, text)
+        })
+        .collect();
+    check(sources, diags)
+}
+
+/// Loads one policy from text; `file` is the name its diagnostics carry.
+pub fn load_policy_str(file: &str, text: &str) -> Result<PolicySet, Diagnostics> {
+    load_policy_strs(&[(file, text)])
+}
+
+/// Loads several policies from text as if they were files loaded together
+/// (names shared, groups defined once).
+pub fn load_policy_strs(files: &[(&str, &str)]) -> Result<PolicySet, Diagnostics> {
+    let sources = files
+        .iter()
+        .map(|(name, text)| (Arc::from(*name), Ok((*text).to_owned())))
+        .collect();
+    check(sources, Vec::new())
+}
+
+/// A file's name and its text, or why it could not be read.
+type Source = (Arc<str>, Result<String, Diagnostic>);
+
+fn check(sources: Vec<Source>, mut diags: Vec<Diagnostic>) -> Result<PolicySet, Diagnostics> {
+    let mut read = Vec::with_capacity(sources.len());
+    for (file, mut found) in read_all(sources) {
+        diags.append(&mut found);
+        read.extend(file);
+    }
+    let set = build(read, &mut diags);
+    if diags.is_empty() {
+        Ok(set)
+    } else {
+        Err(finish(diags))
+    }
+}
+
+/// Parses and reads every file, spread over the machine's cores: parsing
+/// is most of the time of a load, and files are independent until names are
+/// resolved. Results keep the order of `sources`, which decides which of two
+/// definitions of a name is the first.
+fn read_all(sources: Vec<Source>) -> Vec<(Option<ReadFile>, Vec<Diagnostic>)> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .clamp(1, 8)
+        .min(sources.len());
+    if threads <= 1 {
+        return sources.into_iter().map(read_one).collect();
+    }
+    let chunk = sources.len().div_ceil(threads);
+    let mut chunks: Vec<Vec<Source>> = Vec::new();
+    let mut sources = sources.into_iter().peekable();
+    while sources.peek().is_some() {
+        chunks.push(sources.by_ref().take(chunk).collect());
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|chunk| scope.spawn(move || chunk.into_iter().map(read_one).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            // A worker only panics if reading panics, which is a bug; pass
+            // it on rather than lose files silently.
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
+}
+
+/// Parses and reads one file on its own.
+fn read_one((file, text): Source) -> (Option<ReadFile>, Vec<Diagnostic>) {
+    let mut diags = Vec::new();
+    let text = match text {
+        Ok(text) => text,
+        Err(d) => return (None, vec![d]),
+    };
+    let root = match yaml::parse(&text) {
+        Ok(root) => root,
+        Err(e) => {
+            let mut d = Diagnostic::error(
+                origin(&file, e.pos),
+                codes::YAML_SYNTAX,
+                format!("invalid YAML: {}", e.message),
+            );
+            d.hint = e.hint;
+            return (None, vec![d]);
+        }
+    };
+    let mut cx = Cx {
+        file: &file,
+        diags: &mut diags,
+    };
+    let doc = read_file(&mut cx, &root);
+    (Some(ReadFile { file, doc }), diags)
+}
+
+fn finish(diags: Vec<Diagnostic>) -> Diagnostics {
+    let mut diags = Diagnostics(diags);
+    diags.sort();
+    diags
+}
+
+fn origin(file: &Arc<str>, pos: Pos) -> Origin {
+    Origin {
+        file: Arc::clone(file),
+        line: pos.line,
+        column: pos.column,
+    }
+}
+
+/// Reads a file as UTF-8 text, refusing files too large to be a policy.
+fn read_text(path: &Path, name: &Arc<str>) -> Result<String, Diagnostic> {
+    let file = fs::File::open(path).map_err(|e| unreadable(path, &e))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| unreadable(path, &e))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(Diagnostic::error(
+            Origin::whole(Arc::clone(name)),
+            codes::UNREADABLE,
+            format!(
+                "the file is larger than {} MiB",
+                MAX_FILE_BYTES / 1024 / 1024
+            ),
+        )
+        .with_hint("split the policy into several files"));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let good = e.utf8_error().valid_up_to();
+        // The prefix up to `good` is valid UTF-8 by definition of
+        // `valid_up_to`, so this conversion cannot fail.
+        let prefix = std::str::from_utf8(&bytes[..good]).unwrap_or_default();
+        let line = prefix.matches('\n').count() + 1;
+        let column = prefix.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        Diagnostic::error(
+            Origin {
+                file: Arc::clone(name),
+                line: u32::try_from(line).unwrap_or(u32::MAX),
+                column: u32::try_from(column).unwrap_or(u32::MAX),
+            },
+            codes::UNREADABLE,
+            format!(
+                "the file is not UTF-8 text (byte 0x{:02X})",
+                bytes.get(good).copied().unwrap_or_default()
+            ),
+        )
+        .with_hint("save the file as UTF-8")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A scratch directory removed when dropped.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(name: &str) -> Scratch {
+            let dir = std::env::temp_dir()
+                .join(format!("moat-policy-load-{name}-{}", std::process::id()));
+            let _ = fs::remove_dir_all(&dir);
+            fs::create_dir_all(&dir).expect("creating a scratch directory");
+            Scratch(dir)
+        }
+
+        fn write(&self, name: &str, text: &str) -> PathBuf {
+            let path = self.0.join(name);
+            if let Some(parent) = path.parent() {
+                fs::create_dir_all(parent).expect("creating directories");
+            }
+            fs::write(&path, text).expect("writing a file");
+            path
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn names(files: &[PathBuf]) -> Vec<String> {
+        files
+            .iter()
+            .map(|f| {
+                f.file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn directories_contribute_their_policy_files_in_name_order() {
+        let s = Scratch::new("order");
+        s.write("b.yml", "version: 1\n");
+        s.write("a.yaml", "version: 1\n");
+        s.write("c.txt", "version: 1\n");
+        s.write(".hidden.yaml", "version: 1\n");
+        s.write("sub/d.yaml", "version: 1\n");
+        let files = discover_policy_files(std::slice::from_ref(&s.0)).expect("found");
+        assert_eq!(names(&files), ["a.yaml", "b.yml"]);
+    }
+
+    #[test]
+    fn a_file_named_twice_is_read_once() {
+        let s = Scratch::new("twice");
+        let file = s.write(
+            "web.yaml",
+            "version: 1\nsecurity_groups:\n  - id: sg-bp1a\n    region: cn-hangzhou\n",
+        );
+        let paths = [s.0.clone(), file.clone(), file];
+        assert_eq!(discover_policy_files(&paths).map(|f| f.len()), Ok(1));
+        let set = load_policies(&paths).expect("no duplicate group");
+        assert_eq!(set.groups.len(), 1);
+    }
+
+    #[test]
+    fn nothing_found_is_an_error() {
+        let s = Scratch::new("nothing");
+        let missing = s.0.join("missing.yaml");
+        let err = load_policies(&[s.0.clone(), missing]).expect_err("nothing to load");
+        let codes: Vec<&str> = err.iter().map(|d| d.code).collect();
+        assert_eq!(codes, [codes::NO_POLICIES, codes::UNREADABLE]);
+        assert!(err.iter().all(|d| d.origin.line == 0));
+        let err = load_policies(&[]).expect_err("no paths");
+        assert_eq!(
+            err.iter().map(|d| d.code).collect::<Vec<_>>(),
+            [codes::NO_POLICIES]
+        );
+    }
+
+    #[test]
+    fn the_first_file_in_name_order_holds_the_first_definition() {
+        let s = Scratch::new("first");
+        s.write("a.yaml", "version: 1\naddresses:\n  office: 10.0.0.0/8\n");
+        s.write("b.yaml", "version: 1\naddresses:\n  office: 10.0.0.0/8\n");
+        let err = load_policies(std::slice::from_ref(&s.0)).expect_err("defined twice");
+        let d = err.iter().next().expect("one diagnostic");
+        assert_eq!(d.code, codes::DUPLICATE_NAME);
+        assert!(d.origin.file.ends_with("b.yaml"), "{d}");
+    }
+
+    #[test]
+    fn oversized_files_are_refused_before_parsing() {
+        let s = Scratch::new("large");
+        let path = s.0.join("large.yaml");
+        let file = fs::File::create(&path).expect("creating");
+        file.set_len(MAX_FILE_BYTES + 1).expect("sizing");
+        let err = load_policies(&[path]).expect_err("too large");
+        assert_eq!(
+            err.iter().map(|d| d.code).collect::<Vec<_>>(),
+            [codes::UNREADABLE]
+        );
+    }
+
+    #[test]
+    fn strings_load_like_files() {
+        let set = load_policy_strs(&[
+            ("book.yaml", "version: 1\naddresses:\n  vpn: 10.8.0.0/16\n"),
+            (
+                "web.yaml",
+                "version: 1\nsecurity_groups:\n  - id: sg-bp1a\n    region: cn-hangzhou\n    \
+                 ingress:\n      - allow: tcp/22\n        from: vpn\n",
+            ),
+        ])
+        .expect("valid");
+        let rule = &set.groups[0].rules[0];
+        assert_eq!(
+            rule.rule.key.to_string(),
+            "ingress accept tcp/22 from 10.8.0.0/16"
+        );
+        assert_eq!(rule.origin.to_string(), "web.yaml:6:9");
+        assert_eq!(rule.peer_name.as_deref(), Some("vpn"));
+    }
+}

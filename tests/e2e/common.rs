@@ -1,0 +1,134 @@
+//! The pinned environment every end-to-end test runs `moat` in.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The repository root (the tests run from `crates/cli`).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("the repository root exists")
+}
+
+/// A scratch directory that is both `HOME` and, by default, the working
+/// directory, plus the environment variables the binary sees.
+///
+/// Nothing from the caller's environment reaches the binary: no credentials,
+/// no `RUST_LOG`, no aliyun CLI profile. Tests that need a variable (a
+/// credential, a fixed clock) pass it with [`TestEnv::env`].
+#[derive(Debug)]
+pub struct TestEnv {
+    home: tempfile::TempDir,
+    cwd: PathBuf,
+    vars: BTreeMap<String, OsString>,
+}
+
+impl TestEnv {
+    pub fn new() -> TestEnv {
+        let home = tempfile::Builder::new()
+            .prefix("moat-e2e-")
+            .tempdir()
+            .expect("creating a temporary directory");
+        let cwd = home.path().to_path_buf();
+        let mut vars = BTreeMap::new();
+        for (k, v) in [
+            ("NO_COLOR", "1"),
+            ("COLUMNS", "100"),
+            ("TERM", "dumb"),
+            ("LANG", "C"),
+            ("LC_ALL", "C"),
+            ("TZ", "UTC"),
+            ("RUST_BACKTRACE", "0"),
+            ("PATH", "/usr/bin:/bin"),
+        ] {
+            vars.insert(k.to_owned(), OsString::from(v));
+        }
+        vars.insert("HOME".to_owned(), home.path().as_os_str().to_owned());
+        TestEnv { home, cwd, vars }
+    }
+
+    /// Sets (or overrides) one environment variable of the binary.
+    pub fn env(mut self, key: &str, value: impl Into<OsString>) -> TestEnv {
+        self.vars.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// Runs the binary from `dir` instead of the scratch directory (e.g. the
+    /// repository root, to use `policies/` by its relative path).
+    pub fn in_dir(mut self, dir: impl Into<PathBuf>) -> TestEnv {
+        self.cwd = dir.into();
+        self
+    }
+
+    /// The scratch directory.
+    pub fn home(&self) -> &Path {
+        self.home.path()
+    }
+
+    /// Writes a file under the scratch directory, creating parents.
+    pub fn write(&self, relative: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.home().join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("creating directories");
+        }
+        std::fs::write(&path, contents).expect("writing a test file");
+        path
+    }
+
+    /// Runs `moat ARGS...` to completion.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let output = Command::new(env!("CARGO_BIN_EXE_moat"))
+            .args(args)
+            .current_dir(&self.cwd)
+            .env_clear()
+            .envs(&self.vars)
+            .output()
+            .expect("running moat");
+        let home = self.home().to_string_lossy().into_owned();
+        let clean = |bytes: &[u8]| String::from_utf8_lossy(bytes).replace(&home, "$HOME");
+        Run {
+            args: args.iter().map(|a| a.replace(&home, "$HOME")).collect(),
+            code: output.status.code(),
+            stdout: clean(&output.stdout),
+            stderr: clean(&output.stderr),
+        }
+    }
+}
+
+/// What one run of the binary did, with the scratch directory's path
+/// replaced by `$HOME` so that output is stable.
+#[derive(Debug)]
+pub struct Run {
+    pub args: Vec<String>,
+    /// `None` when the process was killed by a signal.
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// The whole run as one text: command, exit code, stdout and stderr.
+    pub fn snapshot(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "$ moat {}", self.args.join(" "));
+        let _ = writeln!(s, "exit: {:?}", self.code);
+        let _ = writeln!(s, "--- stdout");
+        s.push_str(&self.stdout);
+        let _ = writeln!(s, "--- stderr");
+        s.push_str(&self.stderr);
+        s
+    }
+
+    /// Compares the snapshot with `tests/e2e/golden/NAME.txt`.
+    #[track_caller]
+    pub fn assert_golden(&self, name: &str) {
+        let path = repo_root()
+            .join("tests/e2e/golden")
+            .join(format!("{name}.txt"));
+        moat_testkit::assert_golden(path, &self.snapshot());
+    }
+}

@@ -1,0 +1,9 @@
+//! End-to-end tests of the `moat` binary: one module per command, all run
+//! through the functions in `common`, which pin the environment (no colour, a
+//! fixed width, an empty home, no credentials) so that output is the same on
+//! every machine and can be compared with golden files under `golden/`.
+//!
+//! Bless changed output locally with `MOAT_BLESS=1 cargo test --test e2e`.
+
+mod common;
+mod validate;
