@@ -6,4 +6,5 @@
 //! Bless changed output locally with `MOAT_BLESS=1 cargo test --test e2e`.
 
 mod common;
+mod usage;
 mod validate;

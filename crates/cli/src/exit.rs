@@ -26,3 +26,16 @@ pub fn report(err: &anyhow::Error) -> Exit {
     let _ = writeln!(stderr);
     Exit::Error
 }
+
+/// Prints a command-line error (or the help and version texts clap produces
+/// through the same path). Usage errors exit 1, not clap's default 2, because
+/// 2 means "changes present" everywhere in moat.
+pub fn usage(err: &clap::Error) -> std::process::ExitCode {
+    let _ = err.print();
+    let code = if err.use_stderr() {
+        Exit::Error
+    } else {
+        Exit::Ok
+    };
+    std::process::ExitCode::from(code as u8)
+}

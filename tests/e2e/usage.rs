@@ -1,0 +1,40 @@
+//! Command-line usage: flags in any position, and exit codes of usage errors.
+
+use crate::common::{TestEnv, repo_root};
+
+#[test]
+fn a_usage_error_exits_1_not_2() {
+    // 2 means "changes present" in moat, so clap's default code must not leak.
+    let run = TestEnv::new().run(&["validate"]);
+    assert_eq!(run.code, Some(1), "{}", run.snapshot());
+    assert!(run.stderr.contains("<PATH>"), "{}", run.snapshot());
+
+    let run = TestEnv::new().run(&["validate", "--no-such-flag", "x.yaml"]);
+    assert_eq!(run.code, Some(1), "{}", run.snapshot());
+}
+
+#[test]
+fn help_and_version_exit_0_on_stdout() {
+    let run = TestEnv::new().run(&["--version"]);
+    assert_eq!(run.code, Some(0), "{}", run.snapshot());
+    assert!(run.stdout.starts_with("moat "), "{}", run.snapshot());
+    let run = TestEnv::new().run(&["validate", "--help"]);
+    assert_eq!(run.code, Some(0), "{}", run.snapshot());
+    assert!(
+        run.stdout.contains("Usage: moat validate"),
+        "{}",
+        run.snapshot()
+    );
+}
+
+#[test]
+fn global_flags_work_before_and_after_the_subcommand() {
+    for args in [
+        &["--color", "never", "-q", "validate", "policies/"][..],
+        &["validate", "policies/", "--color", "never", "-q"][..],
+        &["validate", "--region", "cn-hangzhou", "policies/"][..],
+    ] {
+        let run = TestEnv::new().in_dir(repo_root()).run(args);
+        assert_eq!(run.code, Some(0), "{args:?}: {}", run.snapshot());
+    }
+}
