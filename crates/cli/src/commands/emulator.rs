@@ -168,3 +168,66 @@ fn wait_for_signal() -> std::io::Result<()> {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use crate::args::{Cli, Command};
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("moat").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn flags_parse_into_the_emulator_configuration() {
+        let cli = parse(&[
+            "emulator",
+            "--listen",
+            "127.0.0.1:0",
+            "--access-key",
+            "id1:secret1",
+            "--access-key",
+            "STS.id2:secret2:token2",
+            "--rules-per-group",
+            "50",
+            "--max-qps",
+            "20",
+            "--drop-rate",
+            "0.25",
+            "--fault-seed",
+            "9",
+        ])
+        .unwrap();
+        let Command::Emulator(args) = cli.command else {
+            panic!("not the emulator command");
+        };
+        assert_eq!(args.access_keys.len(), 2);
+        assert_eq!(args.access_keys[1].security_token(), Some("token2"));
+        assert_eq!(
+            (
+                args.rules_per_group,
+                args.max_qps,
+                args.drop_rate,
+                args.fault_seed
+            ),
+            (50, 20, 0.25, Some(9))
+        );
+    }
+
+    #[test]
+    fn bad_values_name_their_flag() {
+        for (args, flag) in [
+            (&["emulator", "--drop-rate", "1.5"][..], "--drop-rate"),
+            (&["emulator", "--error-rate", "x"][..], "--error-rate"),
+            (
+                &["emulator", "--access-key", "nosecret"][..],
+                "--access-key",
+            ),
+            (&["emulator", "--listen", "localhost"][..], "--listen"),
+        ] {
+            let err = parse(args).unwrap_err().to_string();
+            assert!(err.contains(flag), "{err}");
+        }
+    }
+}

@@ -161,3 +161,22 @@ fn non_loopback_listen_addresses_need_explicit_permission() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn starts_and_stops_from_an_async_caller() {
+    // The server has its own thread and runtime, so an async test (as the
+    // client's are) can start it, call it and drop it without deadlocking.
+    let emu = crate::support::start_emulator();
+    let addr = emu.addr();
+    let answer = tokio::task::spawn_blocking(move || {
+        Client::new(addr).call("DescribeSecurityGroups", &[]).status
+    })
+    .await
+    .unwrap();
+    assert_eq!(answer, 200);
+    drop(emu);
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "listener closed on drop"
+    );
+}
