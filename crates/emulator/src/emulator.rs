@@ -379,22 +379,38 @@ impl Emulator {
     /// not looked up and quotas do not apply, so that groups may be seeded in
     /// any order). Fails, changing nothing, when the id exists.
     pub fn seed_group(&self, group: SeedGroup) -> Result<(), SeedError> {
-        let record = group.into_record();
+        self.seed_groups([group])
+    }
+
+    /// Creates several groups at once: all of them or, on the first error,
+    /// none; the state file is written once.
+    pub fn seed_groups(
+        &self,
+        groups: impl IntoIterator<Item = SeedGroup>,
+    ) -> Result<(), SeedError> {
+        let records: Vec<_> = groups.into_iter().map(SeedGroup::into_record).collect();
         let now = self.clock.now();
         let snapshot = {
             let mut inner = lock(&self.inner);
-            if inner.state.group_id_taken(&record.security_group_id) {
-                return Err(SeedError::GroupExists {
-                    id: record.security_group_id,
-                });
+            let mut built: Vec<Group> = Vec::with_capacity(records.len());
+            for record in &records {
+                let id = &record.security_group_id;
+                if inner.state.group_id_taken(id) || built.iter().any(|g| &g.id == id) {
+                    return Err(SeedError::GroupExists { id: id.clone() });
+                }
+                built.push(group_from_record(record, now, &mut inner.ids)?);
             }
-            let g = group_from_record(&record, now, &mut inner.ids)?;
-            inner
-                .state
-                .regions
-                .entry(g.region.clone())
-                .or_default()
-                .insert(g.id.clone(), g);
+            if built.is_empty() {
+                return Ok(());
+            }
+            for g in built {
+                inner
+                    .state
+                    .regions
+                    .entry(g.region.clone())
+                    .or_default()
+                    .insert(g.id.clone(), g);
+            }
             self.changed(&mut inner)
         };
         self.persist(snapshot);

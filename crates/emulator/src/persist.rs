@@ -327,9 +327,10 @@ pub fn load_state_file(path: &Path) -> Result<StateFile, EmulatorError> {
     Ok(file)
 }
 
-/// Writes a state file atomically: the JSON goes to a temporary file in the
-/// same directory, is flushed to disk, and is renamed over the target, so a
-/// reader (or a crash) sees the old file or the new one, never half of one.
+/// Writes a state file atomically, creating its directory if needed: the
+/// JSON goes to a temporary file in the same directory, is flushed to disk,
+/// and is renamed over the target, so a reader (or a crash) sees the old
+/// file or the new one, never half of one.
 pub fn save_state_file(path: &Path, state: &StateFile) -> Result<(), EmulatorError> {
     let err = |source| EmulatorError::WriteState {
         path: path.to_owned(),
@@ -344,8 +345,13 @@ pub fn save_state_file(path: &Path, state: &StateFile) -> Result<(), EmulatorErr
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "state".to_owned());
-    let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
+    // The process id and a counter keep two writers (two emulators in one
+    // process, or two processes) from sharing a temporary file.
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".{file_name}.tmp-{}-{seq}", std::process::id()));
     let write = || -> std::io::Result<()> {
+        std::fs::create_dir_all(&dir)?;
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(&json)?;
         f.write_all(b"\n")?;

@@ -226,12 +226,28 @@ fn seeding_creates_groups_with_explicit_ids_without_signing() {
     assert_eq!(rules.len(), 2);
     assert_eq!(rules[1]["Policy"], "Drop");
     assert_eq!(rules[1]["Direction"], "egress");
+    // Several at once: all or none.
+    let pair = [
+        SeedGroup::new("cn-shanghai", "sg-uf6pair1").vpc_id("vpc-uf6demo"),
+        SeedGroup::new("cn-shanghai", "sg-uf6pair1").vpc_id("vpc-uf6demo"),
+    ];
+    assert!(matches!(
+        e.seed_groups(pair),
+        Err(SeedError::GroupExists { .. })
+    ));
     let v = c.call("DescribeSecurityGroups", &[]).ok();
     assert_eq!(v["TotalCount"], 1, "failed seeds left nothing behind");
+    e.seed_groups([
+        SeedGroup::new("cn-shanghai", "sg-uf6pair1").vpc_id("vpc-uf6demo"),
+        SeedGroup::new("cn-shanghai", "sg-uf6pair2").vpc_id("vpc-uf6demo"),
+    ])
+    .unwrap();
+    let v = c.call("DescribeSecurityGroups", &[]).ok();
+    assert_eq!(v["TotalCount"], 3);
     // Seeding is a change like any other: it shows in the snapshot, and a
     // state file written from it reloads to the same thing.
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("s.json");
+    let path = dir.path().join("new-dir/s.json");
     e.save_state(&path).unwrap();
     let file = load_state_file(&path).unwrap();
     assert_eq!(file, e.snapshot());
