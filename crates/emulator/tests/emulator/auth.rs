@@ -180,3 +180,22 @@ async fn starts_and_stops_from_an_async_caller() {
         "listener closed on drop"
     );
 }
+
+#[test]
+fn secrets_stay_out_of_debug_output() {
+    let config = EmulatorConfig {
+        access_keys: vec![
+            AccessKey::new("LTAIvisible", "planted-secret-4711")
+                .with_security_token("planted-token-4712"),
+        ],
+        ..EmulatorConfig::default()
+    };
+    let emu = moat_emulator::start(config.clone()).unwrap();
+    for text in [format!("{config:?}"), format!("{emu:?}")] {
+        assert!(text.contains("LTAIvisible"), "{text}");
+        assert!(
+            !text.contains("planted-secret") && !text.contains("planted-token"),
+            "{text}"
+        );
+    }
+}

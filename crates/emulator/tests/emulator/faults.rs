@@ -215,3 +215,35 @@ fn error_and_throttle_rates_of_one_fail_every_call() {
     );
     assert_eq!(post_faults(emu.addr(), r#"{"latency": 5}"#).status, 400);
 }
+
+#[test]
+fn a_retry_with_the_client_token_after_a_lost_answer_applies_nothing_twice() {
+    // Seed 1's first drop is one that is carried out (checked below by the
+    // group existing), as when the answer is lost on the way back.
+    let emu = start_with(|cfg| {
+        cfg.faults = FaultConfig {
+            drop_rate: 1.0,
+            seed: Some(1),
+            ..FaultConfig::default()
+        }
+    });
+    let c = Client::new(emu.addr());
+    let args = [
+        ("SecurityGroupName", "retried"),
+        ("VpcId", "vpc-1"),
+        ("ClientToken", "plan-7-batch-1"),
+    ];
+    let mut attempts = 0;
+    while emu.emulator().is_empty() {
+        attempts += 1;
+        assert!(attempts < 20, "no drop was carried out");
+        assert!(c.try_call("CreateSecurityGroup", &args).is_err());
+    }
+    emu.emulator().set_faults(FaultConfig::default()).unwrap();
+    let first = emu.emulator().snapshot().groups[0]
+        .security_group_id
+        .clone();
+    let retry = c.call("CreateSecurityGroup", &args).ok();
+    assert_eq!(retry["SecurityGroupId"], first.as_str());
+    assert_eq!(emu.emulator().snapshot().groups.len(), 1);
+}
