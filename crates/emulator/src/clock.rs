@@ -70,7 +70,9 @@ pub fn format_timestamp(unix_seconds: i64) -> String {
 /// only form the signature rules allow for `Timestamp`.
 pub fn parse_timestamp(s: &str) -> Option<i64> {
     let b = s.as_bytes();
-    if b.len() != 20
+    // ASCII only, so that the byte slices below fall on character bounds.
+    if !s.is_ascii()
+        || b.len() != 20
         || b[4] != b'-'
         || b[7] != b'-'
         || b[10] != b'T'
@@ -161,6 +163,7 @@ mod tests {
             "2016-02-23T24:00:00Z",
             "2016-02-23T12:46:24+08:00",
             "+016-02-23T12:46:24Z",
+            "2016-02-23T12:46:2é",
             "",
         ] {
             assert_eq!(parse_timestamp(bad), None, "{bad}");
