@@ -58,6 +58,8 @@ pub enum ColorChoice {
 pub enum Command {
     /// Check policies: syntax, names and values, and expand every rule.
     Validate(crate::commands::validate::ValidateArgs),
+    /// Run the ECS security group API emulator as a server.
+    Emulator(crate::commands::emulator::EmulatorArgs),
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]

@@ -1,5 +1,6 @@
 //! One module per subcommand; `run` dispatches.
 
+pub mod emulator;
 pub mod validate;
 
 use clap::CommandFactory;
@@ -10,6 +11,7 @@ use crate::exit::Exit;
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Validate(args) => validate::run(&args),
+        Command::Emulator(args) => emulator::run(args),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "moat", &mut std::io::stdout());
             Ok(Exit::Ok)
