@@ -1,0 +1,6 @@
+//! The integration tests of moat-aliyun, in one binary so the crate and its
+//! dependencies are linked once.
+
+mod credentials;
+mod metadata_server;
+mod signature;
