@@ -3,4 +3,6 @@
 
 mod credentials;
 mod metadata_server;
+mod scripted;
+mod scripted_calls;
 mod signature;
