@@ -21,7 +21,7 @@ use moat_policy::model::{Direction, NicType, Peer, PortRange, Protocol, Rule, Ru
 const RULES: usize = 200;
 
 fn permission(i: usize) -> Permission {
-    let ingress = i % 2 == 0;
+    let ingress = i.is_multiple_of(2);
     let port = 1000 + i as u16;
     let cidr = format!("10.{}.{}.0/24", i / 256, i % 256);
     Permission {
