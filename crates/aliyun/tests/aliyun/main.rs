@@ -5,4 +5,5 @@ mod credentials;
 mod metadata_server;
 mod scripted;
 mod scripted_calls;
+mod secrets;
 mod signature;
