@@ -389,12 +389,12 @@ impl ReadClient {
     /// See [`Client::for_region`].
     pub fn for_region(&self, region: &str) -> Result<ReadClient, ConfigError> {
         let s = &self.shared;
+        let regional = region_endpoint(region)?;
         let endpoint = if s.endpoint_overridden {
             s.endpoint.clone()
         } else {
-            region_endpoint(region)?
+            regional
         };
-        region_endpoint(region)?;
         Ok(ReadClient {
             shared: Arc::new(Shared {
                 http: s.http.clone(),
@@ -813,6 +813,28 @@ mod tests {
         let err = read.execute::<RequestIdResponse>(&req).await.unwrap_err();
         assert!(matches!(err.kind, CallErrorKind::ReadOnly), "{err:?}");
         assert_eq!(err.attempts, 0);
+    }
+
+    /// Executors spawn calls on a multi-threaded runtime: every call's
+    /// future must be `Send`, and the clients `Send + Sync`.
+    #[test]
+    fn clients_and_their_calls_can_cross_threads() {
+        fn send<T: Send>(_: &T) {}
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Client>();
+        send_sync::<ReadClient>();
+        let mut config =
+            ClientConfig::with_credentials("cn-hangzhou", Credentials::access_key("id", "s"));
+        config.endpoint = Some("http://127.0.0.1:9".into());
+        let c = Client::new(&config).unwrap();
+        let t = ClientToken::new("t").unwrap();
+        let ids = vec!["sgr-1".to_owned()];
+        send(&c.describe_security_groups(&GroupFilter::default()));
+        send(&c.describe_security_group_attribute("sg", None));
+        send(&c.authorize("sg", Direction::Ingress, &[], &t));
+        send(&c.revoke("sg", Direction::Ingress, &ids, &t));
+        send(&c.delete_security_group("sg"));
+        send(&c.create_security_group(&NewGroup::default(), &t));
     }
 
     #[test]
