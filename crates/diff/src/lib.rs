@@ -2,9 +2,54 @@
 //!
 //! This crate owns `diff(desired, live) -> Plan`, the `Plan` type with its
 //! saved-file form, and the views that render a plan (text, JSON, CSV,
-//! Markdown) into a writer.
+//! Markdown, drift) into a writer.
 //!
 //! It must not know about sockets, the API client, terminals (colour and
 //! width are options the caller decides) or the clock (the caller passes
 //! today's date).
 #![warn(clippy::print_stdout, clippy::print_stderr)]
+
+mod diff;
+mod exposure;
+mod file;
+mod findings;
+mod plan;
+mod views;
+
+pub use diff::{DiffOptions, PROTECTED_RULE_REASON, diff, diff_group, fingerprint};
+pub use findings::FindingRef;
+pub use plan::{
+    Action, Attributes, Change, Exposure, ExposureKind, FindingSeverity, GroupPlan, GroupStatus,
+    MOAT_VERSION, PLAN_FORMAT, PLAN_SCHEMA_VERSION, Plan, PlanFinding, Protection,
+    ProtectionSource, Reason, Summary, UnmodeledAction, UnmodeledEntry,
+};
+
+pub use views::{
+    CSV_COLUMNS, DriftGroup, DriftReport, DriftStatus, MARKDOWN_LIMIT, RenderOptions, render_csv,
+    render_drift_json, render_drift_text, render_json, render_markdown, render_text,
+};
+
+use moat_policy::Origin;
+
+/// Why a plan cannot be loaded or used.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("security group {group} in region {region} (policy at {origin}) does not exist")]
+    GroupMissing {
+        group: String,
+        region: String,
+        origin: Origin,
+    },
+    #[error("not a moat plan file (no \"format\": \"moat-plan\")")]
+    NotAPlan,
+    #[error("plan schema version {} is not supported (this moat reads version {supported})", found.map_or_else(|| "(none)".to_owned(), |v| v.to_string()))]
+    UnsupportedSchema { found: Option<u32>, supported: u32 },
+    #[error("plan file is not valid")]
+    Malformed(#[source] serde_json::Error),
+    #[error(
+        "plan is stale: security group {group} in region {region} changed since the plan was made; run moat plan again"
+    )]
+    Stale { group: String, region: String },
+    #[error("plan hash {recorded} does not match its contents ({computed}); the file was edited")]
+    HashMismatch { recorded: String, computed: String },
+}

@@ -9,8 +9,10 @@
 //! or terminals: it takes text and paths, and returns data and diagnostics.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod diag;
 pub mod model;
 
+pub use diag::{Diagnostic, Diagnostics, Severity, render_text};
 pub use model::{
     CidrError, DesiredRule, Direction, GroupPolicy, LintIgnore, LiveGroup, LiveRule, Mode, NicType,
     Origin, Peer, PolicySet, PortRange, PortRangeError, ProtectSelector, Protocol, Rule, RuleKey,

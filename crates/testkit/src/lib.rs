@@ -4,6 +4,9 @@
 //! unified diff on mismatch, and rewrite the expected file only when a person
 //! asks for it locally with `MOAT_BLESS=1` (never when `CI` is set).
 //!
+//! It also holds the architecture test (`tests/architecture.rs`), which keeps
+//! the crate import graph as docs/architecture.md draws it.
+//!
 //! It must not know about any moat crate.
 
 use std::fmt::Write as _;

@@ -1,0 +1,338 @@
+//! `diff(desired, live) -> Plan`: the pure comparison of a policy with the
+//! live groups.
+//!
+//! Per group, desired and live rules are hashed on their [`RuleKey`] (the
+//! identity ECS itself uses), so the work is linear in the number of rules;
+//! only the resulting changes are sorted. Nothing here reads the clock or any
+//! other state: `today` comes in through [`DiffOptions`].
+
+use std::collections::HashMap;
+
+use jiff::civil::Date;
+use moat_policy::{
+    DesiredRule, GroupPolicy, LiveGroup, LiveRule, Mode, PolicySet, Rule, RuleKey, UnmodeledRule,
+};
+
+use crate::exposure;
+use crate::plan::{
+    Action, Attributes, Change, GroupPlan, GroupStatus, Plan, Protection, ProtectionSource, Reason,
+    UnmodeledAction, UnmodeledEntry, sha256_hex,
+};
+
+/// What the caller decides for a diff.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DiffOptions {
+    /// The date expiries are compared with. The caller reads the clock (or
+    /// pins it in tests); the diff never does.
+    pub today: Date,
+    /// In authoritative groups, revoke live rules moat cannot model. Without
+    /// it they are listed as "unmanaged, kept".
+    pub remove_unmodeled: bool,
+}
+
+impl DiffOptions {
+    pub fn new(today: Date) -> DiffOptions {
+        DiffOptions {
+            today,
+            remove_unmodeled: false,
+        }
+    }
+}
+
+/// The sentence a `protected: true` rule gives as its protection reason.
+pub const PROTECTED_RULE_REASON: &str = "the policy rule says protected: true";
+
+/// Compares every group of `policy` with its live state in `live` (matched by
+/// id and region) and returns the plan. Live groups the policy does not name
+/// are ignored: moat manages only the groups it is given. A policy group with
+/// no live counterpart becomes a [`GroupStatus::Missing`] entry with no
+/// changes; [`Plan::check_groups_exist`] turns that into an error.
+pub fn diff(policy: &PolicySet, live: &[LiveGroup], options: &DiffOptions) -> Plan {
+    let by_id: HashMap<(&str, &str), &LiveGroup> = live
+        .iter()
+        .map(|g| ((g.id.as_str(), g.region.as_str()), g))
+        .collect();
+    let mut groups: Vec<GroupPlan> = policy
+        .groups
+        .iter()
+        .map(
+            |gp| match by_id.get(&(gp.id.as_str(), gp.region.as_str())) {
+                Some(lg) => diff_group(policy, gp, lg, options),
+                None => missing_group(gp),
+            },
+        )
+        .collect();
+    groups.sort_by(|a, b| (&a.id, &a.region).cmp(&(&b.id, &b.region)));
+    Plan::new(groups)
+}
+
+fn missing_group(gp: &GroupPolicy) -> GroupPlan {
+    GroupPlan {
+        id: gp.id.clone(),
+        region: gp.region.clone(),
+        name: gp.name.clone(),
+        live_name: None,
+        mode: gp.mode,
+        origin: gp.origin.clone(),
+        status: GroupStatus::Missing,
+        fingerprint: None,
+        changes: Vec::new(),
+        unmodeled: Vec::new(),
+        findings: Vec::new(),
+    }
+}
+
+/// The diff of one group, both directions (the key carries the direction).
+pub fn diff_group(
+    policy: &PolicySet,
+    gp: &GroupPolicy,
+    live: &LiveGroup,
+    options: &DiffOptions,
+) -> GroupPlan {
+    let mut desired: HashMap<&RuleKey, &DesiredRule> = HashMap::with_capacity(gp.rules.len());
+    for d in &gp.rules {
+        // A loaded policy has unique identities per group. Should two ever
+        // share one, keep the smaller (origin, rule) so the result does not
+        // depend on input order.
+        desired
+            .entry(&d.rule.key)
+            .and_modify(|kept| {
+                if (&d.origin, &d.rule) < (&kept.origin, &kept.rule) {
+                    *kept = d;
+                }
+            })
+            .or_insert(d);
+    }
+    let mut by_key: HashMap<&RuleKey, Vec<&LiveRule>> = HashMap::with_capacity(live.rules.len());
+    for lr in &live.rules {
+        by_key.entry(&lr.rule.key).or_default().push(lr);
+    }
+
+    let mut changes = Vec::new();
+    for (key, rules) in &mut by_key {
+        rules.sort_by(|a, b| a.id.cmp(&b.id));
+        match desired.get(*key) {
+            Some(d) if d.is_expired(options.today) => {
+                let on = d.expires.unwrap_or(options.today);
+                for lr in rules.iter() {
+                    changes.push(removal(policy, gp, Some(d), lr, Reason::Expired { on }));
+                }
+            }
+            Some(d) => reconcile(policy, gp, d, rules, &mut changes),
+            None if gp.mode == Mode::Authoritative => {
+                for lr in rules.iter() {
+                    changes.push(removal(policy, gp, None, lr, Reason::NotInPolicy));
+                }
+            }
+            None => {}
+        }
+    }
+    for d in desired.values() {
+        if !d.is_expired(options.today) && !by_key.contains_key(&d.rule.key) {
+            changes.push(Change {
+                action: Action::Add,
+                reasons: vec![Reason::NotLive],
+                key: d.rule.key.clone(),
+                before: None,
+                after: Some(attributes(&d.rule)),
+                live_ids: Vec::new(),
+                origin: Some(d.origin.clone()),
+                protection: None,
+                exposure: Vec::new(),
+                findings: Vec::new(),
+            });
+        }
+    }
+    changes.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+
+    let mut unmodeled: Vec<UnmodeledEntry> = live
+        .unmodeled
+        .iter()
+        .map(|u| unmodeled_entry(policy, gp, u, options))
+        .collect();
+    unmodeled.sort_by(|a, b| (a.rule.direction, &a.rule.id).cmp(&(b.rule.direction, &b.rule.id)));
+
+    let mut plan = GroupPlan {
+        id: gp.id.clone(),
+        region: gp.region.clone(),
+        name: gp.name.clone(),
+        live_name: Some(live.name.clone()),
+        mode: gp.mode,
+        origin: gp.origin.clone(),
+        status: GroupStatus::Present,
+        fingerprint: Some(fingerprint(live)),
+        changes,
+        unmodeled,
+        findings: Vec::new(),
+    };
+    exposure::annotate(&mut plan, live);
+    plan
+}
+
+/// A desired rule that is live (possibly several times): keep one rule, fix
+/// its attributes in place, and revoke the extras.
+fn reconcile(
+    policy: &PolicySet,
+    gp: &GroupPolicy,
+    d: &DesiredRule,
+    rules: &[&LiveRule],
+    changes: &mut Vec<Change>,
+) {
+    // Prefer a rule that already matches (nothing to modify); among equals,
+    // the smallest id, so the choice does not depend on the API's order.
+    // `rules` is sorted by id and never empty (it comes from a map entry).
+    let Some(keeper) = rules
+        .iter()
+        .find(|lr| lr.rule == d.rule)
+        .or_else(|| rules.first())
+    else {
+        return;
+    };
+    for lr in rules {
+        if lr.id != keeper.id {
+            let of = keeper.id.clone();
+            changes.push(removal(policy, gp, Some(d), lr, Reason::Duplicate { of }));
+        }
+    }
+    let mut reasons = Vec::new();
+    if keeper.rule.priority != d.rule.priority {
+        reasons.push(Reason::PriorityDiffers);
+    }
+    if keeper.rule.description != d.rule.description {
+        reasons.push(Reason::DescriptionDiffers);
+    }
+    if !reasons.is_empty() {
+        changes.push(Change {
+            action: Action::Change,
+            reasons,
+            key: d.rule.key.clone(),
+            before: Some(attributes(&keeper.rule)),
+            after: Some(attributes(&d.rule)),
+            live_ids: vec![keeper.id.clone()],
+            origin: Some(d.origin.clone()),
+            protection: protection(policy, &gp.id, Some(d), &keeper.rule),
+            exposure: Vec::new(),
+            findings: Vec::new(),
+        });
+    }
+}
+
+fn removal(
+    policy: &PolicySet,
+    gp: &GroupPolicy,
+    desired: Option<&DesiredRule>,
+    lr: &LiveRule,
+    reason: Reason,
+) -> Change {
+    Change {
+        action: Action::Remove,
+        reasons: vec![reason],
+        key: lr.rule.key.clone(),
+        before: Some(attributes(&lr.rule)),
+        after: None,
+        live_ids: vec![lr.id.clone()],
+        origin: desired.map(|d| d.origin.clone()),
+        protection: protection(policy, &gp.id, desired, &lr.rule),
+        exposure: Vec::new(),
+        findings: Vec::new(),
+    }
+}
+
+fn attributes(rule: &Rule) -> Attributes {
+    Attributes {
+        priority: rule.priority,
+        description: rule.description.clone(),
+    }
+}
+
+/// The protection of a live rule that a change removes or modifies:
+/// `protected: true` on the policy rule first, then the top-level selectors,
+/// which also match live rules the policy no longer contains.
+fn protection(
+    policy: &PolicySet,
+    group_id: &str,
+    desired: Option<&DesiredRule>,
+    live: &Rule,
+) -> Option<Protection> {
+    if let Some(d) = desired.filter(|d| d.protected) {
+        return Some(Protection {
+            source: ProtectionSource::Rule,
+            reason: PROTECTED_RULE_REASON.to_owned(),
+            origin: d.origin.clone(),
+        });
+    }
+    policy.protection(group_id, live).map(|s| Protection {
+        source: ProtectionSource::Selector,
+        reason: s.reason.clone(),
+        origin: s.origin.clone(),
+    })
+}
+
+fn unmodeled_entry(
+    policy: &PolicySet,
+    gp: &GroupPolicy,
+    u: &UnmodeledRule,
+    options: &DiffOptions,
+) -> UnmodeledEntry {
+    let remove = options.remove_unmodeled && gp.mode == Mode::Authoritative;
+    if !remove {
+        return UnmodeledEntry {
+            action: UnmodeledAction::Keep,
+            rule: u.clone(),
+            protection: None,
+        };
+    }
+    // An unmodeled rule has no service or peer moat can compare, so a
+    // selector whose other fields match is taken to protect it: refusing a
+    // removal by mistake is recoverable, revoking a protected rule is not.
+    let protection = policy
+        .protect
+        .iter()
+        .find(|s| {
+            s.group.as_deref().is_none_or(|g| g == gp.id)
+                && s.direction.is_none_or(|d| d == u.direction)
+                && s.description_prefix
+                    .as_deref()
+                    .is_none_or(|p| u.description.starts_with(p))
+        })
+        .map(|s| Protection {
+            source: ProtectionSource::Selector,
+            reason: s.reason.clone(),
+            origin: s.origin.clone(),
+        });
+    UnmodeledEntry {
+        action: UnmodeledAction::Remove,
+        rule: u.clone(),
+        protection,
+    }
+}
+
+/// Fingerprint of a live group: `sha256:` over its rules sorted by key and
+/// id, each with priority, description and rule id, then its unmodeled rules
+/// sorted by id.
+///
+/// Descriptions and rule ids are hashed, not only the identities, because a
+/// saved plan must go stale whenever what it was computed from changes: a
+/// description edited in the console would otherwise be silently overwritten
+/// by a plan reviewed before the edit, and a rule deleted and re-created has
+/// a new id, so a plan that modifies or revokes by the old id would fail
+/// halfway (or, worse, hit a rule nobody reviewed).
+pub fn fingerprint(live: &LiveGroup) -> String {
+    let mut rules: Vec<&LiveRule> = live.rules.iter().collect();
+    rules.sort_by(|a, b| (&a.rule.key, &a.id).cmp(&(&b.rule.key, &b.id)));
+    let mut unmodeled: Vec<&UnmodeledRule> = live.unmodeled.iter().collect();
+    unmodeled.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut buf = Vec::with_capacity(rules.len() * 160);
+    for lr in rules {
+        let entry = (&lr.rule.key, lr.rule.priority, &lr.rule.description, &lr.id);
+        // Serialising plain data into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut buf, &entry);
+        buf.push(b'\n');
+    }
+    for u in unmodeled {
+        let entry = ("unmodeled", &u.id, u.direction, &u.summary, &u.description);
+        let _ = serde_json::to_writer(&mut buf, &entry);
+        buf.push(b'\n');
+    }
+    sha256_hex(&buf)
+}

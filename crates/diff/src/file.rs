@@ -1,0 +1,104 @@
+//! The saved plan file (`moat plan -o plan.json`), which is also the
+//! `--format json` view.
+//!
+//! The file carries a format marker, the schema version, the moat version,
+//! the plan hash and a summary, then the groups. Loading checks the marker and
+//! the schema version before anything else, so a plan written by an
+//! incompatible moat is refused with a typed error rather than misread, and
+//! recomputes the hash so that a plan edited by hand is refused too: apply
+//! must do exactly the plan that was reviewed, or nothing.
+
+use std::io::{self, Write};
+
+use serde::{Deserialize, Serialize};
+
+use crate::PlanError;
+use crate::plan::{GroupPlan, PLAN_FORMAT, PLAN_SCHEMA_VERSION, Plan, Summary};
+
+/// The JSON document, field order as written.
+#[derive(Serialize)]
+struct PlanFileOut<'a> {
+    format: &'static str,
+    schema_version: u32,
+    moat_version: &'a str,
+    plan_hash: String,
+    summary: Summary,
+    groups: &'a [GroupPlan],
+}
+
+#[derive(Deserialize)]
+struct PlanFileIn {
+    #[allow(dead_code)]
+    format: String,
+    schema_version: u32,
+    moat_version: String,
+    plan_hash: String,
+    // The summary is derived from the groups; it is in the file for readers
+    // and is not trusted on load.
+    #[allow(dead_code)]
+    summary: Summary,
+    groups: Vec<GroupPlan>,
+}
+
+/// Just enough to recognise a plan and its version before reading the rest.
+#[derive(Deserialize)]
+struct Header {
+    format: Option<String>,
+    schema_version: Option<u32>,
+}
+
+impl Plan {
+    /// Writes the plan file: pretty JSON with a trailing newline.
+    pub fn write_json(&self, out: &mut dyn Write) -> io::Result<()> {
+        let doc = PlanFileOut {
+            format: PLAN_FORMAT,
+            schema_version: self.schema_version,
+            moat_version: &self.moat_version,
+            plan_hash: self.hash(),
+            summary: self.summary(),
+            groups: &self.groups,
+        };
+        serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::from)?;
+        out.write_all(b"\n")
+    }
+
+    /// The plan file as a string.
+    pub fn to_json(&self) -> String {
+        let mut buf = Vec::new();
+        // Writing into a Vec cannot fail, and serde_json produces UTF-8.
+        let _ = self.write_json(&mut buf);
+        String::from_utf8(buf).unwrap_or_default()
+    }
+
+    /// Reads a plan file, refusing another format, another schema version
+    /// and a plan whose recorded hash does not match its decisions.
+    pub fn from_json(text: &str) -> Result<Plan, PlanError> {
+        let header: Header = serde_json::from_str(text).map_err(PlanError::Malformed)?;
+        if header.format.as_deref() != Some(PLAN_FORMAT) {
+            return Err(PlanError::NotAPlan);
+        }
+        match header.schema_version {
+            Some(PLAN_SCHEMA_VERSION) => {}
+            found => {
+                return Err(PlanError::UnsupportedSchema {
+                    found,
+                    supported: PLAN_SCHEMA_VERSION,
+                });
+            }
+        }
+        let file: PlanFileIn = serde_json::from_str(text).map_err(PlanError::Malformed)?;
+        let plan = Plan {
+            schema_version: file.schema_version,
+            moat_version: file.moat_version,
+            groups: file.groups,
+        };
+        let computed = plan.hash();
+        if computed != file.plan_hash {
+            return Err(PlanError::HashMismatch {
+                recorded: file.plan_hash,
+                computed,
+            });
+        }
+        Ok(plan)
+    }
+}

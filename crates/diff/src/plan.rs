@@ -1,0 +1,584 @@
+//! The `Plan` type: what `moat apply` will do, and why.
+//!
+//! A plan is plain data. It holds no clock reads, no terminal facts and no
+//! field that exists only for one view; every view (text, JSON, CSV,
+//! Markdown, drift) is computed from the same value. Groups are sorted by id
+//! and changes by rule key, so a plan computed twice from the same inputs is
+//! byte-for-byte the same in every view.
+
+use std::fmt;
+
+use jiff::civil::Date;
+use moat_policy::{Direction, Mode, Origin, RuleKey, Severity, UnmodeledRule};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Version of the plan file layout. It changes whenever a field is removed or
+/// changes meaning; adding a field that old readers may ignore keeps it.
+pub const PLAN_SCHEMA_VERSION: u32 = 1;
+
+/// The value of the `format` field that marks a JSON document as a moat plan.
+pub const PLAN_FORMAT: &str = "moat-plan";
+
+/// The version of moat that computes plans.
+pub const MOAT_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// What a change does to one rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Authorize a rule that is desired and not live.
+    Add,
+    /// Modify a live rule in place, by rule id (priority or description).
+    Change,
+    /// Revoke live rules, by rule id.
+    Remove,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Add => "add",
+            Action::Change => "change",
+            Action::Remove => "remove",
+        }
+    }
+
+    /// The Terraform-style marker the views put in front of a change.
+    pub fn symbol(self) -> char {
+        match self {
+            Action::Add => '+',
+            Action::Change => '~',
+            Action::Remove => '-',
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a change is in the plan.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum Reason {
+    /// Add: the policy wants the rule and the group does not have it.
+    NotLive,
+    /// Remove: the rule is live, the group is authoritative, and the policy
+    /// does not contain it.
+    NotInPolicy,
+    /// Remove: the policy rule's `expires` date has passed. `on` is that date,
+    /// the last day on which the rule was desired.
+    Expired { on: Date },
+    /// Remove: another live rule has the same identity; `of` is the id of the
+    /// one that is kept.
+    Duplicate { of: String },
+    /// Change: the priority differs from the policy.
+    PriorityDiffers,
+    /// Change: the description differs from the policy.
+    DescriptionDiffers,
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::NotLive => f.write_str("not in the live group"),
+            Reason::NotInPolicy => f.write_str("not in policy"),
+            Reason::Expired { on } => write!(f, "expired on {on}"),
+            Reason::Duplicate { of } => write!(f, "duplicate of live rule {of}"),
+            Reason::PriorityDiffers => f.write_str("priority differs"),
+            Reason::DescriptionDiffers => f.write_str("description differs"),
+        }
+    }
+}
+
+/// The attributes of a rule that live outside its identity and can be
+/// modified in place.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Attributes {
+    pub priority: u8,
+    /// Empty when the rule has none.
+    pub description: String,
+}
+
+/// Where a protection comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProtectionSource {
+    /// `protected: true` on the policy rule at this origin.
+    Rule,
+    /// A top-level `protect:` selector at this origin.
+    Selector,
+}
+
+/// Why `moat apply` refuses this change without `--allow-protected`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Protection {
+    pub source: ProtectionSource,
+    /// The selector's `reason`, or a fixed sentence for `protected: true`.
+    pub reason: String,
+    /// Where the rule or the selector is written.
+    pub origin: Origin,
+}
+
+impl fmt::Display for Protection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.source {
+            ProtectionSource::Rule => "rule",
+            ProtectionSource::Selector => "protect selector",
+        };
+        write!(f, "{} ({what} at {})", self.reason, self.origin)
+    }
+}
+
+/// How a change alters what can reach the group (or what the group can
+/// reach), under ECS evaluation: priority first, then drop over accept.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExposureKind {
+    /// Traffic that was not allowed before becomes allowed, from (or to)
+    /// addresses outside the private ranges.
+    NewPublicExposure,
+    /// Traffic that was not allowed before becomes allowed.
+    Opens,
+    /// Traffic that was allowed before is no longer allowed.
+    Closes,
+    /// The change alters no verdict: another rule decides the traffic.
+    NoEffect,
+    /// Reachability cannot be computed (a group or prefix-list peer, whose
+    /// members moat cannot see).
+    Unknown,
+}
+
+impl ExposureKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ExposureKind::NewPublicExposure => "new public exposure",
+            ExposureKind::Opens => "opens",
+            ExposureKind::Closes => "closes",
+            ExposureKind::NoEffect => "no effect",
+            ExposureKind::Unknown => "effect unknown",
+        }
+    }
+}
+
+/// One sentence about reachability, with the kind for filtering.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Exposure {
+    pub kind: ExposureKind,
+    /// What the views print, e.g. `new public exposure: tcp/3306 from 0.0.0.0/0`.
+    pub note: String,
+}
+
+impl fmt::Display for Exposure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.note)
+    }
+}
+
+/// Severity of a lint finding as the plan file stores it (the policy crate's
+/// [`Severity`] is only ever written, never read back).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FindingSeverity {
+    Error,
+    Warning,
+}
+
+impl FindingSeverity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingSeverity::Error => "error",
+            FindingSeverity::Warning => "warning",
+        }
+    }
+}
+
+impl From<Severity> for FindingSeverity {
+    fn from(s: Severity) -> FindingSeverity {
+        match s {
+            Severity::Error => FindingSeverity::Error,
+            Severity::Warning => FindingSeverity::Warning,
+        }
+    }
+}
+
+impl fmt::Display for FindingSeverity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A lint finding attached to a change (or a group), as the plan stores it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PlanFinding {
+    pub code: String,
+    pub severity: FindingSeverity,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    pub origin: Origin,
+    /// The `lint_ignore` reason when the policy suppresses the finding; a
+    /// suppressed finding is still shown in the plan, with that reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppressed: Option<String>,
+}
+
+impl fmt::Display for PlanFinding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}[{}]: {}", self.severity, self.code, self.message)?;
+        if let Some(reason) = &self.suppressed {
+            write!(f, " (ignored: {reason})")?;
+        }
+        Ok(())
+    }
+}
+
+/// One change to one rule identity of one group.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    pub action: Action,
+    /// Never empty. A change lists every attribute that differs.
+    pub reasons: Vec<Reason>,
+    pub key: RuleKey,
+    /// The live attributes (remove, change).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<Attributes>,
+    /// The desired attributes (add, change).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Attributes>,
+    /// The live rule ids the change touches: the one modified, or the ones
+    /// revoked. Empty for an add.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub live_ids: Vec<String>,
+    /// The policy rule behind the change, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protection: Option<Protection>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exposure: Vec<Exposure>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<PlanFinding>,
+}
+
+impl Change {
+    pub fn direction(&self) -> Direction {
+        self.key.direction
+    }
+
+    /// Sort order of changes within a group: by key (direction first), then
+    /// action, then the live ids, so duplicates of one identity stay stable.
+    pub(crate) fn sort_key(&self) -> (&RuleKey, Action, &[String]) {
+        (&self.key, self.action, &self.live_ids)
+    }
+}
+
+/// Whether the group named in the policy was found live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GroupStatus {
+    Present,
+    /// The policy names a group that does not exist in its region. moat does
+    /// not create groups, so nothing is planned for it and apply refuses.
+    Missing,
+}
+
+/// What happens to a live rule moat cannot model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnmodeledAction {
+    /// Left alone: the group is additive, or the caller did not ask for
+    /// unmodeled rules to be removed.
+    Keep,
+    /// Revoked by id: the group is authoritative and the caller asked for it.
+    Remove,
+}
+
+/// A live rule moat cannot model, and what the plan does with it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnmodeledEntry {
+    pub action: UnmodeledAction,
+    pub rule: UnmodeledRule,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protection: Option<Protection>,
+}
+
+/// Everything planned for one security group.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupPlan {
+    pub id: String,
+    pub region: String,
+    /// The name the policy gives (informational).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The name the group has live; absent when the group is missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_name: Option<String>,
+    pub mode: Mode,
+    /// Where the group's block starts in the policy.
+    pub origin: Origin,
+    pub status: GroupStatus,
+    /// Fingerprint of the live rules the plan was computed from (see
+    /// [`crate::fingerprint`]); absent when the group is missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    pub changes: Vec<Change>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unmodeled: Vec<UnmodeledEntry>,
+    /// Lint findings about the group rather than one rule.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<PlanFinding>,
+}
+
+impl GroupPlan {
+    /// The changes of one direction, in plan order.
+    pub fn changes_in(&self, direction: Direction) -> impl Iterator<Item = &Change> {
+        self.changes
+            .iter()
+            .filter(move |c| c.key.direction == direction)
+    }
+
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for c in &self.changes {
+            match c.action {
+                Action::Add => s.add += 1,
+                Action::Change => s.change += 1,
+                Action::Remove => s.remove += 1,
+            }
+        }
+        s.remove += self
+            .unmodeled
+            .iter()
+            .filter(|u| u.action == UnmodeledAction::Remove)
+            .count();
+        s
+    }
+
+    /// True when apply has something to do for this group.
+    pub fn has_changes(&self) -> bool {
+        !self.summary().is_empty()
+    }
+
+    /// True when the name the policy gives differs from the live name.
+    pub fn name_differs(&self) -> bool {
+        match (&self.name, &self.live_name) {
+            (Some(policy), Some(live)) => policy != live,
+            _ => false,
+        }
+    }
+}
+
+/// Counts of what a plan does, as in `Plan: 3 to add, 1 to change, 2 to remove.`
+/// Unmodeled rules that the plan revokes count as removals.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub add: usize,
+    pub change: usize,
+    pub remove: usize,
+}
+
+impl Summary {
+    pub fn is_empty(&self) -> bool {
+        self.add == 0 && self.change == 0 && self.remove == 0
+    }
+}
+
+impl std::ops::AddAssign for Summary {
+    fn add_assign(&mut self, o: Summary) {
+        self.add += o.add;
+        self.change += o.change;
+        self.remove += o.remove;
+    }
+}
+
+impl fmt::Display for Summary {
+    /// The summary line every view ends with.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_empty() {
+            f.write_str("No changes.")
+        } else {
+            write!(
+                f,
+                "Plan: {} to add, {} to change, {} to remove.",
+                self.add, self.change, self.remove
+            )
+        }
+    }
+}
+
+/// A computed plan: per group, what to add, change and remove, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    pub schema_version: u32,
+    /// The moat version that computed the plan.
+    pub moat_version: String,
+    /// Sorted by group id.
+    pub groups: Vec<GroupPlan>,
+}
+
+impl Plan {
+    /// An empty plan of the current schema.
+    pub fn new(groups: Vec<GroupPlan>) -> Plan {
+        Plan {
+            schema_version: PLAN_SCHEMA_VERSION,
+            moat_version: MOAT_VERSION.to_owned(),
+            groups,
+        }
+    }
+
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for g in &self.groups {
+            s += g.summary();
+        }
+        s
+    }
+
+    /// True when apply would make at least one call.
+    pub fn has_changes(&self) -> bool {
+        !self.summary().is_empty()
+    }
+
+    /// Groups the policy names that do not exist live.
+    pub fn missing_groups(&self) -> impl Iterator<Item = &GroupPlan> {
+        self.groups
+            .iter()
+            .filter(|g| g.status == GroupStatus::Missing)
+    }
+
+    /// Every change that touches a protected rule, with its group.
+    pub fn protected_changes(&self) -> impl Iterator<Item = (&GroupPlan, &Change)> {
+        self.groups.iter().flat_map(|g| {
+            g.changes
+                .iter()
+                .filter(|c| c.protection.is_some())
+                .map(move |c| (g, c))
+        })
+    }
+
+    /// How many changes (and unmodeled removals) touch protected rules;
+    /// apply refuses the plan without `--allow-protected` when this is not 0.
+    pub fn protected_count(&self) -> usize {
+        self.groups
+            .iter()
+            .map(|g| {
+                g.changes.iter().filter(|c| c.protection.is_some()).count()
+                    + g.unmodeled
+                        .iter()
+                        .filter(|u| u.action == UnmodeledAction::Remove && u.protection.is_some())
+                        .count()
+            })
+            .sum()
+    }
+
+    /// Refuses a plan that names a group that does not exist live: such a
+    /// plan cannot be applied, and `moat plan` reports it as an error.
+    pub fn check_groups_exist(&self) -> Result<(), crate::PlanError> {
+        match self.missing_groups().next() {
+            None => Ok(()),
+            Some(g) => Err(crate::PlanError::GroupMissing {
+                group: g.id.clone(),
+                region: g.region.clone(),
+                origin: g.origin.clone(),
+            }),
+        }
+    }
+
+    /// Checks the plan against freshly read live groups: every group the
+    /// plan was computed for must still exist with the same fingerprint, or
+    /// the plan is stale and nothing may be applied. Groups missing when the
+    /// plan was made are refused as missing.
+    pub fn check_fresh(&self, live: &[moat_policy::LiveGroup]) -> Result<(), crate::PlanError> {
+        self.check_groups_exist()?;
+        for g in &self.groups {
+            let now = live
+                .iter()
+                .find(|l| l.id == g.id && l.region == g.region)
+                .map(crate::fingerprint);
+            if now.is_none() || now != g.fingerprint {
+                return Err(crate::PlanError::Stale {
+                    group: g.id.clone(),
+                    region: g.region.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// A stable hash of the plan's decisions: `sha256:` and 64 hex digits.
+    ///
+    /// It covers, per group, the id, region, mode and live fingerprint, and
+    /// per change the action, key, attributes and live ids, plus unmodeled
+    /// removals. It leaves out what only explains a decision (reasons,
+    /// origins, exposure notes, lint findings) and the moat version, so the
+    /// same decisions always hash the same: apply derives its idempotency
+    /// tokens from it, and a retry after an upgrade must not apply twice.
+    /// The bytes hashed are the compact JSON of a fixed structure (struct
+    /// fields in declaration order, no whitespace), which is canonical
+    /// because serde_json writes struct fields in declaration order.
+    pub fn hash(&self) -> String {
+        #[derive(Serialize)]
+        struct GroupDecisions<'a> {
+            id: &'a str,
+            region: &'a str,
+            mode: Mode,
+            fingerprint: Option<&'a str>,
+            changes: Vec<ChangeDecision<'a>>,
+            unmodeled_removals: Vec<&'a str>,
+        }
+        #[derive(Serialize)]
+        struct ChangeDecision<'a> {
+            action: Action,
+            key: &'a RuleKey,
+            after: Option<&'a Attributes>,
+            live_ids: &'a [String],
+        }
+        let groups: Vec<GroupDecisions<'_>> = self
+            .groups
+            .iter()
+            .map(|g| GroupDecisions {
+                id: &g.id,
+                region: &g.region,
+                mode: g.mode,
+                fingerprint: g.fingerprint.as_deref(),
+                changes: g
+                    .changes
+                    .iter()
+                    .map(|c| ChangeDecision {
+                        action: c.action,
+                        key: &c.key,
+                        after: c.after.as_ref(),
+                        live_ids: &c.live_ids,
+                    })
+                    .collect(),
+                unmodeled_removals: g
+                    .unmodeled
+                    .iter()
+                    .filter(|u| u.action == UnmodeledAction::Remove)
+                    .map(|u| u.rule.id.as_str())
+                    .collect(),
+            })
+            .collect();
+        // Serialising plain structs of strings, numbers and enums into a
+        // Vec cannot fail; an empty input would still hash deterministically.
+        let bytes = serde_json::to_vec(&(PLAN_SCHEMA_VERSION, groups)).unwrap_or_default();
+        sha256_hex(&bytes)
+    }
+}
+
+/// `sha256:` followed by the lowercase hex digest of `bytes`.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    use fmt::Write as _;
+    let digest = Sha256::digest(bytes);
+    let mut out = String::with_capacity(7 + 64);
+    out.push_str("sha256:");
+    for b in digest.iter() {
+        // Writing into a String cannot fail.
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}

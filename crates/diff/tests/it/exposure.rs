@@ -1,0 +1,158 @@
+//! Exposure notes under ECS evaluation: priority first, drop over accept at
+//! equal priority, ingress denied and egress allowed by default.
+
+use moat_diff::{Change, DiffOptions, ExposureKind, diff};
+use moat_policy::{DesiredRule, LiveRule, Mode};
+
+use crate::support::*;
+
+/// The notes of the change for `k` when the policy is `desired` and the
+/// live group `live_rules` (authoritative).
+fn notes(
+    k: &str,
+    desired: Vec<DesiredRule>,
+    live_rules: Vec<LiveRule>,
+) -> Vec<(ExposureKind, String)> {
+    let p = policy(vec![group("sg-1", Mode::Authoritative, desired)]);
+    let plan = diff(&p, &[live("sg-1", live_rules)], &DiffOptions::new(TODAY));
+    let target = key(k);
+    let change: &Change = plan.groups[0]
+        .changes
+        .iter()
+        .find(|c| c.key == target)
+        .unwrap_or_else(|| panic!("no change for {k}: {}", plan.to_json()));
+    change
+        .exposure
+        .iter()
+        .map(|e| (e.kind.clone(), e.note.clone()))
+        .collect()
+}
+
+#[test]
+fn public_accept_is_new_public_exposure() {
+    let k = "ingress accept tcp/3306 from 0.0.0.0/0";
+    assert_eq!(
+        notes(k, vec![want(k, 10, "", 1)], vec![]),
+        vec![(
+            ExposureKind::NewPublicExposure,
+            "new public exposure: tcp/3306 from 0.0.0.0/0".into()
+        )]
+    );
+}
+
+#[test]
+fn private_accept_opens_without_public_exposure() {
+    let k = "ingress accept tcp/22 from 10.0.0.0/8";
+    assert_eq!(
+        notes(k, vec![want(k, 1, "", 1)], vec![]),
+        vec![(ExposureKind::Opens, "opens tcp/22 from 10.0.0.0/8".into())]
+    );
+}
+
+#[test]
+fn accept_behind_a_higher_priority_drop_has_no_effect() {
+    let k = "ingress accept tcp/3306 from 0.0.0.0/0";
+    let drop_all = "ingress drop all from 0.0.0.0/0";
+    assert_eq!(
+        notes(
+            k,
+            vec![want(k, 10, "", 1), want(drop_all, 1, "", 2)],
+            vec![have("sgr-d", drop_all, 1, "")]
+        ),
+        vec![(
+            ExposureKind::NoEffect,
+            "no effect: shadowed by drop all from 0.0.0.0/0 (priority 1)".into()
+        )]
+    );
+}
+
+#[test]
+fn drop_wins_over_accept_at_equal_priority() {
+    let accept = "ingress accept tcp/22 from 0.0.0.0/0";
+    let deny = "ingress drop tcp/22 from 0.0.0.0/0";
+    assert_eq!(
+        notes(
+            deny,
+            vec![want(accept, 1, "", 1), want(deny, 1, "", 2)],
+            vec![have("sgr-a", accept, 1, "")]
+        ),
+        vec![(ExposureKind::Closes, "closes tcp/22 for 0.0.0.0/0".into())]
+    );
+}
+
+#[test]
+fn removing_an_accept_closes_it() {
+    let k = "ingress accept tcp/22 from 203.0.113.0/24";
+    assert_eq!(
+        notes(k, vec![], vec![have("sgr-a", k, 1, "")]),
+        vec![(
+            ExposureKind::Closes,
+            "closes tcp/22 for 203.0.113.0/24".into()
+        )]
+    );
+}
+
+#[test]
+fn a_partly_shadowed_accept_opens_only_the_rest() {
+    let k = "ingress accept tcp/3306 from 0.0.0.0/0";
+    let deny_private = "ingress drop tcp/3306 from 10.0.0.0/8";
+    let n = notes(
+        k,
+        vec![want(k, 10, "", 1), want(deny_private, 1, "", 2)],
+        vec![have("sgr-d", deny_private, 1, "")],
+    );
+    assert_eq!(n.len(), 1);
+    assert_eq!(n[0].0, ExposureKind::NewPublicExposure);
+    assert_eq!(
+        n[0].1,
+        "new public exposure: tcp/3306 from 0.0.0.0/5, 8.0.0.0/7, 11.0.0.0/8, 12.0.0.0/6, and 4 more blocks"
+    );
+}
+
+#[test]
+fn all_protocols_are_summarised_as_all() {
+    let k = "ingress accept all from ::/0";
+    assert_eq!(
+        notes(k, vec![want(k, 100, "", 1)], vec![]),
+        vec![(
+            ExposureKind::NewPublicExposure,
+            "new public exposure: all from ::/0".into()
+        )]
+    );
+}
+
+#[test]
+fn a_priority_change_that_overtakes_a_drop_opens() {
+    let accept = "ingress accept tcp/22 from 10.8.0.0/16";
+    let deny = "ingress drop tcp/22 from 0.0.0.0/0";
+    assert_eq!(
+        notes(
+            accept,
+            vec![want(accept, 1, "", 1), want(deny, 3, "", 2)],
+            vec![have("sgr-a", accept, 5, ""), have("sgr-d", deny, 3, "")]
+        ),
+        vec![(ExposureKind::Opens, "opens tcp/22 from 10.8.0.0/16".into())]
+    );
+}
+
+#[test]
+fn a_description_change_has_no_exposure_note() {
+    let k = "ingress accept tcp/22 from 10.8.0.0/16";
+    assert!(
+        notes(
+            k,
+            vec![want(k, 1, "new", 1)],
+            vec![have("sgr-a", k, 1, "old")]
+        )
+        .is_empty()
+    );
+}
+
+#[test]
+fn egress_drop_closes_what_the_default_allowed() {
+    let k = "egress drop tcp/25 to 0.0.0.0/0";
+    assert_eq!(
+        notes(k, vec![want(k, 1, "", 1)], vec![]),
+        vec![(ExposureKind::Closes, "closes tcp/25 to 0.0.0.0/0".into())]
+    );
+}
