@@ -44,7 +44,13 @@ pub fn percent_encode_into(out: &mut String, s: &str) {
 /// that order), each written `enc(name)=enc(value)` and joined with `&`.
 /// Empty values take part as `name=`.
 pub fn canonical_query(params: &BTreeMap<String, String>) -> String {
-    let mut out = String::with_capacity(params.len() * 32);
+    canonical_query_sorted(params.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+}
+
+/// [`canonical_query`] over pairs the caller already yields in byte order
+/// of their names, so a request need not be copied into a map to be signed.
+pub fn canonical_query_sorted<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut out = String::with_capacity(1024);
     for (name, value) in params {
         if name == "Signature" {
             continue;
