@@ -56,6 +56,8 @@ pub enum ColorChoice {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the ECS security group API emulator as a server.
+    Emulator(crate::commands::emulator::EmulatorArgs),
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]

@@ -6,5 +6,49 @@
 //! ClientToken handling, persistence, injectable faults and call statistics.
 //!
 //! It must not know about policies, plans, the client or the CLI; it shares
-//! only the wire types with the client.
+//! only the wire types with the client. It reads no environment and prints
+//! nothing: the caller decides which keys to accept and where to log.
+//!
+//! ```no_run
+//! use moat_emulator::{EmulatorConfig, SeedGroup, start};
+//! let handle = start(EmulatorConfig::default())?;
+//! handle.emulator().seed_group(
+//!     SeedGroup::new("cn-hangzhou", "sg-demo0001").name("web").vpc_id("vpc-demo"),
+//! )?;
+//! println!("{}", handle.endpoint());
+//! handle.shutdown();
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![warn(clippy::print_stdout, clippy::print_stderr)]
+
+mod auth;
+mod clock;
+mod emulator;
+mod error;
+mod faults;
+mod ids;
+mod model;
+mod params;
+mod persist;
+mod rules;
+mod server;
+pub mod signature;
+mod stats;
+
+pub use auth::{AccessKey, DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET, TIMESTAMP_WINDOW_SECS};
+pub use clock::{Clock, ManualClock, SystemClock, format_timestamp, parse_timestamp};
+pub use emulator::{
+    DEFAULT_RULES_PER_GROUP, Emulator, EmulatorConfig, KNOWN_REGIONS, MAX_GROUP_REFERENCE_RULES,
+    Reply,
+};
+pub use error::{ApiError, EmulatorError, KeySpecError, SeedError};
+pub use faults::{FaultConfig, FaultConfigError};
+pub use model::{Direction, GroupType};
+pub use params::Params;
+pub use persist::{
+    GroupRecord, STATE_FORMAT_VERSION, SeedGroup, SeedRule, StateFile, load_state_file,
+    save_state_file,
+};
+pub use rules::{MAX_ENTRIES_PER_CALL, MAX_RULE_DESCRIPTION_CHARS};
+pub use server::{EmulatorHandle, start};
+pub use stats::{CallCounts, Stats};

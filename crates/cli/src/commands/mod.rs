@@ -1,5 +1,7 @@
 //! One module per subcommand; `run` dispatches.
 
+pub mod emulator;
+
 use clap::CommandFactory;
 
 use crate::args::{Cli, Command};
@@ -7,6 +9,7 @@ use crate::exit::Exit;
 
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
+        Command::Emulator(args) => emulator::run(args),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "moat", &mut std::io::stdout());
             Ok(Exit::Ok)
