@@ -1,0 +1,874 @@
+//! The client: configuration, the shared HTTP connection pool and rate
+//! limit, the retry loop, and the typed calls.
+//!
+//! Two types: [`ReadClient`] has only the `Describe*` calls, so code holding
+//! one (`moat drift`, `moat export`, plan) cannot change anything by
+//! construction; [`Client`] adds the mutating calls and hands out
+//! `ReadClient`s that share its pool and limiter.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use moat_policy::model::{Direction, LiveGroup, Rule};
+use moat_wire::{
+    API_VERSION, Action, CreateSecurityGroupResponse, DescribeSecurityGroupAttributeResponse,
+    DescribeSecurityGroupsResponse, RequestIdResponse,
+};
+use reqwest::Url;
+use tokio::time::Instant;
+use tracing::{Instrument, field};
+
+use crate::actions::{
+    self, GroupFilter, GroupSummary, MAX_GROUP_IDS_PER_FILTER, NewGroup, RULES_PAGE_SIZE,
+    RevokeReport,
+};
+use crate::convert::{self, ReadRule};
+use crate::credentials::{CredentialProvider, Credentials, error_chain};
+use crate::endpoint::{region_endpoint, resolve_endpoint};
+use crate::error::{CallError, CallErrorKind, ConfigError, PagingError};
+use crate::observe::{AttemptObserver, AttemptOutcome, AttemptRecord, CallInfo, Outcome};
+use crate::ratelimit::RateLimiter;
+use crate::request::{ApiRequest, ClientToken, RequestStamp, SignedRequest};
+use crate::response::{WireResponse, parse_response};
+use crate::retry::RetryPolicy;
+
+/// A paged read that needs more pages than this is refused as runaway.
+const MAX_PAGES: u32 = 10_000;
+
+/// How a client talks to the API.
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    /// Region of the groups (`RegionId` of every call, and the endpoint's
+    /// region unless `endpoint` is given).
+    pub region: String,
+    /// An endpoint URL that wins over the region's (`--endpoint`).
+    pub endpoint: Option<String>,
+    /// Allow plain http to a host that is not loopback (`--insecure-http`).
+    pub insecure_http: bool,
+    pub credentials: CredentialProvider,
+    /// Calls per second shared by every task of the client and of every
+    /// client derived from it (`--max-rps`); `None` for no limit. Retries
+    /// count like any call.
+    pub max_rps: Option<f64>,
+    /// Calls allowed at once after a quiet spell (at least 1).
+    pub burst: u32,
+    /// Bound on each attempt, from sending the request to the end of the
+    /// answer.
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    pub retry: RetryPolicy,
+    /// `MaxResults` of `DescribeSecurityGroupAttribute` (10 to 1000).
+    pub rules_page_size: u32,
+}
+
+impl ClientConfig {
+    /// Defaults: the region's https endpoint, 10 calls per second with no
+    /// burst, 20 s per attempt, [`RetryPolicy::default`], 1000 rules a page.
+    pub fn new(region: impl Into<String>, credentials: CredentialProvider) -> ClientConfig {
+        ClientConfig {
+            region: region.into(),
+            endpoint: None,
+            insecure_http: false,
+            credentials,
+            max_rps: Some(10.0),
+            burst: 1,
+            timeout: Duration::from_secs(20),
+            connect_timeout: Duration::from_secs(5),
+            retry: RetryPolicy::default(),
+            rules_page_size: RULES_PAGE_SIZE,
+        }
+    }
+
+    pub fn with_credentials(region: impl Into<String>, credentials: Credentials) -> ClientConfig {
+        ClientConfig::new(region, CredentialProvider::fixed(credentials))
+    }
+}
+
+#[derive(Debug)]
+struct Shared {
+    http: reqwest::Client,
+    endpoint: Url,
+    endpoint_overridden: bool,
+    region: String,
+    credentials: CredentialProvider,
+    limiter: Option<Arc<RateLimiter>>,
+    retry: RetryPolicy,
+    timeout: Duration,
+    rules_page_size: u32,
+}
+
+impl Shared {
+    fn new(config: &ClientConfig) -> Result<Shared, ConfigError> {
+        let endpoint = resolve_endpoint(
+            &config.region,
+            config.endpoint.as_deref(),
+            config.insecure_http,
+        )?;
+        // The region goes into every request, so it is checked even when an
+        // endpoint override means it does not pick the host.
+        region_endpoint(&config.region)?;
+        let limiter = match config.max_rps {
+            None => None,
+            Some(r) if r.is_finite() && r > 0.0 => {
+                Some(Arc::new(RateLimiter::new(r, config.burst)))
+            }
+            Some(r) => return Err(ConfigError::InvalidRate { value: r }),
+        };
+        if !(10..=1000).contains(&config.rules_page_size) {
+            return Err(ConfigError::InvalidPageSize {
+                value: config.rules_page_size,
+            });
+        }
+        // One pool for every call: connections are reused across calls and
+        // tasks. No proxy from the environment: this library does not read
+        // the process environment.
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(config.timeout)
+            .connect_timeout(config.connect_timeout)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .user_agent(concat!("moat/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(ConfigError::Http)?;
+        Ok(Shared {
+            http,
+            endpoint,
+            endpoint_overridden: config.endpoint.is_some(),
+            region: config.region.clone(),
+            credentials: config.credentials.clone(),
+            limiter,
+            retry: config.retry.clone(),
+            timeout: config.timeout,
+            rules_page_size: config.rules_page_size,
+        })
+    }
+}
+
+/// The read-only calls. Cheap to clone; clones share the connection pool
+/// and the rate limit.
+#[derive(Clone, Debug)]
+pub struct ReadClient {
+    shared: Arc<Shared>,
+    observer: Option<Arc<dyn AttemptObserver>>,
+    /// Set on every `ReadClient` a user can hold; the one inside a
+    /// [`Client`] is the only one without it. Checked before each call as
+    /// a second guard behind the missing methods.
+    read_only: bool,
+}
+
+/// Every call. Cheap to clone; clones share the connection pool and the
+/// rate limit.
+#[derive(Clone, Debug)]
+pub struct Client {
+    inner: ReadClient,
+}
+
+impl Client {
+    pub fn new(config: &ClientConfig) -> Result<Client, ConfigError> {
+        Ok(Client {
+            inner: ReadClient {
+                shared: Arc::new(Shared::new(config)?),
+                observer: None,
+                read_only: false,
+            },
+        })
+    }
+
+    /// A client for the read-only calls, sharing this one's pool, limiter
+    /// and observer.
+    pub fn read_only(&self) -> ReadClient {
+        ReadClient {
+            read_only: true,
+            ..self.inner.clone()
+        }
+    }
+
+    /// The same client reporting every attempt to `observer`.
+    pub fn with_observer(&self, observer: Arc<dyn AttemptObserver>) -> Client {
+        Client {
+            inner: self.inner.with_observer(observer),
+        }
+    }
+
+    /// A client for another region sharing this one's pool, rate limit,
+    /// credentials and observer. With an endpoint override the endpoint
+    /// stays; otherwise it becomes that region's.
+    pub fn for_region(&self, region: &str) -> Result<Client, ConfigError> {
+        Ok(Client {
+            inner: self.inner.for_region(region)?,
+        })
+    }
+
+    pub fn region(&self) -> &str {
+        self.inner.region()
+    }
+
+    pub fn endpoint(&self) -> &Url {
+        self.inner.endpoint()
+    }
+
+    /// See [`ReadClient::describe_security_groups`].
+    pub async fn describe_security_groups(
+        &self,
+        filter: &GroupFilter,
+    ) -> Result<Outcome<Vec<GroupSummary>>, CallError> {
+        self.inner.describe_security_groups(filter).await
+    }
+
+    /// See [`ReadClient::describe_security_group_attribute`].
+    pub async fn describe_security_group_attribute(
+        &self,
+        group_id: &str,
+        direction: Option<Direction>,
+    ) -> Result<Outcome<LiveGroup>, CallError> {
+        self.inner
+            .describe_security_group_attribute(group_id, direction)
+            .await
+    }
+
+    /// Adds 1 to 100 rules of one direction in one call
+    /// (`AuthorizeSecurityGroup` or `...Egress` with `Permissions.N`).
+    /// Rules that already exist are a silent no-op for the service; the
+    /// answer names no rule ids, so read the group again to learn them.
+    pub async fn authorize(
+        &self,
+        group_id: &str,
+        direction: Direction,
+        rules: &[Rule],
+        token: &ClientToken,
+    ) -> Result<Outcome<()>, CallError> {
+        let req = actions::authorize(self.region(), group_id, direction, rules, token)?;
+        self.call_unit(&req).await
+    }
+
+    /// Removes 1 to 100 rules of one direction by rule id
+    /// (`RevokeSecurityGroup` or `...Egress` with `SecurityGroupRuleId.N`).
+    ///
+    /// Rules already absent are not an error: a "rule not found" answer
+    /// (any of [`crate::error::RULE_NOT_FOUND_CODES`]) counts the rule as
+    /// done and lists it in [`RevokeReport::already_absent`]. For a batch of
+    /// several ids the service does not say which was missing, so the client
+    /// reads the group's rules in that direction and revokes the ids still
+    /// present in one more call, under a token derived from `token`. Any
+    /// other error, a missing group included, is returned as it is.
+    pub async fn revoke(
+        &self,
+        group_id: &str,
+        direction: Direction,
+        rule_ids: &[String],
+        token: &ClientToken,
+    ) -> Result<Outcome<RevokeReport>, CallError> {
+        let req = actions::revoke(self.region(), group_id, direction, rule_ids, token)?;
+        let first = match self.inner.execute::<RequestIdResponse>(&req).await {
+            Ok((_, info)) => {
+                return Ok(Outcome {
+                    value: RevokeReport {
+                        revoked: rule_ids.to_vec(),
+                        already_absent: Vec::new(),
+                    },
+                    calls: vec![info],
+                });
+            }
+            Err(e) if e.is_rule_not_found() => e,
+            Err(e) => return Err(e),
+        };
+        let mut calls = vec![CallInfo {
+            action: first.action,
+            request_id: first.request_id().unwrap_or_default().to_owned(),
+            attempts: first.attempts,
+            elapsed: first.elapsed,
+        }];
+        if rule_ids.len() == 1 {
+            tracing::info!(group = group_id, rule = %rule_ids[0], code = first.code().unwrap_or_default(), "rule already absent");
+            return Ok(Outcome {
+                value: RevokeReport {
+                    revoked: Vec::new(),
+                    already_absent: rule_ids.to_vec(),
+                },
+                calls,
+            });
+        }
+        let live = self
+            .inner
+            .describe_security_group_attribute(group_id, Some(direction))
+            .await?;
+        calls.extend(live.calls);
+        let existing: HashSet<&str> = live
+            .value
+            .rules
+            .iter()
+            .map(|r| r.id.as_str())
+            .chain(live.value.unmodeled.iter().map(|u| u.id.as_str()))
+            .collect();
+        let (present, absent): (Vec<String>, Vec<String>) = rule_ids
+            .iter()
+            .cloned()
+            .partition(|id| existing.contains(id.as_str()));
+        tracing::info!(
+            group = group_id,
+            absent = absent.len(),
+            present = present.len(),
+            "some rules already absent"
+        );
+        if !present.is_empty() {
+            let token = token.derive("revoke-present");
+            let req = actions::revoke(self.region(), group_id, direction, &present, &token)?;
+            let (_, info) = self.inner.execute::<RequestIdResponse>(&req).await?;
+            calls.push(info);
+        }
+        Ok(Outcome {
+            value: RevokeReport {
+                revoked: present,
+                already_absent: absent,
+            },
+            calls,
+        })
+    }
+
+    /// Changes the priority and description of rule `rule_id` in place
+    /// (`ModifySecurityGroupRule` or `...EgressRule`, by the direction of
+    /// `rule`). An empty description leaves the live one unchanged: the API
+    /// cannot clear a field, so clearing takes a new rule and a revoke.
+    pub async fn modify_rule(
+        &self,
+        group_id: &str,
+        rule_id: &str,
+        rule: &Rule,
+        token: &ClientToken,
+    ) -> Result<Outcome<()>, CallError> {
+        let req = actions::modify_rule(self.region(), group_id, rule_id, rule, token);
+        self.call_unit(&req).await
+    }
+
+    /// Creates a group and returns its id.
+    pub async fn create_security_group(
+        &self,
+        group: &NewGroup,
+        token: &ClientToken,
+    ) -> Result<Outcome<String>, CallError> {
+        let req = actions::create_security_group(self.region(), group, token);
+        let (resp, info) = self
+            .inner
+            .execute::<CreateSecurityGroupResponse>(&req)
+            .await?;
+        Ok(Outcome {
+            value: resp.security_group_id.to_string(),
+            calls: vec![info],
+        })
+    }
+
+    /// Deletes a group with all its rules.
+    pub async fn delete_security_group(&self, group_id: &str) -> Result<Outcome<()>, CallError> {
+        let req = actions::delete_security_group(self.region(), group_id);
+        self.call_unit(&req).await
+    }
+
+    async fn call_unit(&self, req: &ApiRequest) -> Result<Outcome<()>, CallError> {
+        let (_, info) = self.inner.execute::<RequestIdResponse>(req).await?;
+        Ok(Outcome {
+            value: (),
+            calls: vec![info],
+        })
+    }
+}
+
+impl ReadClient {
+    /// A read-only client of its own (its own pool and limiter).
+    pub fn new(config: &ClientConfig) -> Result<ReadClient, ConfigError> {
+        Ok(Client::new(config)?.read_only())
+    }
+
+    pub fn with_observer(&self, observer: Arc<dyn AttemptObserver>) -> ReadClient {
+        ReadClient {
+            observer: Some(observer),
+            ..self.clone()
+        }
+    }
+
+    /// See [`Client::for_region`].
+    pub fn for_region(&self, region: &str) -> Result<ReadClient, ConfigError> {
+        let s = &self.shared;
+        let regional = region_endpoint(region)?;
+        let endpoint = if s.endpoint_overridden {
+            s.endpoint.clone()
+        } else {
+            regional
+        };
+        Ok(ReadClient {
+            shared: Arc::new(Shared {
+                http: s.http.clone(),
+                endpoint,
+                endpoint_overridden: s.endpoint_overridden,
+                region: region.to_owned(),
+                credentials: s.credentials.clone(),
+                limiter: s.limiter.clone(),
+                retry: s.retry.clone(),
+                timeout: s.timeout,
+                rules_page_size: s.rules_page_size,
+            }),
+            observer: self.observer.clone(),
+            read_only: self.read_only,
+        })
+    }
+
+    pub fn region(&self) -> &str {
+        &self.shared.region
+    }
+
+    pub fn endpoint(&self) -> &Url {
+        &self.shared.endpoint
+    }
+
+    /// Lists the region's groups matching `filter`, following `NextToken` to
+    /// the end (more than 100 ids are read in several filtered passes).
+    pub async fn describe_security_groups(
+        &self,
+        filter: &GroupFilter,
+    ) -> Result<Outcome<Vec<GroupSummary>>, CallError> {
+        let mut groups = Vec::new();
+        let mut calls = Vec::new();
+        let chunks: Vec<GroupFilter> = if filter.ids.is_empty() {
+            vec![filter.clone()]
+        } else {
+            filter
+                .ids
+                .chunks(MAX_GROUP_IDS_PER_FILTER)
+                .map(|ids| GroupFilter {
+                    ids: ids.to_vec(),
+                    ..filter.clone()
+                })
+                .collect()
+        };
+        for chunk in &chunks {
+            let mut pager = Pager::new(Action::DescribeSecurityGroups, None);
+            let mut token: Option<String> = None;
+            loop {
+                let req = actions::describe_security_groups(self.region(), chunk, token.as_deref());
+                let (resp, info) = self.execute::<DescribeSecurityGroupsResponse>(&req).await?;
+                pager.page(&info)?;
+                calls.push(info);
+                groups.extend(
+                    resp.security_groups
+                        .security_group
+                        .iter()
+                        .map(GroupSummary::from),
+                );
+                match pager.next(resp.next_token.as_str())? {
+                    Some(t) => token = Some(t),
+                    None => break,
+                }
+            }
+        }
+        Ok(Outcome {
+            value: groups,
+            calls,
+        })
+    }
+
+    /// Reads every rule of a group (`direction` `None`: both directions),
+    /// `rules_page_size` rules a page, following `NextToken` to the end.
+    /// Each wire rule becomes a canonical [`moat_policy::model::LiveRule`]
+    /// or, when moat cannot model it, an
+    /// [`moat_policy::model::UnmodeledRule`]; none is dropped. The read
+    /// fails closed: a repeated page token, a rule seen twice or a rule of
+    /// unknown direction makes it an error rather than a partial result.
+    pub async fn describe_security_group_attribute(
+        &self,
+        group_id: &str,
+        direction: Option<Direction>,
+    ) -> Result<Outcome<LiveGroup>, CallError> {
+        let mut group = LiveGroup {
+            id: group_id.to_owned(),
+            region: self.region().to_owned(),
+            name: String::new(),
+            rules: Vec::new(),
+            unmodeled: Vec::new(),
+        };
+        let mut calls = Vec::new();
+        let mut pager = Pager::new(Action::DescribeSecurityGroupAttribute, Some(group_id));
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut token: Option<String> = None;
+        loop {
+            let req = actions::describe_security_group_attribute(
+                self.region(),
+                group_id,
+                direction,
+                self.shared.rules_page_size,
+                token.as_deref(),
+            );
+            let (resp, info) = self
+                .execute::<DescribeSecurityGroupAttributeResponse>(&req)
+                .await?;
+            pager.page(&info)?;
+            if group.name.is_empty() {
+                group.name = resp.security_group_name.to_string();
+            }
+            for p in &resp.permissions.permission {
+                let read = convert::read_permission(p, direction)
+                    .map_err(|e| pager.error(&info, CallErrorKind::UnreadableRule(e)))?;
+                let id = match &read {
+                    ReadRule::Live(l) => &l.id,
+                    ReadRule::Unmodeled(u) => &u.id,
+                };
+                if !id.is_empty() && !seen.insert(id.clone()) {
+                    let e = PagingError::DuplicateRule {
+                        rule_id: id.clone(),
+                    };
+                    return Err(pager.error(&info, CallErrorKind::Paging(e)));
+                }
+                match read {
+                    ReadRule::Live(l) => group.rules.push(l),
+                    ReadRule::Unmodeled(u) => group.unmodeled.push(u),
+                }
+            }
+            calls.push(info.clone());
+            match pager
+                .next(resp.next_token.as_str())
+                .map_err(|e| CallError {
+                    attempts: info.attempts,
+                    ..e
+                })? {
+                Some(t) => token = Some(t),
+                None => break,
+            }
+        }
+        Ok(Outcome {
+            value: group,
+            calls,
+        })
+    }
+
+    /// Sends `req` with retries, returning the parsed answer.
+    pub(crate) async fn execute<T: WireResponse>(
+        &self,
+        req: &ApiRequest,
+    ) -> Result<(T, CallInfo), CallError> {
+        if self.read_only && req.action().is_mutating() {
+            return Err(CallError::before_sending(
+                req.action(),
+                req.group(),
+                CallErrorKind::ReadOnly,
+            ));
+        }
+        let span = tracing::info_span!(
+            "ecs_call",
+            action = %req.action(),
+            group = req.group().unwrap_or("-"),
+            batch = req.batch_size(),
+            attempt = field::Empty,
+            request_id = field::Empty,
+        );
+        self.retry_loop(req, span.clone()).instrument(span).await
+    }
+
+    async fn retry_loop<T: WireResponse>(
+        &self,
+        req: &ApiRequest,
+        span: tracing::Span,
+    ) -> Result<(T, CallInfo), CallError> {
+        let start = Instant::now();
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            span.record("attempt", attempt);
+            let (started_at, t0, result) = self.attempt::<T>(req).await;
+            let duration = t0.elapsed();
+            let request_id = match &result {
+                Ok((_, id)) => Some(id.clone()),
+                Err(kind) => request_id_of(kind),
+            }
+            .filter(|id| !id.is_empty());
+            if let Some(id) = &request_id {
+                span.record("request_id", id.as_str());
+            }
+            let retry_in = match &result {
+                Ok(_) => None,
+                Err(kind) if kind.is_retryable() => {
+                    self.shared
+                        .retry
+                        .next_delay(attempt, start.elapsed(), rand::random::<f64>())
+                }
+                Err(_) => None,
+            };
+            if let Some(observer) = &self.observer {
+                observer.record(&AttemptRecord {
+                    action: req.action(),
+                    group: req.group().map(str::to_owned),
+                    batch_size: req.batch_size(),
+                    attempt,
+                    started_at,
+                    duration,
+                    request_id: request_id.clone(),
+                    outcome: outcome_of(&result),
+                    retry_in,
+                });
+            }
+            match result {
+                Ok((value, id)) => {
+                    let elapsed = start.elapsed();
+                    tracing::debug!(elapsed_ms = elapsed.as_millis(), "call succeeded");
+                    return Ok((
+                        value,
+                        CallInfo {
+                            action: req.action(),
+                            request_id: id,
+                            attempts: attempt,
+                            elapsed,
+                        },
+                    ));
+                }
+                Err(kind) => match retry_in {
+                    Some(delay) => {
+                        tracing::warn!(
+                            error = %error_chain(&kind),
+                            retry_in_ms = delay.as_millis(),
+                            "attempt failed; retrying"
+                        );
+                        tokio::time::sleep(delay).await;
+                    }
+                    None => {
+                        tracing::debug!(error = %error_chain(&kind), "call failed");
+                        return Err(CallError {
+                            action: req.action(),
+                            group: req.group().map(str::to_owned),
+                            attempts: attempt,
+                            elapsed: start.elapsed(),
+                            kind,
+                        });
+                    }
+                },
+            }
+        }
+    }
+
+    /// One attempt: current credentials, a slot of the rate limit, a fresh
+    /// signature, the exchange. Returns when the exchange started.
+    async fn attempt<T: WireResponse>(
+        &self,
+        req: &ApiRequest,
+    ) -> (jiff::Timestamp, Instant, Result<(T, String), CallErrorKind>) {
+        let credentials = match self.shared.credentials.current().await {
+            Ok(c) => c,
+            Err(e) => {
+                return (
+                    jiff::Timestamp::now(),
+                    Instant::now(),
+                    Err(CallErrorKind::Credentials(Box::new(e))),
+                );
+            }
+        };
+        if let Some(limiter) = &self.shared.limiter {
+            limiter.acquire().await;
+        }
+        let signed = req.sign(&credentials, &RequestStamp::fresh());
+        let started_at = jiff::Timestamp::now();
+        let t0 = Instant::now();
+        let result = self.exchange::<T>(&signed, &credentials).await;
+        (started_at, t0, result)
+    }
+
+    async fn exchange<T: WireResponse>(
+        &self,
+        signed: &SignedRequest,
+        credentials: &Credentials,
+    ) -> Result<(T, String), CallErrorKind> {
+        let url = format!("{}?{}", self.shared.endpoint, signed.query());
+        let transport = |e: reqwest::Error| {
+            if e.is_timeout() {
+                CallErrorKind::Timeout {
+                    after: self.shared.timeout,
+                }
+            } else {
+                // The URL holds the STS token; the error must not carry it.
+                CallErrorKind::Transport(e.without_url())
+            }
+        };
+        let resp = self
+            .shared
+            .http
+            .post(url)
+            .header("x-acs-action", signed.action().as_str())
+            .header("x-acs-version", API_VERSION)
+            .header(reqwest::header::CONTENT_LENGTH, "0")
+            .send()
+            .await
+            .map_err(transport)?;
+        let status = resp.status().as_u16();
+        let header_id = resp
+            .headers()
+            .get("x-acs-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = resp.bytes().await.map_err(transport)?;
+        let value: T = parse_response(status, header_id.as_deref(), &body, credentials)?;
+        let id = Some(value.request_id())
+            .filter(|id| !id.is_empty())
+            .map(str::to_owned)
+            .or(header_id)
+            .unwrap_or_default();
+        Ok((value, id))
+    }
+}
+
+fn request_id_of(kind: &CallErrorKind) -> Option<String> {
+    match kind {
+        CallErrorKind::Api(e) => Some(e.request_id.clone()),
+        CallErrorKind::Decode { request_id, .. } => Some(request_id.clone()),
+        _ => None,
+    }
+}
+
+fn outcome_of<T>(result: &Result<T, CallErrorKind>) -> AttemptOutcome {
+    match result {
+        Ok(_) => AttemptOutcome::Ok,
+        Err(CallErrorKind::Api(e)) => AttemptOutcome::Api {
+            status: e.status,
+            code: e.code.clone(),
+            retryable: e.is_retryable(),
+        },
+        Err(CallErrorKind::Timeout { .. }) => AttemptOutcome::Timeout,
+        Err(CallErrorKind::Decode { status, .. }) => AttemptOutcome::Decode { status: *status },
+        Err(CallErrorKind::Credentials(_)) => AttemptOutcome::Credentials,
+        Err(other) => AttemptOutcome::Transport {
+            error: error_chain(other),
+        },
+    }
+}
+
+/// Bookkeeping of a paged read: page count and the tokens seen, so a
+/// service that loops is caught instead of followed forever.
+struct Pager {
+    action: Action,
+    group: Option<String>,
+    pages: u32,
+    tokens: HashSet<String>,
+}
+
+impl Pager {
+    fn new(action: Action, group: Option<&str>) -> Pager {
+        Pager {
+            action,
+            group: group.map(str::to_owned),
+            pages: 0,
+            tokens: HashSet::new(),
+        }
+    }
+
+    fn error(&self, info: &CallInfo, kind: CallErrorKind) -> CallError {
+        CallError {
+            action: self.action,
+            group: self.group.clone(),
+            attempts: info.attempts,
+            elapsed: info.elapsed,
+            kind,
+        }
+    }
+
+    fn page(&mut self, info: &CallInfo) -> Result<(), CallError> {
+        self.pages += 1;
+        if self.pages > MAX_PAGES {
+            return Err(self.error(
+                info,
+                CallErrorKind::Paging(PagingError::TooManyPages { pages: MAX_PAGES }),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The token of the next page, `None` after the last page.
+    fn next(&mut self, token: &str) -> Result<Option<String>, CallError> {
+        let token = token.trim();
+        if token.is_empty() {
+            return Ok(None);
+        }
+        if !self.tokens.insert(token.to_owned()) {
+            return Err(CallError {
+                action: self.action,
+                group: self.group.clone(),
+                attempts: 1,
+                elapsed: Duration::ZERO,
+                kind: CallErrorKind::Paging(PagingError::RepeatedToken {
+                    token: token.to_owned(),
+                }),
+            });
+        }
+        Ok(Some(token.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_read_only_client_refuses_mutating_actions_before_sending() {
+        let mut config =
+            ClientConfig::with_credentials("cn-hangzhou", Credentials::access_key("id", "s"));
+        // Nothing listens here; the guard must stop the call before any
+        // connection is tried.
+        config.endpoint = Some("http://127.0.0.1:9".into());
+        let read = ReadClient::new(&config).unwrap();
+        let req = actions::delete_security_group("cn-hangzhou", "sg-1");
+        let err = read.execute::<RequestIdResponse>(&req).await.unwrap_err();
+        assert!(matches!(err.kind, CallErrorKind::ReadOnly), "{err:?}");
+        assert_eq!(err.attempts, 0);
+    }
+
+    /// Executors spawn calls on a multi-threaded runtime: every call's
+    /// future must be `Send`, and the clients `Send + Sync`.
+    #[test]
+    fn clients_and_their_calls_can_cross_threads() {
+        fn send<T: Send>(_: &T) {}
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Client>();
+        send_sync::<ReadClient>();
+        let mut config =
+            ClientConfig::with_credentials("cn-hangzhou", Credentials::access_key("id", "s"));
+        config.endpoint = Some("http://127.0.0.1:9".into());
+        let c = Client::new(&config).unwrap();
+        let t = ClientToken::new("t").unwrap();
+        let ids = vec!["sgr-1".to_owned()];
+        send(&c.describe_security_groups(&GroupFilter::default()));
+        send(&c.describe_security_group_attribute("sg", None));
+        send(&c.authorize("sg", Direction::Ingress, &[], &t));
+        send(&c.revoke("sg", Direction::Ingress, &ids, &t));
+        send(&c.delete_security_group("sg"));
+        send(&c.create_security_group(&NewGroup::default(), &t));
+    }
+
+    #[test]
+    fn bad_configurations_are_refused() {
+        let creds = Credentials::access_key("id", "s");
+        let mut c = ClientConfig::with_credentials("cn-hangzhou", creds);
+        c.max_rps = Some(0.0);
+        assert!(matches!(
+            Client::new(&c),
+            Err(ConfigError::InvalidRate { .. })
+        ));
+        c.max_rps = Some(5.0);
+        c.rules_page_size = 5;
+        assert!(matches!(
+            Client::new(&c),
+            Err(ConfigError::InvalidPageSize { .. })
+        ));
+        c.rules_page_size = 100;
+        c.region = "bad region".into();
+        assert!(matches!(
+            Client::new(&c),
+            Err(ConfigError::InvalidRegion { .. })
+        ));
+        c.region = "cn-beijing".into();
+        let client = Client::new(&c).unwrap();
+        assert_eq!(
+            client.endpoint().as_str(),
+            "https://ecs.cn-beijing.aliyuncs.com/"
+        );
+        let other = client.for_region("cn-hangzhou").unwrap();
+        assert_eq!(
+            other.endpoint().as_str(),
+            "https://ecs-cn-hangzhou.aliyuncs.com/"
+        );
+        assert_eq!(other.region(), "cn-hangzhou");
+    }
+}

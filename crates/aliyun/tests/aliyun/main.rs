@@ -1,0 +1,9 @@
+//! The integration tests of moat-aliyun, in one binary so the crate and its
+//! dependencies are linked once.
+
+mod credentials;
+mod metadata_server;
+mod scripted;
+mod scripted_calls;
+mod secrets;
+mod signature;
