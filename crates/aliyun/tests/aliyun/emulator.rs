@@ -205,7 +205,7 @@ async fn every_action_round_trips() {
         )
         .await
         .expect("revoke");
-    assert_eq!(revoked.value.revoked, [ssh_id.clone()]);
+    assert_eq!(revoked.value.revoked, std::slice::from_ref(&ssh_id));
     let again = client
         .revoke(
             &web,
@@ -215,7 +215,7 @@ async fn every_action_round_trips() {
         )
         .await
         .expect("already absent is done");
-    assert_eq!(again.value.already_absent, [ssh_id.clone()]);
+    assert_eq!(again.value.already_absent, std::slice::from_ref(&ssh_id));
     let gone = client
         .revoke(
             &web,
