@@ -328,6 +328,44 @@ async fn a_group_of_2500_rules_is_read_page_by_page_each_rule_once() {
     assert_eq!(egress.value.rules.len(), 500);
 }
 
+/// Regression: a classic-network group answers only its internet rules
+/// unless asked for intranet ones, and reading it once missed the rest.
+#[tokio::test]
+async fn a_classic_group_is_read_for_both_nic_types() {
+    let handle = emulator(|_| {});
+    let permission = |nic: &str, port: u32| -> Permission {
+        serde_json::from_value(serde_json::json!({
+            "IpProtocol": "tcp", "PortRange": format!("{port}/{port}"), "Policy": "accept",
+            "Priority": 1, "NicType": nic, "SourceCidrIp": "10.0.0.0/8",
+        }))
+        .expect("a permission")
+    };
+    let seed = SeedGroup::new(REGION, "sg-classic0001")
+        .name("classic")
+        .rule(
+            moat_emulator::Direction::Ingress,
+            permission("internet", 80),
+        )
+        .rule(
+            moat_emulator::Direction::Ingress,
+            permission("intranet", 22),
+        );
+    handle.emulator().seed_group(seed).expect("seed");
+    let live = client(&handle)
+        .describe_security_group_attribute("sg-classic0001", None)
+        .await
+        .expect("read");
+    let mut nics: Vec<NicType> = live
+        .value
+        .rules
+        .iter()
+        .map(|l| l.rule.key.nic_type)
+        .collect();
+    nics.sort();
+    assert_eq!(nics, [NicType::Intranet, NicType::Internet]);
+    assert_eq!(live.calls.len(), 2);
+}
+
 #[tokio::test]
 async fn retries_ride_out_injected_faults_and_each_attempt_reaches_the_emulator() {
     let handle = emulator(|c| {
