@@ -406,7 +406,20 @@ async fn retries_ride_out_injected_faults_and_each_attempt_reaches_the_emulator(
         .expect("read");
     assert_eq!(live.value.rules.len(), usize::from(calls), "each rule once");
 
-    let stats = handle.emulator().stats();
+    // Read the counts as a benchmark or an operator would: over HTTP.
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("http client");
+    let stats: moat_emulator::Stats = http
+        .get(format!("{}/_emulator/stats", handle.endpoint()))
+        .send()
+        .await
+        .expect("stats endpoint")
+        .text()
+        .await
+        .map(|body| serde_json::from_str(&body).expect("stats JSON"))
+        .expect("stats body");
     let attempts = log
         .records()
         .iter()
