@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use moat_policy::model::{Direction, LiveGroup, Rule};
+use moat_policy::model::{Direction, LiveGroup, NicType, Rule};
 use moat_wire::{
     API_VERSION, Action, CreateSecurityGroupResponse, DescribeSecurityGroupAttributeResponse,
     DescribeSecurityGroupsResponse, RequestIdResponse,
@@ -473,6 +473,10 @@ impl ReadClient {
     /// [`moat_policy::model::UnmodeledRule`]; none is dropped. The read
     /// fails closed: a repeated page token, a rule seen twice or a rule of
     /// unknown direction makes it an error rather than a partial result.
+    ///
+    /// A classic-network group (no `VpcId`) answers one NIC type per read,
+    /// internet by default (reference 2.2), so its intranet rules are read in
+    /// a second pass; a VPC group needs one.
     pub async fn describe_security_group_attribute(
         &self,
         group_id: &str,
@@ -486,23 +490,70 @@ impl ReadClient {
             unmodeled: Vec::new(),
         };
         let mut calls = Vec::new();
+        let mut earlier: HashSet<String> = HashSet::new();
+        let vpc_id = self
+            .read_rule_pages(
+                group_id,
+                direction,
+                None,
+                &mut group,
+                &mut calls,
+                &mut earlier,
+            )
+            .await?;
+        if vpc_id.trim().is_empty() {
+            self.read_rule_pages(
+                group_id,
+                direction,
+                Some(NicType::Intranet),
+                &mut group,
+                &mut calls,
+                &mut earlier,
+            )
+            .await?;
+        }
+        Ok(Outcome {
+            value: group,
+            calls,
+        })
+    }
+
+    /// One pass of paged reads, appending to `group`. Rules whose id an
+    /// earlier pass returned are skipped; a rule repeated within the pass is
+    /// an error. Returns the group's `VpcId`.
+    async fn read_rule_pages(
+        &self,
+        group_id: &str,
+        direction: Option<Direction>,
+        nic_type: Option<NicType>,
+        group: &mut LiveGroup,
+        calls: &mut Vec<CallInfo>,
+        earlier: &mut HashSet<String>,
+    ) -> Result<String, CallError> {
         let mut pager = Pager::new(Action::DescribeSecurityGroupAttribute, Some(group_id));
         let mut seen: HashSet<String> = HashSet::new();
         let mut token: Option<String> = None;
+        let mut vpc_id = String::new();
         loop {
-            let req = actions::describe_security_group_attribute(
+            let mut req = actions::describe_security_group_attribute(
                 self.region(),
                 group_id,
                 direction,
                 self.shared.rules_page_size,
                 token.as_deref(),
             );
+            if let Some(nic) = nic_type {
+                req.set("NicType", nic.as_str());
+            }
             let (resp, info) = self
                 .execute::<DescribeSecurityGroupAttributeResponse>(&req)
                 .await?;
             pager.page(&info)?;
             if group.name.is_empty() {
                 group.name = resp.security_group_name.to_string();
+            }
+            if vpc_id.is_empty() {
+                vpc_id = resp.vpc_id.to_string();
             }
             for p in &resp.permissions.permission {
                 let read = convert::read_permission(p, direction)
@@ -511,32 +562,34 @@ impl ReadClient {
                     ReadRule::Live(l) => &l.id,
                     ReadRule::Unmodeled(u) => &u.id,
                 };
-                if !id.is_empty() && !seen.insert(id.clone()) {
-                    let e = PagingError::DuplicateRule {
-                        rule_id: id.clone(),
-                    };
-                    return Err(pager.error(&info, CallErrorKind::Paging(e)));
+                if !id.is_empty() {
+                    if !seen.insert(id.clone()) {
+                        let e = PagingError::DuplicateRule {
+                            rule_id: id.clone(),
+                        };
+                        return Err(pager.error(&info, CallErrorKind::Paging(e)));
+                    }
+                    if earlier.contains(id) {
+                        continue;
+                    }
                 }
                 match read {
                     ReadRule::Live(l) => group.rules.push(l),
                     ReadRule::Unmodeled(u) => group.unmodeled.push(u),
                 }
             }
-            calls.push(info.clone());
+            let attempts = info.attempts;
+            calls.push(info);
             match pager
                 .next(resp.next_token.as_str())
-                .map_err(|e| CallError {
-                    attempts: info.attempts,
-                    ..e
-                })? {
+                .map_err(|e| CallError { attempts, ..e })?
+            {
                 Some(t) => token = Some(t),
                 None => break,
             }
         }
-        Ok(Outcome {
-            value: group,
-            calls,
-        })
+        earlier.extend(seen);
+        Ok(vpc_id)
     }
 
     /// Sends `req` with retries, returning the parsed answer.

@@ -2,6 +2,7 @@
 //! dependencies are linked once.
 
 mod credentials;
+mod emulator;
 mod metadata_server;
 mod scripted;
 mod scripted_calls;

@@ -95,7 +95,7 @@ fn page(rules: &[(&str, &str, &str)], next: &str) -> Step {
         .collect();
     Step::Answer(
         200,
-        json!({"RequestId": "req-page", "SecurityGroupId": "sg-1", "SecurityGroupName": "web",
+        json!({"RequestId": "req-page", "SecurityGroupId": "sg-1", "SecurityGroupName": "web", "VpcId": "vpc-1",
                "NextToken": next, "Permissions": {"Permission": permissions}}),
     )
 }

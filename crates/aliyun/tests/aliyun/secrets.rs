@@ -145,3 +145,116 @@ async fn secrets_stay_out_of_logs_errors_and_debug_output() {
     );
     assert_clean("logs", &text);
 }
+
+#[tokio::test]
+async fn secrets_stay_out_of_every_output_against_the_emulator() {
+    use crate::emulator::{config, emulator};
+    use moat_aliyun::{Credentials, GroupFilter, NewGroup};
+    use moat_emulator::AccessKey;
+    use moat_policy::model::{NicType, Peer, PortRange, Protocol, Rule, RuleKey, Verdict};
+
+    let (logs, _guard) = capture_logs();
+    let handle = emulator(|c| {
+        c.access_keys = vec![
+            AccessKey::new("STS.planted-id", PLANTED_SECRET).with_security_token(PLANTED_TOKEN),
+        ];
+    });
+    let good = config(
+        &handle,
+        Credentials::sts("STS.planted-id", PLANTED_SECRET, PLANTED_TOKEN),
+    );
+    assert_clean("config", &format!("{good:?}"));
+    let log = Arc::new(AttemptLog::new());
+    let client = Client::new(&good)
+        .expect("config")
+        .with_observer(log.clone());
+    let t = |s: &str| ClientToken::new(s).expect("token");
+
+    let group = client
+        .create_security_group(
+            &NewGroup {
+                name: "sec".into(),
+                vpc_id: Some("vpc-1".into()),
+                ..NewGroup::default()
+            },
+            &t("c"),
+        )
+        .await
+        .expect("create")
+        .value;
+    let rule = Rule {
+        key: RuleKey {
+            direction: Direction::Ingress,
+            protocol: Protocol::Tcp,
+            ports: PortRange::single(22),
+            peer: Peer::cidr("10.0.0.0/8".parse().expect("cidr")),
+            verdict: Verdict::Accept,
+            nic_type: NicType::Intranet,
+            source_ports: None,
+            local: None,
+        },
+        priority: 1,
+        description: "ssh".into(),
+    };
+    client
+        .authorize(&group, Direction::Ingress, &[rule], &t("a"))
+        .await
+        .expect("authorize");
+    let live = client
+        .describe_security_group_attribute(&group, None)
+        .await
+        .expect("read");
+    assert_clean("outcome", &format!("{live:?}"));
+    let ids: Vec<String> = live.value.rules.iter().map(|r| r.id.clone()).collect();
+    client
+        .revoke(&group, Direction::Ingress, &ids, &t("r"))
+        .await
+        .expect("revoke");
+
+    // Failures: a wrong secret (the emulator quotes the string to sign,
+    // token included), a wrong token, and a dead endpoint.
+    for creds in [
+        Credentials::sts("STS.planted-id", "wrong-secret", PLANTED_TOKEN),
+        Credentials::sts("STS.planted-id", PLANTED_SECRET, "wrong-token"),
+    ] {
+        let bad = Client::new(&config(&handle, creds))
+            .expect("config")
+            .with_observer(log.clone());
+        let e = bad
+            .describe_security_groups(&GroupFilter::default())
+            .await
+            .unwrap_err();
+        assert!(e.api().is_some(), "{e:?}");
+        if e.code() == Some("SignatureDoesNotMatch") {
+            // The quoted string to sign held the token; it was scrubbed.
+            assert!(
+                e.message()
+                    .is_some_and(|m| m.contains("SecurityToken%3D<redacted>")),
+                "{e:?}"
+            );
+        }
+        assert_clean("error", &chain(&e));
+    }
+    let mut dead = good.clone();
+    dead.endpoint = Some(format!("http://{}", handle.addr()));
+    handle.shutdown();
+    dead.retry = RetryPolicy {
+        max_attempts: 2,
+        base_delay: Duration::from_millis(1),
+        ..RetryPolicy::default()
+    };
+    let e = Client::new(&dead)
+        .expect("config")
+        .delete_security_group(&group)
+        .await
+        .unwrap_err();
+    assert_clean("transport error", &chain(&e));
+
+    assert_clean("attempt records", &format!("{:?}", log.records()));
+    let text = logs.text();
+    assert!(
+        text.contains("AuthorizeSecurityGroup") && text.contains("request_id"),
+        "{text}"
+    );
+    assert_clean("logs", &text);
+}
