@@ -6,5 +6,6 @@
 //! Bless changed output locally with `MOAT_BLESS=1 cargo test --test e2e`.
 
 mod common;
+mod emulator;
 mod usage;
 mod validate;
