@@ -7,5 +7,6 @@
 
 mod common;
 mod emulator;
+mod ram_policy;
 mod usage;
 mod validate;

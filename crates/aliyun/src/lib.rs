@@ -55,6 +55,7 @@ pub mod credentials;
 pub mod endpoint;
 pub mod error;
 pub mod observe;
+pub mod ram;
 pub mod ratelimit;
 pub mod request;
 pub mod response;

@@ -60,6 +60,8 @@ pub enum Command {
     Validate(crate::commands::validate::ValidateArgs),
     /// Run the ECS security group API emulator as a server.
     Emulator(crate::commands::emulator::EmulatorArgs),
+    /// Print the least-privilege RAM policy (JSON) for the groups in the policies.
+    RamPolicy(crate::commands::ram_policy::RamPolicyArgs),
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]

@@ -1,6 +1,7 @@
 //! One module per subcommand; `run` dispatches.
 
 pub mod emulator;
+pub mod ram_policy;
 pub mod validate;
 
 use clap::CommandFactory;
@@ -12,6 +13,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Validate(args) => validate::run(&args),
         Command::Emulator(args) => emulator::run(args),
+        Command::RamPolicy(args) => ram_policy::run(&args),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "moat", &mut std::io::stdout());
             Ok(Exit::Ok)
