@@ -16,7 +16,7 @@ use moat_policy::model::{
     DEFAULT_PRIORITY, Direction, LiveRule, NicType, Peer, PortRange, Protocol, Rule, RuleKey,
     UnmodeledRule, Verdict, parse_cidr_lenient,
 };
-use moat_wire::{LooseString, Permission};
+use moat_wire::{LooseInt, LooseString, Permission};
 
 /// A live rule as moat reads it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -395,6 +395,40 @@ pub fn rule_fields(rule: &Rule) -> Vec<(&'static str, String)> {
         out.push((name, local.to_string()));
     }
     out
+}
+
+/// The canonical rule as the API lists it (no rule id or creation time):
+/// what an emulator is seeded with, so seeded and authorized rules read
+/// back the same.
+pub fn to_permission(rule: &Rule) -> Permission {
+    let mut p = Permission {
+        direction: rule.key.direction.as_str().into(),
+        ..Permission::default()
+    };
+    for (name, value) in rule_fields(rule) {
+        let value = LooseString::from(value);
+        match name {
+            "IpProtocol" => p.ip_protocol = value,
+            "PortRange" => p.port_range = value,
+            "SourcePortRange" => p.source_port_range = value,
+            "Policy" => p.policy = value,
+            "Priority" => p.priority = LooseInt(Some(i64::from(rule.priority))),
+            "NicType" => p.nic_type = value,
+            "Description" => p.description = value,
+            "SourceCidrIp" => p.source_cidr_ip = value,
+            "Ipv6SourceCidrIp" => p.ipv6_source_cidr_ip = value,
+            "DestCidrIp" => p.dest_cidr_ip = value,
+            "Ipv6DestCidrIp" => p.ipv6_dest_cidr_ip = value,
+            "SourceGroupId" => p.source_group_id = value,
+            "SourceGroupOwnerAccount" => p.source_group_owner_account = value,
+            "DestGroupId" => p.dest_group_id = value,
+            "DestGroupOwnerAccount" => p.dest_group_owner_account = value,
+            "SourcePrefixListId" => p.source_prefix_list_id = value,
+            "DestPrefixListId" => p.dest_prefix_list_id = value,
+            _ => {}
+        }
+    }
+    p
 }
 
 /// `Permissions.{n}.*` parameters of an authorize call (`n` is 1-based).

@@ -6,3 +6,11 @@
 //!
 //! It must not know about YAML parsing, rendering or the command line.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod export;
+pub mod read;
+
+pub use export::{list_region_groups, live_to_policy, render_export};
+pub use read::{
+    DEFAULT_READ_CONCURRENCY, GroupReadError, GroupRef, LiveState, ReadError, read_groups,
+};
