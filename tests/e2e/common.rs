@@ -123,6 +123,17 @@ impl Run {
         s
     }
 
+    /// Replaces `text` (an endpoint with its random port, say) everywhere,
+    /// so the snapshot is stable.
+    pub fn redact(mut self, text: &str, with: &str) -> Run {
+        for a in &mut self.args {
+            *a = a.replace(text, with);
+        }
+        self.stdout = self.stdout.replace(text, with);
+        self.stderr = self.stderr.replace(text, with);
+        self
+    }
+
     /// Compares the snapshot with `tests/e2e/golden/NAME.txt`.
     #[track_caller]
     pub fn assert_golden(&self, name: &str) {

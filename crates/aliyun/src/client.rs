@@ -673,7 +673,7 @@ impl ReadClient {
                 }
                 Err(kind) => match retry_in {
                     Some(delay) => {
-                        tracing::warn!(
+                        tracing::info!(
                             error = %error_chain(&kind),
                             retry_in_ms = delay.as_millis(),
                             "attempt failed; retrying"

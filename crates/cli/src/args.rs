@@ -36,6 +36,25 @@ pub struct GlobalArgs {
     /// Allow plain http to an endpoint that is not a loopback address.
     #[arg(long, global = true)]
     pub insecure_http: bool,
+    /// AccessKey id (prefer the environment or the aliyun CLI profile).
+    #[arg(long, global = true, value_name = "ID", requires = "access_key_secret")]
+    pub access_key_id: Option<String>,
+    /// AccessKey secret; goes with --access-key-id.
+    #[arg(
+        long,
+        global = true,
+        value_name = "SECRET",
+        requires = "access_key_id",
+        hide_env_values = true
+    )]
+    pub access_key_secret: Option<String>,
+    /// API calls per second, shared by every concurrent task (default 10;
+    /// no limit against the local cloud).
+    #[arg(long, global = true, value_name = "N", value_parser = parse_rps)]
+    pub max_rps: Option<f64>,
+    /// Seconds allowed for each API call attempt.
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub timeout: u64,
     /// Colour output: auto (a terminal without NO_COLOR), always or never.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
@@ -45,6 +64,15 @@ pub struct GlobalArgs {
     /// Less logging on stderr.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub quiet: u8,
+}
+
+fn parse_rps(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 10_000.0 => Ok(v),
+        _ => Err(format!(
+            "{s:?} is not a rate between 0 and 10000 calls per second"
+        )),
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -58,6 +86,12 @@ pub enum ColorChoice {
 pub enum Command {
     /// Check policies: syntax, names and values, and expand every rule.
     Validate(crate::commands::validate::ValidateArgs),
+    /// Show what would change: live rules against the policies.
+    Plan(crate::commands::plan::PlanArgs),
+    /// Check live rules against the policies: exit 0 in sync, 2 drift, 1 error.
+    Drift(crate::commands::drift::DriftArgs),
+    /// Write live groups as a policy.
+    Export(crate::commands::export::ExportArgs),
     /// Run the ECS security group API emulator as a server.
     Emulator(crate::commands::emulator::EmulatorArgs),
     /// Print the least-privilege RAM policy (JSON) for the groups in the policies.

@@ -18,6 +18,15 @@ pub enum Exit {
 /// Prints the error chain once, each cause on its own line, and returns the
 /// error exit code.
 pub fn report(err: &anyhow::Error) -> Exit {
+    // A reader that went away (`moat plan | head`) is not worth a message.
+    let broken_pipe = err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    });
+    if broken_pipe {
+        return Exit::Error;
+    }
     let mut stderr = std::io::stderr().lock();
     let _ = write!(stderr, "error: {err}");
     for cause in err.chain().skip(1) {

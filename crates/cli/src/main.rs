@@ -7,7 +7,9 @@
 
 mod args;
 mod commands;
+mod context;
 mod exit;
+mod local;
 mod output;
 
 use std::process::ExitCode;

@@ -1,6 +1,9 @@
 //! One module per subcommand; `run` dispatches.
 
+pub mod drift;
 pub mod emulator;
+pub mod export;
+pub mod plan;
 pub mod ram_policy;
 pub mod validate;
 
@@ -12,6 +15,9 @@ use crate::exit::Exit;
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Validate(args) => validate::run(&args),
+        Command::Plan(args) => plan::run(&cli.global, &args),
+        Command::Drift(args) => drift::run(&cli.global, &args),
+        Command::Export(args) => export::run(&cli.global, &args),
         Command::Emulator(args) => emulator::run(args),
         Command::RamPolicy(args) => ram_policy::run(&args),
         Command::Completions { shell } => {

@@ -1,0 +1,200 @@
+//! What commands share: loading policies with their diagnostics printed,
+//! today's date, and connecting to the cloud the global flags name (a
+//! region's endpoint, an `--endpoint`, or the embedded local cloud).
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use jiff::civil::Date;
+use moat_aliyun::{
+    Client, ClientConfig, CredentialInputs, CredentialProvider, Credentials, Environment, Secret,
+    resolve_credentials,
+};
+use moat_emulator::{DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET, EmulatorConfig, EmulatorHandle};
+use moat_exec::{GroupRef, LiveState};
+use moat_policy::PolicySet;
+
+use crate::args::GlobalArgs;
+use crate::exit::Exit;
+
+/// Where `--local` keeps the local cloud, relative to the working directory.
+pub const LOCAL_STATE: &str = ".moat/local-cloud.json";
+/// The policies `--local` seeds a new local cloud from when the command has
+/// none of its own (`moat export --local`).
+const DEFAULT_POLICIES: &str = "policies";
+/// The id seed of a new local cloud.
+const LOCAL_ID_SEED: u64 = 0x6d6f_6174;
+/// Calls per second against a real endpoint unless `--max-rps` says.
+const DEFAULT_MAX_RPS: f64 = 10.0;
+
+/// Loads policies; on failure prints every diagnostic to stderr and gives
+/// the exit code to return.
+pub fn load_policies(paths: &[PathBuf]) -> anyhow::Result<Result<PolicySet, Exit>> {
+    match moat_policy::load_policies(paths) {
+        Ok(set) => Ok(Ok(set)),
+        Err(diags) => {
+            let mut err = std::io::stderr().lock();
+            moat_policy::render_text(diags.iter(), &mut err).context("writing to stderr")?;
+            Ok(Err(Exit::Error))
+        }
+    }
+}
+
+/// Today in UTC, or the day `MOAT_TODAY` (YYYY-MM-DD) names, so expiry is
+/// reproducible in tests and in a pipeline that pins it.
+pub fn today() -> anyhow::Result<Date> {
+    match std::env::var("MOAT_TODAY") {
+        Ok(text) if !text.trim().is_empty() => text
+            .trim()
+            .parse::<Date>()
+            .with_context(|| format!("MOAT_TODAY={text:?} is not a date (YYYY-MM-DD)")),
+        _ => Ok(jiff::tz::Offset::UTC
+            .to_datetime(jiff::Timestamp::now())
+            .date()),
+    }
+}
+
+/// The groups of a policy set, as read requests.
+pub fn group_refs(set: &PolicySet) -> Vec<GroupRef> {
+    set.groups
+        .iter()
+        .map(|g| GroupRef::new(&g.id, &g.region))
+        .collect()
+}
+
+/// A connected client, and the local cloud it talks to when `--local`.
+#[derive(Debug)]
+pub struct Cloud {
+    pub client: Client,
+    /// Kept alive for as long as the client is used.
+    _local: Option<EmulatorHandle>,
+}
+
+impl Cloud {
+    /// Connects as the global flags say. `region_hint` is the region of the
+    /// policies when `--region` is not given; `seed` holds the policies a
+    /// new local cloud is seeded from.
+    pub async fn connect(
+        global: &GlobalArgs,
+        region_hint: Option<&str>,
+        seed: Option<&PolicySet>,
+    ) -> anyhow::Result<Cloud> {
+        if global.local {
+            return Cloud::local(global, region_hint, seed);
+        }
+        let env: Environment = std::env::vars().collect();
+        let mut inputs = CredentialInputs::new(env, std::env::home_dir());
+        inputs.access_key_id.clone_from(&global.access_key_id);
+        inputs.access_key_secret = global.access_key_secret.clone().map(Secret::from);
+        inputs.profile.clone_from(&global.profile);
+        let found = resolve_credentials(&inputs)
+            .await
+            .context("cannot authenticate")?;
+        tracing::info!(source = %found.source, "credentials found");
+        let region = global
+            .region
+            .as_deref()
+            .or(region_hint)
+            .or(found.region.as_deref())
+            .map(str::to_owned);
+        let Some(region) = region else {
+            bail!("no region: pass --region (or set ALIBABA_CLOUD_REGION_ID)");
+        };
+        let mut config = ClientConfig::new(region, found.provider);
+        config.endpoint.clone_from(&global.endpoint);
+        config.insecure_http = global.insecure_http;
+        config.max_rps = Some(global.max_rps.unwrap_or(DEFAULT_MAX_RPS));
+        config.timeout = Duration::from_secs(global.timeout);
+        let client = Client::new(&config).context("cannot set up the API client")?;
+        Ok(Cloud {
+            client,
+            _local: None,
+        })
+    }
+
+    fn local(
+        global: &GlobalArgs,
+        region_hint: Option<&str>,
+        seed: Option<&PolicySet>,
+    ) -> anyhow::Result<Cloud> {
+        if global.endpoint.is_some() {
+            bail!("--local and --endpoint cannot be used together");
+        }
+        let state = Path::new(LOCAL_STATE);
+        if let Some(dir) = state.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        // A new local cloud gets the same ids on every machine, so its first
+        // plan reads the same everywhere; a cloud loaded from its state keeps
+        // its ids and draws new ones at random.
+        let id_seed = (!state.exists()).then_some(LOCAL_ID_SEED);
+        let handle = moat_emulator::start(EmulatorConfig {
+            state_file: Some(state.to_path_buf()),
+            id_seed,
+            ..EmulatorConfig::default()
+        })
+        .with_context(|| format!("cannot start the local cloud with state {LOCAL_STATE}"))?;
+        if handle.emulator().is_empty() {
+            let loaded;
+            let seed = match seed {
+                Some(set) => Some(set),
+                None if Path::new(DEFAULT_POLICIES).is_dir() => {
+                    loaded = moat_policy::load_policies(&[PathBuf::from(DEFAULT_POLICIES)]).ok();
+                    loaded.as_ref()
+                }
+                None => None,
+            };
+            if let Some(set) = seed {
+                let groups = crate::local::demo_groups(set);
+                let count = groups.len();
+                handle
+                    .emulator()
+                    .seed_groups(groups)
+                    .context("cannot seed the local cloud")?;
+                let mut err = std::io::stderr().lock();
+                let _ = writeln!(
+                    err,
+                    "note: created a local cloud in {LOCAL_STATE} with {count} demo groups whose rules differ from the policies (delete the file to start over)"
+                );
+            }
+        }
+        let region = global
+            .region
+            .as_deref()
+            .or(region_hint)
+            .unwrap_or(crate::local::LOCAL_REGION);
+        let credentials = Credentials::access_key(DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET);
+        let mut config = ClientConfig::new(region, CredentialProvider::fixed(credentials));
+        config.endpoint = Some(handle.endpoint());
+        config.max_rps = global.max_rps;
+        config.timeout = Duration::from_secs(global.timeout);
+        let client = Client::new(&config).context("cannot set up the API client")?;
+        tracing::info!(endpoint = %handle.endpoint(), "local cloud");
+        Ok(Cloud {
+            client,
+            _local: Some(handle),
+        })
+    }
+
+    /// Reads the live rules of `groups`, failing closed.
+    pub async fn read(&self, groups: &[GroupRef]) -> anyhow::Result<LiveState> {
+        let state = moat_exec::read_groups(
+            &self.client.read_only(),
+            groups,
+            moat_exec::DEFAULT_READ_CONCURRENCY,
+        )
+        .await?;
+        Ok(state)
+    }
+}
+
+/// A multi-threaded runtime for one command.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}

@@ -1,0 +1,363 @@
+//! `moat plan`, `moat drift` and `moat export` against the embedded local
+//! cloud (`--local`) and against an emulator on loopback (`--endpoint`):
+//! golden plans, exit codes, fail-closed reads, a read-only drift, the
+//! export round trip, and the errors a user meets.
+
+use moat_aliyun::convert::to_permission;
+use moat_emulator::{
+    AccessKey, Direction as WireDirection, EmulatorConfig, EmulatorHandle, SeedGroup,
+};
+use moat_policy::{Direction, NicType, Peer, PortRange, Protocol, Rule, RuleKey, Verdict};
+
+use crate::common::{TestEnv, repo_root};
+
+const TODAY: &str = "2026-11-25";
+const KEY_ID: &str = "LTAI5tE2ePlanTestKey01";
+const KEY_SECRET: &str = "e2e-plan-test-secret";
+
+/// A scratch directory holding a copy of the example policies.
+fn with_examples() -> TestEnv {
+    let env = TestEnv::new().env("MOAT_TODAY", TODAY);
+    let dir = repo_root().join("policies");
+    for entry in std::fs::read_dir(&dir).expect("policies/ exists") {
+        let path = entry.expect("a directory entry").path();
+        let name = path
+            .file_name()
+            .expect("a file name")
+            .to_string_lossy()
+            .into_owned();
+        env.write(
+            &format!("policies/{name}"),
+            std::fs::read(&path).expect("readable"),
+        );
+    }
+    env
+}
+
+/// An environment whose credentials are those the emulator accepts.
+fn cloud_env(handle: &EmulatorHandle) -> (TestEnv, String) {
+    let env = TestEnv::new()
+        .env("MOAT_TODAY", TODAY)
+        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID)
+        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", KEY_SECRET)
+        .env("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true");
+    (env, handle.endpoint())
+}
+
+fn emulator() -> EmulatorHandle {
+    moat_emulator::start(EmulatorConfig {
+        access_keys: vec![AccessKey::new(KEY_ID, KEY_SECRET)],
+        id_seed: Some(5),
+        ..EmulatorConfig::default()
+    })
+    .expect("the emulator starts")
+}
+
+fn rule(
+    direction: Direction,
+    protocol: Protocol,
+    ports: PortRange,
+    peer: &str,
+    description: &str,
+) -> Rule {
+    Rule {
+        key: RuleKey {
+            direction,
+            protocol,
+            ports,
+            peer: Peer::cidr(peer.parse().expect("cidr")),
+            verdict: Verdict::Accept,
+            nic_type: NicType::Intranet,
+            source_ports: None,
+            local: None,
+        },
+        priority: 1,
+        description: description.to_owned(),
+    }
+}
+
+/// `sg-bp1e2eweb000000001` with ssh from the office and a stray MySQL rule.
+fn seed_web(handle: &EmulatorHandle) {
+    let mut g = SeedGroup::new("cn-hangzhou", "sg-bp1e2eweb000000001")
+        .name("web")
+        .vpc_id("vpc-e2e");
+    for r in [
+        rule(
+            Direction::Ingress,
+            Protocol::Tcp,
+            PortRange::single(22),
+            "203.0.113.0/28",
+            "SSH from the office",
+        ),
+        rule(
+            Direction::Ingress,
+            Protocol::Tcp,
+            PortRange::single(3306),
+            "0.0.0.0/0",
+            "temporary",
+        ),
+    ] {
+        g = g.rule(WireDirection::Ingress, to_permission(&r));
+    }
+    handle.emulator().seed_groups([g]).expect("seeding");
+}
+
+const WEB_POLICY: &str = "\
+version: 1
+security_groups:
+  - id: sg-bp1e2eweb000000001
+    region: cn-hangzhou
+    name: web
+    ingress:
+      - description: SSH from the office
+        allow: tcp/22
+        from: 203.0.113.0/28
+      - description: HTTPS from anywhere
+        allow: tcp/443
+        from: [0.0.0.0/0, \"::/0\"]
+";
+
+fn mutating_calls(handle: &EmulatorHandle) -> u64 {
+    let stats = handle.emulator().stats();
+    stats
+        .calls
+        .iter()
+        .filter(|(action, _)| !action.starts_with("Describe"))
+        .map(|(_, c)| c.ok + c.error)
+        .sum()
+}
+
+#[test]
+fn plan_local_on_a_fresh_checkout_shows_a_real_plan() {
+    let env = with_examples();
+    let run = env.run(&["plan", "--local", "policies/"]);
+    assert_eq!(run.code, Some(0), "{}", run.snapshot());
+    run.assert_golden("plan_local_text");
+    assert!(env.home().join(".moat/local-cloud.json").is_file());
+
+    // The second run uses the saved state, says nothing about creating it,
+    // and plans the same.
+    let again = env.run(&["--local", "plan", "policies/", "--format", "json"]);
+    assert_eq!(again.code, Some(0), "{}", again.snapshot());
+    assert!(again.stderr.is_empty(), "{}", again.snapshot());
+    again.assert_golden("plan_local_json");
+
+    let detailed = env.run(&[
+        "plan",
+        "policies/",
+        "--local",
+        "--detailed-exitcode",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(detailed.code, Some(2), "{}", detailed.snapshot());
+    detailed.assert_golden("plan_local_csv");
+
+    let md = env.run(&["plan", "policies/", "--local", "--format", "markdown"]);
+    assert_eq!(md.code, Some(0), "{}", md.snapshot());
+    md.assert_golden("plan_local_markdown");
+
+    let drift = env.run(&["drift", "--local", "policies/", "--format", "json"]);
+    assert_eq!(drift.code, Some(2), "{}", drift.snapshot());
+    drift.assert_golden("drift_local_json");
+}
+
+#[test]
+fn a_saved_plan_file_is_the_json_plan() {
+    let env = with_examples();
+    let run = env.run(&["plan", "--local", "policies/", "-o", "out/plan.json"]);
+    assert_eq!(run.code, Some(1), "no such directory: {}", run.snapshot());
+    assert!(
+        run.stderr
+            .contains("cannot write the plan to out/plan.json"),
+        "{}",
+        run.snapshot()
+    );
+
+    let run = env.run(&["plan", "--local", "policies/", "-o", "plan.json"]);
+    assert_eq!(run.code, Some(0), "{}", run.snapshot());
+    assert!(
+        run.stdout.contains("Saved the plan to plan.json"),
+        "{}",
+        run.snapshot()
+    );
+    let text = std::fs::read_to_string(env.home().join("plan.json")).expect("plan written");
+    let plan = moat_diff::Plan::from_json(&text).expect("a valid plan file");
+    assert!(plan.has_changes());
+}
+
+#[test]
+fn plan_and_drift_against_an_endpoint() {
+    let handle = emulator();
+    seed_web(&handle);
+    let (env, endpoint) = cloud_env(&handle);
+    env.write("web.yaml", WEB_POLICY);
+
+    let run = env.run(&[
+        "plan",
+        "web.yaml",
+        "--endpoint",
+        &endpoint,
+        "--detailed-exitcode",
+    ]);
+    assert_eq!(run.code, Some(2), "{}", run.snapshot());
+    assert!(
+        run.stdout
+            .contains("Plan: 2 to add, 0 to change, 1 to remove."),
+        "{}",
+        run.snapshot()
+    );
+    assert!(
+        run.stdout.contains("closes tcp/3306 for 0.0.0.0/0"),
+        "{}",
+        run.snapshot()
+    );
+
+    handle.emulator().reset_stats();
+    let drift = env.run(&["--endpoint", &endpoint, "drift", "web.yaml"]);
+    assert_eq!(drift.code, Some(2), "{}", drift.snapshot());
+    let stats = handle.emulator().stats();
+    assert_eq!(stats.ok("DescribeSecurityGroupAttribute"), 1, "{stats:?}");
+    assert_eq!(mutating_calls(&handle), 0, "drift never mutates: {stats:?}");
+
+    // In sync: exit 0.
+    env.write(
+        "in-sync.yaml",
+        "version: 1\nsecurity_groups:\n  - id: sg-bp1e2eweb000000001\n    region: cn-hangzhou\n    ingress:\n      - {description: SSH from the office, allow: tcp/22, from: 203.0.113.0/28}\n      - {description: temporary, allow: tcp/3306, from: 0.0.0.0/0}\n",
+    );
+    let drift = env.run(&["drift", "in-sync.yaml", "--endpoint", &endpoint]);
+    assert_eq!(drift.code, Some(0), "{}", drift.snapshot());
+    let plan = env.run(&[
+        "plan",
+        "in-sync.yaml",
+        "--endpoint",
+        &endpoint,
+        "--detailed-exitcode",
+    ]);
+    assert_eq!(plan.code, Some(0), "{}", plan.snapshot());
+    assert!(plan.stdout.contains("No changes."), "{}", plan.snapshot());
+}
+
+#[test]
+fn export_round_trips_to_no_changes() {
+    let handle = emulator();
+    seed_web(&handle);
+    let (env, endpoint) = cloud_env(&handle);
+    let run = env.run(&[
+        "export",
+        "--region",
+        "cn-hangzhou",
+        "--group",
+        "sg-bp1e2eweb000000001",
+        "--endpoint",
+        &endpoint,
+    ]);
+    assert_eq!(run.code, Some(0), "{}", run.snapshot());
+    run.redact(&endpoint, "$ENDPOINT")
+        .assert_golden("export_group");
+
+    let run = env.run(&[
+        "export",
+        "--all",
+        "-o",
+        "all.yaml",
+        "--endpoint",
+        &endpoint,
+        "--region",
+        "cn-hangzhou",
+    ]);
+    assert_eq!(run.code, Some(0), "{}", run.snapshot());
+    let plan = env.run(&[
+        "plan",
+        "all.yaml",
+        "--endpoint",
+        &endpoint,
+        "--detailed-exitcode",
+    ]);
+    assert_eq!(plan.code, Some(0), "{}", plan.snapshot());
+    assert!(plan.stdout.contains("No changes."), "{}", plan.snapshot());
+}
+
+#[test]
+fn errors_a_user_meets_are_one_clear_line() {
+    let handle = emulator();
+    seed_web(&handle);
+    let (env, endpoint) = cloud_env(&handle);
+    env.write("web.yaml", WEB_POLICY);
+    env.write(
+        "missing.yaml",
+        "version: 1\nsecurity_groups:\n  - id: sg-bp1e2enone00000001\n    region: cn-hangzhou\n    ingress: []\n",
+    );
+    let one_line = |run: &crate::common::Run| {
+        assert_eq!(run.code, Some(1), "{}", run.snapshot());
+        assert_eq!(run.stderr.lines().count(), 1, "{}", run.snapshot());
+        assert!(run.stderr.starts_with("error: "), "{}", run.snapshot());
+        assert!(!run.stderr.contains("panicked"), "{}", run.snapshot());
+        run.stderr.clone()
+    };
+
+    let missing = one_line(&env.run(&["plan", "missing.yaml", "--endpoint", &endpoint]));
+    assert!(
+        missing.contains("security group sg-bp1e2enone00000001 in region cn-hangzhou (policy at missing.yaml:3:5) does not exist"),
+        "{missing}"
+    );
+
+    let wrong = env.run(&[
+        "plan",
+        "web.yaml",
+        "--endpoint",
+        &endpoint,
+        "--access-key-id",
+        KEY_ID,
+        "--access-key-secret",
+        "not-the-secret",
+    ]);
+    let wrong = one_line(&wrong);
+    assert!(wrong.contains("SignatureDoesNotMatch"), "{wrong}");
+    assert!(
+        !wrong.contains("not-the-secret"),
+        "the secret never appears: {wrong}"
+    );
+
+    let unknown = one_line(&env.run(&[
+        "plan",
+        "web.yaml",
+        "--endpoint",
+        &endpoint,
+        "--access-key-id",
+        "LTAI5tNobodyKnowsThis",
+        "--access-key-secret",
+        "x",
+    ]));
+    assert!(unknown.contains("InvalidAccessKeyId"), "{unknown}");
+
+    // An endpoint where nothing listens.
+    let down = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        drop(listener);
+        format!("http://{addr}")
+    };
+    let refused = one_line(&env.run(&["plan", "web.yaml", "--endpoint", &down, "--timeout", "2"]));
+    assert!(refused.contains("sg-bp1e2eweb000000001"), "{refused}");
+
+    let none = TestEnv::new().env("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true");
+    none.write("web.yaml", WEB_POLICY);
+    let none = one_line(&none.run(&["plan", "web.yaml", "--endpoint", &endpoint]));
+    assert!(none.contains("no credentials found"), "{none}");
+
+    let export = one_line(&env.run(&[
+        "export",
+        "--group",
+        "sg-bp1e2enone00000001",
+        "--region",
+        "cn-hangzhou",
+        "--endpoint",
+        &endpoint,
+    ]));
+    assert!(export.contains("does not exist"), "{export}");
+
+    let both = one_line(&env.run(&["plan", "web.yaml", "--local", "--endpoint", &endpoint]));
+    assert!(both.contains("--local and --endpoint"), "{both}");
+    assert_eq!(mutating_calls(&handle), 0);
+}
