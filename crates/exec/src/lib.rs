@@ -12,5 +12,6 @@ pub mod read;
 
 pub use export::{list_region_groups, live_to_policy, render_export};
 pub use read::{
-    DEFAULT_READ_CONCURRENCY, GroupReadError, GroupRef, LiveState, ReadError, read_groups,
+    DEFAULT_READ_CONCURRENCY, GroupReadError, GroupRef, LiveState, MappedState, ReadError,
+    read_groups, read_groups_with,
 };

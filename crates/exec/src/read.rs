@@ -103,6 +103,38 @@ pub async fn read_groups(
     groups: &[GroupRef],
     concurrency: usize,
 ) -> Result<LiveState, ReadError> {
+    let read = read_groups_with(client, groups, concurrency, |g| g).await?;
+    Ok(LiveState {
+        groups: read.groups,
+        missing: read.missing,
+        calls: read.calls,
+    })
+}
+
+/// What [`read_groups_with`] found: each existing group passed through the
+/// caller's function.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MappedState<T> {
+    /// In the order the groups were asked for.
+    pub groups: Vec<T>,
+    pub missing: Vec<GroupRef>,
+    pub calls: usize,
+}
+
+/// [`read_groups`], handing each group to `map` as soon as it is read, on
+/// the task that read it. A plan diffs each group there, so the diff runs
+/// while other reads wait for the rate limit instead of after all of them.
+pub async fn read_groups_with<T, F>(
+    client: &ReadClient,
+    groups: &[GroupRef],
+    concurrency: usize,
+    map: F,
+) -> Result<MappedState<T>, ReadError>
+where
+    T: Send + 'static,
+    F: Fn(LiveGroup) -> T + Send + Sync + 'static,
+{
+    let map = Arc::new(map);
     let mut clients: BTreeMap<&str, ReadClient> = BTreeMap::new();
     for g in groups {
         if !clients.contains_key(g.region.as_str()) {
@@ -135,16 +167,19 @@ pub async fn read_groups(
         };
         let permits = permits.clone();
         let id = g.id.clone();
+        let map = map.clone();
         tasks.spawn(async move {
             // The semaphore is never closed, so acquiring cannot fail; if it
             // somehow did, reading without a permit is still correct.
-            let _permit = permits.acquire_owned().await.ok();
+            let permit = permits.acquire_owned().await.ok();
             let result = regional.describe_security_group_attribute(&id, None).await;
+            drop(permit);
+            let result = result.map(|outcome| (outcome.calls.len(), map(outcome.value)));
             (index, result)
         });
     }
 
-    let mut results: Vec<Option<Result<moat_aliyun::Outcome<LiveGroup>, CallError>>> =
+    let mut results: Vec<Option<Result<(usize, T), CallError>>> =
         (0..wanted.len()).map(|_| None).collect();
     while let Some(joined) = tasks.join_next().await {
         match joined {
@@ -161,14 +196,18 @@ pub async fn read_groups(
         }
     }
 
-    let mut state = LiveState::default();
+    let mut state = MappedState {
+        groups: Vec::with_capacity(wanted.len()),
+        missing: Vec::new(),
+        calls: 0,
+    };
     let mut first: Option<GroupReadError> = None;
     let mut failures = Vec::new();
     for (g, result) in wanted.into_iter().zip(results) {
         match result {
-            Some(Ok(outcome)) => {
-                state.calls += outcome.calls.len();
-                state.groups.push(outcome.value);
+            Some(Ok((calls, value))) => {
+                state.calls += calls;
+                state.groups.push(value);
             }
             Some(Err(e)) if e.is_group_not_found() => {
                 state.calls += 1;

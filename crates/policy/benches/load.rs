@@ -7,12 +7,10 @@
 //! (as `cargo test --benches` runs it) it does a small smoke run instead.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 const FILES: usize = 50;
 const GROUPS_PER_FILE: usize = 20;
-const SETS: usize = 100;
 
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
@@ -25,7 +23,7 @@ fn main() {
     std::fs::create_dir_all(&dir).expect("creating the bench directory");
 
     let start = Instant::now();
-    let bytes = generate(&dir, files, groups_per_file);
+    let bytes = moat_testkit::bench::write_policy_tree(&dir, files, groups_per_file);
     let generated = start.elapsed();
     let before = peak_rss_kib();
 
@@ -92,59 +90,4 @@ fn peak_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// Writes the address book and the group files; returns the bytes written.
-fn generate(dir: &Path, files: usize, groups_per_file: usize) -> usize {
-    let mut total = 0;
-    let mut book = String::from("version: 1\naddresses:\n");
-    for s in 0..SETS {
-        // Four /24 networks per set, distinct across sets.
-        let nets: Vec<String> = (0..4)
-            .map(|i| format!("10.{}.{}.0/24", s, i * 16))
-            .collect();
-        let _ = writeln!(book, "  net{s}: [{}]", nets.join(", "));
-    }
-    book.push_str("services:\n");
-    for p in 0..40 {
-        let _ = writeln!(book, "  svc{p}: tcp/{}", 8000 + p);
-    }
-    total += write(dir.join("addresses.yaml"), &book);
-
-    for f in 0..files {
-        let mut text = String::from("version: 1\nsecurity_groups:\n");
-        for g in 0..groups_per_file {
-            let n = f * groups_per_file + g;
-            let _ = writeln!(
-                text,
-                "  - id: sg-bp1bench{n:06}\n    region: cn-hangzhou\n    name: bench-{n}\n    ingress:"
-            );
-            // 40 rules x a set of 4 networks = 160 atomic rules.
-            for r in 0..40 {
-                let _ = writeln!(
-                    text,
-                    "      - description: service {r} from network set {set}\n        allow: svc{r}\n        from: net{set}\n        priority: {prio}",
-                    set = (n + r) % SETS,
-                    prio = r % 100 + 1,
-                );
-            }
-            text.push_str("    egress:\n");
-            // 40 literal rules.
-            for r in 0..40 {
-                let _ = writeln!(
-                    text,
-                    "      - description: egress {r}\n        allow: udp/{}\n        to: 172.16.{}.0/24",
-                    10000 + r,
-                    n % 256,
-                );
-            }
-        }
-        total += write(dir.join(format!("groups-{f:03}.yaml")), &text);
-    }
-    total
-}
-
-fn write(path: PathBuf, text: &str) -> usize {
-    std::fs::write(&path, text).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
-    text.len()
 }

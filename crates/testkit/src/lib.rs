@@ -7,7 +7,11 @@
 //! It also holds the architecture test (`tests/architecture.rs`), which keeps
 //! the crate import graph as docs/architecture.md draws it.
 //!
+//! It also writes the generated policy tree the benchmarks share ([`bench`]).
+//!
 //! It must not know about any moat crate.
+
+pub mod bench;
 
 use std::fmt::Write as _;
 use std::path::Path;

@@ -35,11 +35,11 @@ pub fn run(global: &GlobalArgs, args: &DriftArgs) -> anyhow::Result<Exit> {
         Ok(set) => set,
         Err(code) => return Ok(code),
     };
-    let planned = runtime()?.block_on(async {
+    let set = std::sync::Arc::new(set);
+    let plan = runtime()?.block_on(async {
         let cloud = Cloud::connect(global, region_hint(&set), Some(&set)).await?;
         make_plan(&cloud, &set, &args.diff).await
     })?;
-    let plan = planned.plan;
     let options = render_options(global);
     let mut out = std::io::stdout().lock();
     let render = match args.format {
