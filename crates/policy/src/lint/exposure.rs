@@ -1,0 +1,323 @@
+//! What the internet can reach: MOAT001 (management ports), MOAT002
+//! (database and cache ports) and MOAT003 (all protocols or all ports).
+//!
+//! For each sensitive port the group's ingress rules are evaluated over the
+//! whole IPv4 and IPv6 address space ([`crate::eval::cells`]); a public
+//! address range that ends in an accept is an exposure, and it is blamed on
+//! the accept rules at the deciding priority that match it (removing any one
+//! of several equal rules would not close it). A drop of the same or a
+//! better priority that covers the flow therefore removes the exposure, and
+//! one of a worse priority does not.
+
+use std::collections::BTreeSet;
+
+use ipnet::IpNet;
+
+use super::{Emitter, peer_text};
+use crate::codes;
+use crate::eval::{self, AddrRange, Space};
+use crate::model::{DesiredRule, Direction, NicType, PortRange, Protocol, Verdict};
+
+/// A port lint watches, with the service people know it by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SensitivePort {
+    pub protocol: Protocol,
+    pub port: u16,
+    pub name: &'static str,
+}
+
+const fn port(protocol: Protocol, port: u16, name: &'static str) -> SensitivePort {
+    SensitivePort {
+        protocol,
+        port,
+        name,
+    }
+}
+
+/// Remote administration (MOAT001).
+pub const MANAGEMENT_PORTS: [SensitivePort; 3] = [
+    port(Protocol::Tcp, 22, "SSH"),
+    port(Protocol::Tcp, 3389, "RDP"),
+    port(Protocol::Udp, 3389, "RDP"),
+];
+
+/// Databases and caches (MOAT002).
+pub const DATA_PORTS: [SensitivePort; 9] = [
+    port(Protocol::Tcp, 1433, "SQL Server"),
+    port(Protocol::Tcp, 1521, "Oracle"),
+    port(Protocol::Tcp, 3306, "MySQL"),
+    port(Protocol::Tcp, 5432, "PostgreSQL"),
+    port(Protocol::Tcp, 6379, "Redis"),
+    port(Protocol::Tcp, 9200, "Elasticsearch"),
+    port(Protocol::Tcp, 11211, "Memcached"),
+    port(Protocol::Udp, 11211, "Memcached"),
+    port(Protocol::Tcp, 27017, "MongoDB"),
+];
+
+/// "Open to the internet" means more public IPv4 addresses than a /24
+/// holds: an office or VPN egress range is an allowlist, anything wider is
+/// the internet for practical purposes.
+pub const WIDE_V4: u128 = 1 << 8;
+/// The IPv6 counterpart of [`WIDE_V4`]: more addresses than a /48, one site.
+pub const WIDE_V6: u128 = 1 << 80;
+
+/// Above this many cells the evaluation of one rule gives up and assumes
+/// the worst (every public address of the rule's peer exposed).
+const MAX_CELLS: usize = 50_000;
+
+fn is_wide(v6: bool, public: u128) -> bool {
+    public > if v6 { WIDE_V6 } else { WIDE_V4 }
+}
+
+fn whole_space(v6: bool) -> IpNet {
+    if v6 {
+        IpNet::V6(Default::default())
+    } else {
+        IpNet::V4(Default::default())
+    }
+}
+
+/// An ingress accept with a CIDR peer that holds public addresses: the only
+/// kind of rule that can expose anything.
+struct Candidate<'a> {
+    rule: &'a DesiredRule,
+    range: AddrRange,
+    /// Public addresses of the peer.
+    public: u128,
+    /// Public addresses this rule exposes, per sensitive port (indexes of
+    /// `MANAGEMENT_PORTS` then `DATA_PORTS`).
+    exposed: Vec<u128>,
+}
+
+pub(super) fn check(effective: &[&DesiredRule], emit: &mut Emitter<'_>) {
+    let nic_types: BTreeSet<NicType> = effective
+        .iter()
+        .filter(|r| r.rule.key.direction == Direction::Ingress)
+        .map(|r| r.rule.key.nic_type)
+        .collect();
+    for nic_type in nic_types {
+        let rules: Vec<&DesiredRule> = effective
+            .iter()
+            .copied()
+            .filter(|r| {
+                r.rule.key.direction == Direction::Ingress && r.rule.key.nic_type == nic_type
+            })
+            .collect();
+        check_nic(&rules, nic_type, emit);
+    }
+}
+
+fn check_nic(rules: &[&DesiredRule], nic_type: NicType, emit: &mut Emitter<'_>) {
+    let targets: Vec<SensitivePort> = MANAGEMENT_PORTS
+        .iter()
+        .chain(&DATA_PORTS)
+        .copied()
+        .collect();
+    let mut candidates: Vec<Candidate<'_>> = rules
+        .iter()
+        .filter(|r| r.rule.key.verdict == Verdict::Accept)
+        .filter_map(|r| {
+            let range = AddrRange::of(r.rule.key.peer.as_cidr()?);
+            let public = eval::public_count(range);
+            (public > 0).then(|| Candidate {
+                rule: r,
+                range,
+                public,
+                exposed: vec![0; targets.len()],
+            })
+        })
+        .collect();
+    if candidates.is_empty() {
+        return;
+    }
+    let plain: Vec<&crate::model::Rule> = rules.iter().map(|r| &r.rule).collect();
+    for (ti, target) in targets.iter().enumerate() {
+        for v6 in [false, true] {
+            let opening: Vec<usize> = candidates
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.range.v6 == v6 && opens(c.rule, target.protocol, target.port))
+                .map(|(i, _)| i)
+                .collect();
+            if opening.is_empty() {
+                continue;
+            }
+            let space = Space {
+                direction: Direction::Ingress,
+                nic_type,
+                protocol: target.protocol,
+                ports: PortRange::single(target.port),
+                peer: whole_space(v6),
+            };
+            let Ok(cells) = eval::cells(&plain, &space, MAX_CELLS) else {
+                for &i in &opening {
+                    candidates[i].exposed[ti] = candidates[i].public;
+                }
+                continue;
+            };
+            for cell in cells
+                .iter()
+                .filter(|c| c.decision.verdict == Verdict::Accept)
+            {
+                let Some(level) = cell.decision.rule.map(|r| r.priority) else {
+                    continue;
+                };
+                let public = eval::public_count(cell.addresses);
+                if public == 0 {
+                    continue;
+                }
+                for &i in &opening {
+                    let c = &mut candidates[i];
+                    if c.rule.rule.priority == level
+                        && cell.matched_by(&c.rule.rule, Direction::Ingress, nic_type)
+                    {
+                        c.exposed[ti] = c.exposed[ti].saturating_add(public);
+                    }
+                }
+            }
+        }
+    }
+    let management = MANAGEMENT_PORTS.len();
+    for c in &candidates {
+        let v6 = c.range.v6;
+        let open: Vec<usize> = (0..management)
+            .filter(|&i| is_wide(v6, c.exposed[i]))
+            .collect();
+        if !open.is_empty() {
+            let partly = open.iter().any(|&i| c.exposed[i] < c.public);
+            let (noun, verb) = if open.len() == 1 {
+                ("management port", "is")
+            } else {
+                ("management ports", "are")
+            };
+            emit.emit(
+                c.rule,
+                codes::MANAGEMENT_PORT_OPEN,
+                format!(
+                    "{noun} {} {verb} open to the internet from {}{}",
+                    list(&targets, &open),
+                    peer_text(c.rule),
+                    partly_note(partly),
+                ),
+                "allow remote administration only from known networks (a VPN, an office range) \
+                 or from a bastion's security group"
+                    .to_owned(),
+            );
+        }
+        let reachable: Vec<usize> = (management..targets.len())
+            .filter(|&i| c.exposed[i] > 0)
+            .collect();
+        if !reachable.is_empty() {
+            let partly = reachable.iter().any(|&i| c.exposed[i] < c.public);
+            let (noun, verb) = if reachable.len() == 1 {
+                ("database port", "is")
+            } else {
+                ("database and cache ports", "are")
+            };
+            emit.emit(
+                c.rule,
+                codes::DATA_PORT_PUBLIC,
+                format!(
+                    "{noun} {} {verb} reachable from public addresses in {}{}",
+                    list(&targets, &reachable),
+                    peer_text(c.rule),
+                    partly_note(partly),
+                ),
+                "allow databases and caches only from private networks or from the \
+                 application tier's security group (`from: sg-...`)"
+                    .to_owned(),
+            );
+        }
+    }
+    all_open(&plain, &candidates, nic_type, emit);
+}
+
+/// MOAT003: an accept of every protocol, or of every TCP or UDP port, that
+/// still lets flows through from a wide public range.
+fn all_open(
+    plain: &[&crate::model::Rule],
+    candidates: &[Candidate<'_>],
+    nic_type: NicType,
+    emit: &mut Emitter<'_>,
+) {
+    for c in candidates {
+        let key = &c.rule.rule.key;
+        let what = match key.protocol {
+            Protocol::All => "all protocols are",
+            Protocol::Tcp if key.ports == PortRange::ALL_PORTS => "all TCP ports are",
+            Protocol::Udp if key.ports == PortRange::ALL_PORTS => "all UDP ports are",
+            _ => continue,
+        };
+        let Some(peer) = key.peer.as_cidr() else {
+            continue;
+        };
+        let space = Space {
+            direction: Direction::Ingress,
+            nic_type,
+            protocol: key.protocol,
+            ports: key.ports,
+            peer,
+        };
+        let exposed = match eval::cells(plain, &space, MAX_CELLS) {
+            Ok(cells) => {
+                let open: Vec<AddrRange> = cells
+                    .iter()
+                    .filter(|cell| {
+                        cell.decision.verdict == Verdict::Accept
+                            && cell
+                                .decision
+                                .rule
+                                .is_some_and(|r| r.priority == c.rule.rule.priority)
+                    })
+                    .map(|cell| cell.addresses)
+                    .collect();
+                eval::merge(open)
+                    .into_iter()
+                    .fold(0u128, |n, r| n.saturating_add(eval::public_count(r)))
+            }
+            Err(_) => c.public,
+        };
+        if is_wide(c.range.v6, exposed) {
+            emit.emit(
+                c.rule,
+                codes::ALL_PORTS_OPEN,
+                format!(
+                    "{what} open to the internet from {}{}",
+                    peer_text(c.rule),
+                    partly_note(exposed < c.public),
+                ),
+                "allow only the services the instances serve (e.g. `allow: tcp/443`); \
+                 egress to the internet on all protocols is normal and not flagged"
+                    .to_owned(),
+            );
+        }
+    }
+}
+
+/// True when the rule's service includes `protocol`/`port`.
+fn opens(rule: &DesiredRule, protocol: Protocol, port: u16) -> bool {
+    let key = &rule.rule.key;
+    (key.protocol == Protocol::All || key.protocol == protocol) && key.ports.contains(port)
+}
+
+fn list(targets: &[SensitivePort], indexes: &[usize]) -> String {
+    let names: Vec<String> = indexes
+        .iter()
+        .map(|&i| {
+            let t = targets[i];
+            format!("{}/{} ({})", t.protocol, t.port, t.name)
+        })
+        .collect();
+    match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => names.join(""),
+    }
+}
+
+fn partly_note(partly: bool) -> &'static str {
+    if partly {
+        " (partly closed by drops of better priority)"
+    } else {
+        ""
+    }
+}
