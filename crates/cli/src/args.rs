@@ -58,6 +58,8 @@ pub enum ColorChoice {
 pub enum Command {
     /// Check policies: syntax, names and values, and expand every rule.
     Validate(crate::commands::validate::ValidateArgs),
+    /// Find risky and useless rules: public exposure, shadowing, expiry, descriptions.
+    Lint(crate::commands::lint::LintArgs),
     /// Run the ECS security group API emulator as a server.
     Emulator(crate::commands::emulator::EmulatorArgs),
     /// Print the least-privilege RAM policy (JSON) for the groups in the policies.

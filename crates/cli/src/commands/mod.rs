@@ -1,6 +1,7 @@
 //! One module per subcommand; `run` dispatches.
 
 pub mod emulator;
+pub mod lint;
 pub mod ram_policy;
 pub mod validate;
 
@@ -12,6 +13,7 @@ use crate::exit::Exit;
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Validate(args) => validate::run(&args),
+        Command::Lint(args) => lint::run(&args),
         Command::Emulator(args) => emulator::run(args),
         Command::RamPolicy(args) => ram_policy::run(&args),
         Command::Completions { shell } => {

@@ -68,6 +68,16 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<Exit> {
     }
 }
 
+/// Reports policies that failed to load, as `moat validate` does; the exit
+/// code is the error one. Other commands that load policies use this.
+pub(crate) fn report_invalid(diags: Diagnostics, format: ValidateFormat) -> anyhow::Result<Exit> {
+    let result = Err(diags);
+    match format {
+        ValidateFormat::Text => text(&result),
+        ValidateFormat::Json => json(&result),
+    }
+}
+
 fn text(result: &Result<Summary, Diagnostics>) -> anyhow::Result<Exit> {
     match result {
         Ok(s) => {

@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 
 use ipnet::IpNet;
 
-use super::{Emitter, peer_text};
+use super::{Emitter, PEER, join_and};
 use crate::codes;
 use crate::eval::{self, AddrRange, Space};
 use crate::model::{DesiredRule, Direction, NicType, PortRange, Protocol, Verdict};
@@ -89,7 +89,7 @@ struct Candidate<'a> {
     exposed: Vec<u128>,
 }
 
-pub(super) fn check(effective: &[&DesiredRule], emit: &mut Emitter<'_>) {
+pub(super) fn check<'g>(effective: &[&'g DesiredRule], emit: &mut Emitter<'g, '_>) {
     let nic_types: BTreeSet<NicType> = effective
         .iter()
         .filter(|r| r.rule.key.direction == Direction::Ingress)
@@ -107,7 +107,7 @@ pub(super) fn check(effective: &[&DesiredRule], emit: &mut Emitter<'_>) {
     }
 }
 
-fn check_nic(rules: &[&DesiredRule], nic_type: NicType, emit: &mut Emitter<'_>) {
+fn check_nic<'g>(rules: &[&'g DesiredRule], nic_type: NicType, emit: &mut Emitter<'g, '_>) {
     let targets: Vec<SensitivePort> = MANAGEMENT_PORTS
         .iter()
         .chain(&DATA_PORTS)
@@ -190,13 +190,12 @@ fn check_nic(rules: &[&DesiredRule], nic_type: NicType, emit: &mut Emitter<'_>) 
             } else {
                 ("management ports", "are")
             };
-            emit.emit(
+            emit.emit_about_peer(
                 c.rule,
                 codes::MANAGEMENT_PORT_OPEN,
                 format!(
-                    "{noun} {} {verb} open to the internet from {}{}",
+                    "{noun} {} {verb} open to the internet from {PEER}{}",
                     list(&targets, &open),
-                    peer_text(c.rule),
                     partly_note(partly),
                 ),
                 "allow remote administration only from known networks (a VPN, an office range) \
@@ -214,13 +213,12 @@ fn check_nic(rules: &[&DesiredRule], nic_type: NicType, emit: &mut Emitter<'_>) 
             } else {
                 ("database and cache ports", "are")
             };
-            emit.emit(
+            emit.emit_about_peer(
                 c.rule,
                 codes::DATA_PORT_PUBLIC,
                 format!(
-                    "{noun} {} {verb} reachable from public addresses in {}{}",
+                    "{noun} {} {verb} reachable from public addresses in {PEER}{}",
                     list(&targets, &reachable),
-                    peer_text(c.rule),
                     partly_note(partly),
                 ),
                 "allow databases and caches only from private networks or from the \
@@ -234,11 +232,11 @@ fn check_nic(rules: &[&DesiredRule], nic_type: NicType, emit: &mut Emitter<'_>) 
 
 /// MOAT003: an accept of every protocol, or of every TCP or UDP port, that
 /// still lets flows through from a wide public range.
-fn all_open(
+fn all_open<'g>(
     plain: &[&crate::model::Rule],
-    candidates: &[Candidate<'_>],
+    candidates: &[Candidate<'g>],
     nic_type: NicType,
-    emit: &mut Emitter<'_>,
+    emit: &mut Emitter<'g, '_>,
 ) {
     for c in candidates {
         let key = &c.rule.rule.key;
@@ -278,12 +276,11 @@ fn all_open(
             Err(_) => c.public,
         };
         if is_wide(c.range.v6, exposed) {
-            emit.emit(
+            emit.emit_about_peer(
                 c.rule,
                 codes::ALL_PORTS_OPEN,
                 format!(
-                    "{what} open to the internet from {}{}",
-                    peer_text(c.rule),
+                    "{what} open to the internet from {PEER}{}",
                     partly_note(exposed < c.public),
                 ),
                 "allow only the services the instances serve (e.g. `allow: tcp/443`); \
@@ -308,10 +305,7 @@ fn list(targets: &[SensitivePort], indexes: &[usize]) -> String {
             format!("{}/{} ({})", t.protocol, t.port, t.name)
         })
         .collect();
-    match names.split_last() {
-        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
-        _ => names.join(""),
-    }
+    join_and(&names)
 }
 
 fn partly_note(partly: bool) -> &'static str {

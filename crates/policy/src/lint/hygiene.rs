@@ -1,7 +1,7 @@
 //! Checks of single rules: MOAT004 (very wide port range), MOAT007 (no
 //! description), MOAT008 (expires soon) and MOAT009 (expired).
 
-use super::{Emitter, peer_text};
+use super::{Emitter, PEER};
 use crate::codes;
 use crate::model::{Direction, GroupPolicy, PortRange, Verdict};
 
@@ -13,7 +13,11 @@ pub const WIDE_PORT_RANGE_LIMIT: u32 = 1000;
 /// the day itself the rule is still desired.
 pub const EXPIRY_WARNING_DAYS: i64 = 14;
 
-pub(super) fn check(group: &GroupPolicy, today: jiff::civil::Date, emit: &mut Emitter<'_>) {
+pub(super) fn check<'g>(
+    group: &'g GroupPolicy,
+    today: jiff::civil::Date,
+    emit: &mut Emitter<'g, '_>,
+) {
     for rule in &group.rules {
         let key = &rule.rule.key;
         if rule.rule.description.trim().is_empty() {
@@ -70,14 +74,13 @@ pub(super) fn check(group: &GroupPolicy, today: jiff::civil::Date, emit: &mut Em
             && key.ports != PortRange::ALL_PORTS
             && key.ports.width() > WIDE_PORT_RANGE_LIMIT
         {
-            emit.emit(
+            emit.emit_about_peer(
                 rule,
                 codes::WIDE_PORT_RANGE,
                 format!(
-                    "{} opens {} ports from {}",
+                    "{} opens {} ports from {PEER}",
                     key.service(),
                     key.ports.width(),
-                    peer_text(rule)
                 ),
                 "allow the ports the service uses; a service can list several \
                  (`[tcp/80, tcp/443]`)"

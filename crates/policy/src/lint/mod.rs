@@ -83,7 +83,11 @@ pub fn lint(set: &PolicySet, today: jiff::civil::Date) -> Vec<Finding> {
 
 fn lint_group(group: &GroupPolicy, today: jiff::civil::Date, out: &mut Vec<Finding>) {
     let start = out.len();
-    let mut emit = Emitter { group, out };
+    let mut emit = Emitter {
+        group,
+        out,
+        by_peer: BTreeMap::new(),
+    };
     hygiene::check(group, today, &mut emit);
     // Expired rules are no longer desired: the next plan removes them, so
     // they take no part in what the group exposes or shadows.
@@ -94,16 +98,27 @@ fn lint_group(group: &GroupPolicy, today: jiff::civil::Date, out: &mut Vec<Findi
         .collect();
     exposure::check(&effective, &mut emit);
     overlap::check(&effective, &mut emit);
+    emit.flush();
     unused_ignores(group, today, start, &mut emit);
 }
 
+/// The text standing for the peer in messages given to
+/// [`Emitter::emit_about_peer`].
+const PEER: &str = "{peer}";
+
+/// Findings waiting for their peer text: (policy rule, code, message with
+/// [`PEER`], hint, set name) -> the expanded rules.
+type ByPeer<'g> =
+    BTreeMap<(&'g Origin, &'static str, String, String, Option<&'g str>), Vec<&'g DesiredRule>>;
+
 /// Builds findings for one group, applying each rule's `lint_ignore`.
-struct Emitter<'a> {
-    group: &'a GroupPolicy,
-    out: &'a mut Vec<Finding>,
+struct Emitter<'g, 'o> {
+    group: &'g GroupPolicy,
+    out: &'o mut Vec<Finding>,
+    by_peer: ByPeer<'g>,
 }
 
-impl Emitter<'_> {
+impl<'g> Emitter<'g, '_> {
     /// Records a finding about `rule`, at the policy rule's location, with the
     /// severity its code has.
     fn emit(&mut self, rule: &DesiredRule, code: &'static str, message: String, hint: String) {
@@ -127,6 +142,50 @@ impl Emitter<'_> {
             suppressed,
         });
     }
+
+    /// Like [`Emitter::emit`] for a message naming the rule's peer where it
+    /// says [`PEER`]. The expanded rules of one policy rule and address set
+    /// that get the same message share one text naming all their peers
+    /// (`0.0.0.0/0 and ::/0 (set "internet")`), so a person reads it once.
+    fn emit_about_peer(
+        &mut self,
+        rule: &'g DesiredRule,
+        code: &'static str,
+        message: String,
+        hint: String,
+    ) {
+        self.by_peer
+            .entry((&rule.origin, code, message, hint, rule.peer_name.as_deref()))
+            .or_default()
+            .push(rule);
+    }
+
+    fn flush(&mut self) {
+        for ((_, code, message, hint, set), rules) in std::mem::take(&mut self.by_peer) {
+            let mut peers: Vec<String> =
+                rules.iter().map(|r| r.rule.key.peer.to_string()).collect();
+            peers.dedup();
+            let mut text = match peers.len() {
+                0..=4 => join_and(&peers),
+                n => format!("{} and {} more", peers[..3].join(", "), n - 3),
+            };
+            if let Some(set) = set {
+                text.push_str(&format!(" (set \"{set}\")"));
+            }
+            let message = message.replace(PEER, &text);
+            for rule in rules {
+                self.emit(rule, code, message.clone(), hint.clone());
+            }
+        }
+    }
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn join_and(items: &[String]) -> String {
+    match items.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => items.join(""),
+    }
 }
 
 /// MOAT010: `lint_ignore` entries of this group's policy rules that suppress
@@ -138,7 +197,7 @@ fn unused_ignores(
     group: &GroupPolicy,
     today: jiff::civil::Date,
     start: usize,
-    emit: &mut Emitter<'_>,
+    emit: &mut Emitter<'_, '_>,
 ) {
     // Policy rule (by origin) -> its first expanded rule and the codes its
     // expanded rules had suppressed.
@@ -235,15 +294,6 @@ pub fn reports(findings: &[Finding]) -> Vec<Report<'_>> {
         }
     }
     out
-}
-
-/// How a peer is named in messages: the CIDR or id, and the address set it
-/// came from, if any (`0.0.0.0/0 (set "internet")`).
-fn peer_text(rule: &DesiredRule) -> String {
-    match &rule.peer_name {
-        Some(name) => format!("{} (set \"{name}\")", rule.rule.key.peer),
-        None => rule.rule.key.peer.to_string(),
-    }
 }
 
 #[cfg(test)]

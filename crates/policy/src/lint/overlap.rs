@@ -10,7 +10,7 @@ use crate::codes;
 use crate::eval::evaluation_order;
 use crate::model::{DesiredRule, Direction, Peer, Protocol, RuleKey, Verdict};
 
-pub(super) fn check(effective: &[&DesiredRule], emit: &mut Emitter<'_>) {
+pub(super) fn check(effective: &[&DesiredRule], emit: &mut Emitter<'_, '_>) {
     for direction in Direction::ALL {
         let rules: Vec<&DesiredRule> = effective
             .iter()
@@ -23,7 +23,7 @@ pub(super) fn check(effective: &[&DesiredRule], emit: &mut Emitter<'_>) {
     }
 }
 
-fn check_rule(rule: &DesiredRule, rules: &[&DesiredRule], emit: &mut Emitter<'_>) {
+fn check_rule(rule: &DesiredRule, rules: &[&DesiredRule], emit: &mut Emitter<'_, '_>) {
     let mut shadowing: Option<&DesiredRule> = None;
     let mut overriding: Option<&DesiredRule> = None;
     let me = &rule.rule;
