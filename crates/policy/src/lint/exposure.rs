@@ -87,6 +87,9 @@ struct Candidate<'a> {
     /// Public addresses this rule exposes, per sensitive port (indexes of
     /// `MANAGEMENT_PORTS` then `DATA_PORTS`).
     exposed: Vec<u128>,
+    /// Whether a drop decides part of the rule's public flows, per
+    /// sensitive port: the message then says the exposure is partial.
+    closed: Vec<bool>,
 }
 
 pub(super) fn check<'g>(effective: &[&'g DesiredRule], emit: &mut Emitter<'g, '_>) {
@@ -124,6 +127,7 @@ fn check_nic<'g>(rules: &[&'g DesiredRule], nic_type: NicType, emit: &mut Emitte
                 range,
                 public,
                 exposed: vec![0; targets.len()],
+                closed: vec![false; targets.len()],
             })
         })
         .collect();
@@ -155,10 +159,7 @@ fn check_nic<'g>(rules: &[&'g DesiredRule], nic_type: NicType, emit: &mut Emitte
                 }
                 continue;
             };
-            for cell in cells
-                .iter()
-                .filter(|c| c.decision.verdict == Verdict::Accept)
-            {
+            for cell in &cells {
                 let Some(level) = cell.decision.rule.map(|r| r.priority) else {
                     continue;
                 };
@@ -168,10 +169,15 @@ fn check_nic<'g>(rules: &[&'g DesiredRule], nic_type: NicType, emit: &mut Emitte
                 }
                 for &i in &opening {
                     let c = &mut candidates[i];
-                    if c.rule.rule.priority == level
-                        && cell.matched_by(&c.rule.rule, Direction::Ingress, nic_type)
-                    {
-                        c.exposed[ti] = c.exposed[ti].saturating_add(public);
+                    if !cell.matched_by(&c.rule.rule, Direction::Ingress, nic_type) {
+                        continue;
+                    }
+                    match cell.decision.verdict {
+                        Verdict::Accept if c.rule.rule.priority == level => {
+                            c.exposed[ti] = c.exposed[ti].saturating_add(public);
+                        }
+                        Verdict::Accept => {}
+                        Verdict::Drop => c.closed[ti] = true,
                     }
                 }
             }
@@ -184,7 +190,7 @@ fn check_nic<'g>(rules: &[&'g DesiredRule], nic_type: NicType, emit: &mut Emitte
             .filter(|&i| is_wide(v6, c.exposed[i]))
             .collect();
         if !open.is_empty() {
-            let partly = open.iter().any(|&i| c.exposed[i] < c.public);
+            let partly = open.iter().any(|&i| c.closed[i]);
             let (noun, verb) = if open.len() == 1 {
                 ("management port", "is")
             } else {
@@ -207,7 +213,7 @@ fn check_nic<'g>(rules: &[&'g DesiredRule], nic_type: NicType, emit: &mut Emitte
             .filter(|&i| c.exposed[i] > 0)
             .collect();
         if !reachable.is_empty() {
-            let partly = reachable.iter().any(|&i| c.exposed[i] < c.public);
+            let partly = reachable.iter().any(|&i| c.closed[i]);
             let (noun, verb) = if reachable.len() == 1 {
                 ("database port", "is")
             } else {
@@ -256,8 +262,11 @@ fn all_open<'g>(
             ports: key.ports,
             peer,
         };
-        let exposed = match eval::cells(plain, &space, MAX_CELLS) {
+        let (exposed, closed) = match eval::cells(plain, &space, MAX_CELLS) {
             Ok(cells) => {
+                let closed = cells.iter().any(|cell| {
+                    cell.decision.verdict == Verdict::Drop && eval::public_count(cell.addresses) > 0
+                });
                 let open: Vec<AddrRange> = cells
                     .iter()
                     .filter(|cell| {
@@ -269,11 +278,12 @@ fn all_open<'g>(
                     })
                     .map(|cell| cell.addresses)
                     .collect();
-                eval::merge(open)
+                let exposed = eval::merge(open)
                     .into_iter()
-                    .fold(0u128, |n, r| n.saturating_add(eval::public_count(r)))
+                    .fold(0u128, |n, r| n.saturating_add(eval::public_count(r)));
+                (exposed, closed)
             }
-            Err(_) => c.public,
+            Err(_) => (c.public, false),
         };
         if is_wide(c.range.v6, exposed) {
             emit.emit_about_peer(
@@ -281,7 +291,7 @@ fn all_open<'g>(
                 codes::ALL_PORTS_OPEN,
                 format!(
                     "{what} open to the internet from {PEER}{}",
-                    partly_note(exposed < c.public),
+                    partly_note(closed),
                 ),
                 "allow only the services the instances serve (e.g. `allow: tcp/443`); \
                  egress to the internet on all protocols is normal and not flagged"
