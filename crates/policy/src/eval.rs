@@ -190,7 +190,7 @@ impl AddrRange {
     /// How many addresses the range holds (saturating at `u128::MAX` for the
     /// whole IPv6 space).
     pub fn count(self) -> u128 {
-        (self.last - self.first).saturating_add(1)
+        self.last.saturating_sub(self.first).saturating_add(1)
     }
 
     pub fn contains(self, other: AddrRange) -> bool {
@@ -406,9 +406,13 @@ pub struct TooManyCells {
 }
 
 /// Splits `space` into cells on which each of `rules` applies fully or not
-/// at all, and decides every cell (see [`counts_for_reach`] for quintuple
-/// rules). Cells come sorted by protocol, ports and addresses. At most
-/// `limit` cells are made.
+/// at all, and decides every cell. Cells come sorted by protocol, ports and
+/// addresses. At most `limit` cells are made.
+///
+/// Quintuple rules are taken in the worst case: the other end chooses its
+/// source port and the group's address it talks to, so an accept restricted
+/// to source ports or a local address counts as matching, and a drop with
+/// such a restriction is left out.
 pub fn cells<'a>(
     rules: &[&'a Rule],
     space: &Space,

@@ -10,9 +10,9 @@
 //! policy rule it came from. A rule's `lint_ignore: [CODE]` suppresses that
 //! code for that rule: the finding is kept, marked with the policy's reason,
 //! and does not count (see [`Finding::counts`]). The checks live in
-//! submodules by theme: [`exposure`] (what the internet can reach),
-//! [`overlap`] (rules that never decide anything) and [`hygiene`]
-//! (descriptions, expiry, port ranges).
+//! submodules by theme: `exposure` (what the internet can reach), `overlap`
+//! (rules that never decide anything) and `hygiene` (descriptions, expiry,
+//! port ranges).
 
 mod exposure;
 mod hygiene;
