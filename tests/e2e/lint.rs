@@ -27,7 +27,9 @@ fn example_policies_lint_clean_even_when_strict() {
 fn exposure_codes_are_errors() {
     let run = env().run(&["lint", EXPOSED]);
     assert_eq!(run.code, Some(1), "{}", run.snapshot());
-    for code in ["MOAT001", "MOAT002", "MOAT003", "MOAT004", "MOAT006"] {
+    for code in [
+        "MOAT001", "MOAT002", "MOAT003", "MOAT004", "MOAT006", "MOAT011",
+    ] {
         assert!(
             run.stdout.contains(&format!("[{code}]")),
             "{code}\n{}",

@@ -152,6 +152,10 @@ pub const EXPIRES_SOON: &str = "MOAT008";
 pub const EXPIRED: &str = "MOAT009";
 /// A `lint_ignore` entry that suppresses nothing, or names no lint code.
 pub const UNUSED_IGNORE: &str = "MOAT010";
+/// A clear-text or control-plane service (FTP, Telnet, SMB, VNC, the Docker
+/// API, etcd, the Kubernetes API, the kubelet) open to the internet, in the
+/// sense of [`MANAGEMENT_PORT_OPEN`].
+pub const RISKY_SERVICE_OPEN: &str = "MOAT011";
 
 /// Every lint code with its severity and a short title, in code order.
 pub const LINT: &[(&str, Severity, &str)] = &[
@@ -192,6 +196,11 @@ pub const LINT: &[(&str, Severity, &str)] = &[
         UNUSED_IGNORE,
         Severity::Warning,
         "lint_ignore suppresses nothing",
+    ),
+    (
+        RISKY_SERVICE_OPEN,
+        Severity::Error,
+        "clear-text or control-plane service open to the internet",
     ),
 ];
 

@@ -1,5 +1,6 @@
 //! What the internet can reach: MOAT001 (management ports), MOAT002
-//! (database and cache ports) and MOAT003 (all protocols or all ports).
+//! (database and cache ports), MOAT003 (all protocols or all ports) and
+//! MOAT011 (clear-text and control-plane services).
 //!
 //! For each sensitive port the group's ingress rules are evaluated over the
 //! whole IPv4 and IPv6 address space ([`crate::eval::cells`]); a public
@@ -54,6 +55,29 @@ pub const DATA_PORTS: [SensitivePort; 9] = [
     port(Protocol::Tcp, 27017, "MongoDB"),
 ];
 
+/// Services that hand out control of the host or send credentials in
+/// clear text (MOAT011).
+pub const RISKY_PORTS: [SensitivePort; 8] = [
+    port(Protocol::Tcp, 21, "FTP"),
+    port(Protocol::Tcp, 23, "Telnet"),
+    port(Protocol::Tcp, 445, "SMB"),
+    port(Protocol::Tcp, 2375, "Docker API"),
+    port(Protocol::Tcp, 2379, "etcd"),
+    port(Protocol::Tcp, 5900, "VNC"),
+    port(Protocol::Tcp, 6443, "Kubernetes API"),
+    port(Protocol::Tcp, 10250, "kubelet"),
+];
+
+/// One exposure check over a slice of the sensitive ports.
+struct Check {
+    code: &'static str,
+    /// Indexes into the ports of [`check_nic`] that this rule exposes.
+    ports: Vec<usize>,
+    nouns: (&'static str, &'static str),
+    reach: &'static str,
+    hint: &'static str,
+}
+
 /// "Open to the internet" means more public IPv4 addresses than a /24
 /// holds: an office or VPN egress range is an allowlist, anything wider is
 /// the internet for practical purposes.
@@ -85,7 +109,7 @@ struct Candidate<'a> {
     /// Public addresses of the peer.
     public: u128,
     /// Public addresses this rule exposes, per sensitive port (indexes of
-    /// `MANAGEMENT_PORTS` then `DATA_PORTS`).
+    /// `MANAGEMENT_PORTS`, then `DATA_PORTS`, then `RISKY_PORTS`).
     exposed: Vec<u128>,
     /// Whether a drop decides part of the rule's public flows, per
     /// sensitive port: the message then says the exposure is partial.
@@ -114,6 +138,7 @@ fn check_nic<'g>(rules: &[&'g DesiredRule], nic_type: NicType, emit: &mut Emitte
     let targets: Vec<SensitivePort> = MANAGEMENT_PORTS
         .iter()
         .chain(&DATA_PORTS)
+        .chain(&RISKY_PORTS)
         .copied()
         .collect();
     let mut candidates: Vec<Candidate<'_>> = rules
@@ -184,52 +209,56 @@ fn check_nic<'g>(rules: &[&'g DesiredRule], nic_type: NicType, emit: &mut Emitte
         }
     }
     let management = MANAGEMENT_PORTS.len();
+    let data = management + DATA_PORTS.len();
     for c in &candidates {
         let v6 = c.range.v6;
-        let open: Vec<usize> = (0..management)
-            .filter(|&i| is_wide(v6, c.exposed[i]))
-            .collect();
-        if !open.is_empty() {
-            let partly = open.iter().any(|&i| c.closed[i]);
-            let (noun, verb) = if open.len() == 1 {
-                ("management port", "is")
+        let wide = |i: &usize| is_wide(v6, c.exposed[*i]);
+        let any = |i: &usize| c.exposed[*i] > 0;
+        for check in [
+            Check {
+                code: codes::MANAGEMENT_PORT_OPEN,
+                ports: (0..management).filter(wide).collect(),
+                nouns: ("management port", "management ports"),
+                reach: "open to the internet from",
+                hint: "allow remote administration only from known networks (a VPN, an office \
+                       range) or from a bastion's security group",
+            },
+            Check {
+                code: codes::DATA_PORT_PUBLIC,
+                ports: (management..data).filter(any).collect(),
+                nouns: ("database port", "database and cache ports"),
+                reach: "reachable from public addresses in",
+                hint: "allow databases and caches only from private networks or from the \
+                       application tier's security group (`from: sg-...`)",
+            },
+            Check {
+                code: codes::RISKY_SERVICE_OPEN,
+                ports: (data..targets.len()).filter(wide).collect(),
+                nouns: ("service", "services"),
+                reach: "open to the internet from",
+                hint: "these services send credentials in clear text or hand out control of the \
+                       host; reach them through a VPN or a bastion, never from the internet",
+            },
+        ] {
+            if check.ports.is_empty() {
+                continue;
+            }
+            let partly = check.ports.iter().any(|&i| c.closed[i]);
+            let (noun, verb) = if check.ports.len() == 1 {
+                (check.nouns.0, "is")
             } else {
-                ("management ports", "are")
+                (check.nouns.1, "are")
             };
             emit.emit_about_peer(
                 c.rule,
-                codes::MANAGEMENT_PORT_OPEN,
+                check.code,
                 format!(
-                    "{noun} {} {verb} open to the internet from {PEER}{}",
-                    list(&targets, &open),
+                    "{noun} {} {verb} {} {PEER}{}",
+                    list(&targets, &check.ports),
+                    check.reach,
                     partly_note(partly),
                 ),
-                "allow remote administration only from known networks (a VPN, an office range) \
-                 or from a bastion's security group"
-                    .to_owned(),
-            );
-        }
-        let reachable: Vec<usize> = (management..targets.len())
-            .filter(|&i| c.exposed[i] > 0)
-            .collect();
-        if !reachable.is_empty() {
-            let partly = reachable.iter().any(|&i| c.closed[i]);
-            let (noun, verb) = if reachable.len() == 1 {
-                ("database port", "is")
-            } else {
-                ("database and cache ports", "are")
-            };
-            emit.emit_about_peer(
-                c.rule,
-                codes::DATA_PORT_PUBLIC,
-                format!(
-                    "{noun} {} {verb} reachable from public addresses in {PEER}{}",
-                    list(&targets, &reachable),
-                    partly_note(partly),
-                ),
-                "allow databases and caches only from private networks or from the \
-                 application tier's security group (`from: sg-...`)"
-                    .to_owned(),
+                check.hint.to_owned(),
             );
         }
     }

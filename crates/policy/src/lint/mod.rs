@@ -26,7 +26,7 @@ use crate::codes;
 use crate::diag::{Diagnostic, Severity};
 use crate::model::{DesiredRule, GroupPolicy, Origin, PolicySet, RuleKey};
 
-pub use exposure::{DATA_PORTS, MANAGEMENT_PORTS, SensitivePort, WIDE_V4, WIDE_V6};
+pub use exposure::{DATA_PORTS, MANAGEMENT_PORTS, RISKY_PORTS, SensitivePort, WIDE_V4, WIDE_V6};
 pub use hygiene::{EXPIRY_WARNING_DAYS, WIDE_PORT_RANGE_LIMIT};
 
 /// One lint finding: the diagnostic (severity, code, message, hint and the

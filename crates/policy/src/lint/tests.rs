@@ -88,7 +88,7 @@ fn all_protocols_from_anywhere_trips_every_exposure_check() {
     let text = policy(&rule("allow: all; from: 0.0.0.0/0"), "");
     assert_eq!(
         codes_of(&text),
-        ["11 MOAT001", "11 MOAT002", "11 MOAT003"],
+        ["11 MOAT001", "11 MOAT002", "11 MOAT003", "11 MOAT011"],
         "{:#?}",
         summary(&text)
     );
@@ -100,6 +100,26 @@ fn all_protocols_from_anywhere_trips_every_exposure_check() {
     assert!(
         s[2].ends_with("all protocols are open to the internet from 0.0.0.0/0"),
         "{s:?}"
+    );
+}
+
+#[test]
+fn clear_text_and_control_plane_services_from_the_internet_are_errors() {
+    let text = policy(
+        &[
+            rule("allow: [tcp/23, tcp/2375]; from: 0.0.0.0/0"),
+            // An office range is an allowlist, as for SSH.
+            rule("allow: tcp/5900; from: office"),
+        ]
+        .concat(),
+        "",
+    );
+    assert_eq!(
+        summary(&text),
+        [
+            "11 MOAT011 service tcp/23 (Telnet) is open to the internet from 0.0.0.0/0",
+            "11 MOAT011 service tcp/2375 (Docker API) is open to the internet from 0.0.0.0/0",
+        ]
     );
 }
 
