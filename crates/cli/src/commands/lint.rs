@@ -9,7 +9,7 @@
 //! warning); findings suppressed by `lint_ignore` never count.
 //!
 //! Today's date decides `expires` checks: `MOAT_TODAY` (`YYYY-MM-DD`) when
-//! set, so that CI runs and tests are reproducible, else the system clock.
+//! set, so that CI runs and tests are reproducible, else today in UTC.
 
 use std::io::Write;
 
@@ -66,14 +66,19 @@ pub fn run(args: &LintArgs) -> anyhow::Result<Exit> {
     Ok(if failed { Exit::Error } else { Exit::Ok })
 }
 
-/// `MOAT_TODAY` when set (and valid), else the system clock's date in the
-/// system time zone.
+/// Today in UTC, or the day `MOAT_TODAY` (YYYY-MM-DD) names, so expiry is
+/// reproducible in tests and in a pipeline that pins it.
+// The same rule as the plan's; after the merge with the plan command this
+// is `crate::context::today`.
 fn today() -> anyhow::Result<jiff::civil::Date> {
     match std::env::var("MOAT_TODAY") {
-        Ok(s) if !s.is_empty() => s
+        Ok(text) if !text.trim().is_empty() => text
+            .trim()
             .parse::<jiff::civil::Date>()
-            .with_context(|| format!("MOAT_TODAY={s:?} is not a date of the form YYYY-MM-DD")),
-        _ => Ok(jiff::ZonedDateTime::now().date()),
+            .with_context(|| format!("MOAT_TODAY={text:?} is not a date (YYYY-MM-DD)")),
+        _ => Ok(jiff::tz::Offset::UTC
+            .to_datetime(jiff::Timestamp::now())
+            .date()),
     }
 }
 
