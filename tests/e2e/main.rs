@@ -7,6 +7,7 @@
 
 mod common;
 mod emulator;
+mod lint;
 mod plan;
 mod ram_policy;
 mod usage;

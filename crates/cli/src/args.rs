@@ -86,6 +86,8 @@ pub enum ColorChoice {
 pub enum Command {
     /// Check policies: syntax, names and values, and expand every rule.
     Validate(crate::commands::validate::ValidateArgs),
+    /// Find risky and useless rules: public exposure, shadowing, expiry, descriptions.
+    Lint(crate::commands::lint::LintArgs),
     /// Show what would change: live rules against the policies.
     Plan(crate::commands::plan::PlanArgs),
     /// Check live rules against the policies: exit 0 in sync, 2 drift, 1 error.

@@ -34,3 +34,8 @@ pub fn use_color(choice: ColorChoice, is_terminal: bool) -> bool {
         }
     }
 }
+
+/// `1 rule`, `2 rules`.
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}

@@ -18,6 +18,17 @@ pub struct FindingRef<'a> {
     pub suppressed: Option<&'a str>,
 }
 
+impl<'a> From<&'a moat_policy::lint::Finding> for FindingRef<'a> {
+    fn from(f: &'a moat_policy::lint::Finding) -> FindingRef<'a> {
+        FindingRef {
+            diagnostic: &f.diagnostic,
+            group: f.group.as_deref(),
+            key: f.key.as_ref(),
+            suppressed: f.suppressed.as_deref(),
+        }
+    }
+}
+
 impl From<FindingRef<'_>> for PlanFinding {
     fn from(f: FindingRef<'_>) -> PlanFinding {
         let d = f.diagnostic;

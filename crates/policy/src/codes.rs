@@ -1,9 +1,13 @@
-//! Stable codes of validation diagnostics (`MOAT1xx`).
+//! Stable codes of validation diagnostics (`MOAT1xx`) and of lint findings
+//! (`MOAT0xx`).
 //!
 //! A code never changes meaning once released: scripts, editors and
-//! `lint_ignore` lists may depend on it. New checks get new codes. Each code is
-//! documented with an example and its fix in `docs/policy.md`, which a test
-//! keeps in step with [`ALL`].
+//! `lint_ignore` lists may depend on it. New checks get new codes. Each
+//! validation code is documented with an example and its fix in
+//! `docs/policy.md`, each lint code in `docs/lint.md`; tests keep both in
+//! step with [`ALL`] and [`LINT`].
+
+use crate::diag::Severity;
 
 /// The text is not valid YAML (including tabs used for indentation, several
 /// documents in one file, and inputs beyond the parser's safety limits).
@@ -121,6 +125,90 @@ pub const ALL: &[(&str, &str)] = &[
     (REASON_WITHOUT_IGNORE, "reason without lint_ignore"),
 ];
 
+// Lint codes (`MOAT0xx`). Lint runs on valid policies only.
+
+/// A management port (SSH tcp/22, RDP tcp/3389 and udp/3389) open to the
+/// internet: more public addresses than a /24 (IPv4) or a /48 (IPv6) holds.
+pub const MANAGEMENT_PORT_OPEN: &str = "MOAT001";
+/// A database or cache port reachable from any public address.
+pub const DATA_PORT_PUBLIC: &str = "MOAT002";
+/// An accept of all protocols or all ports open to the internet.
+pub const ALL_PORTS_OPEN: &str = "MOAT003";
+/// An ingress accept of more than 1,000 ports that is not all of them.
+pub const WIDE_PORT_RANGE: &str = "MOAT004";
+/// A rule every flow of which a broader rule of the same verdict and a
+/// better or equal priority already decides.
+pub const SHADOWED_RULE: &str = "MOAT005";
+/// A rule every flow of which a rule of the other verdict decides first (an
+/// accept under a drop of better or equal priority, a drop under an accept
+/// of strictly better priority).
+pub const OVERRIDDEN_RULE: &str = "MOAT006";
+/// A rule without a description.
+pub const NO_DESCRIPTION: &str = "MOAT007";
+/// A rule whose `expires` date is at most [`crate::lint::EXPIRY_WARNING_DAYS`]
+/// days away.
+pub const EXPIRES_SOON: &str = "MOAT008";
+/// A rule whose `expires` date has passed.
+pub const EXPIRED: &str = "MOAT009";
+/// A `lint_ignore` entry that suppresses nothing, or names no lint code.
+pub const UNUSED_IGNORE: &str = "MOAT010";
+/// A clear-text or control-plane service (FTP, Telnet, SMB, VNC, the Docker
+/// API, etcd, the Kubernetes API, the kubelet) open to the internet, in the
+/// sense of [`MANAGEMENT_PORT_OPEN`].
+pub const RISKY_SERVICE_OPEN: &str = "MOAT011";
+
+/// Every lint code with its severity and a short title, in code order.
+pub const LINT: &[(&str, Severity, &str)] = &[
+    (
+        MANAGEMENT_PORT_OPEN,
+        Severity::Error,
+        "management port open to the internet",
+    ),
+    (
+        DATA_PORT_PUBLIC,
+        Severity::Error,
+        "database or cache port reachable from public addresses",
+    ),
+    (
+        ALL_PORTS_OPEN,
+        Severity::Error,
+        "all protocols or all ports open to the internet",
+    ),
+    (WIDE_PORT_RANGE, Severity::Warning, "very wide port range"),
+    (
+        SHADOWED_RULE,
+        Severity::Warning,
+        "rule shadowed by a broader rule",
+    ),
+    (
+        OVERRIDDEN_RULE,
+        Severity::Warning,
+        "rule overridden by a rule of the other verdict",
+    ),
+    (
+        NO_DESCRIPTION,
+        Severity::Warning,
+        "rule without description",
+    ),
+    (EXPIRES_SOON, Severity::Warning, "rule expires soon"),
+    (EXPIRED, Severity::Warning, "rule has expired"),
+    (
+        UNUSED_IGNORE,
+        Severity::Warning,
+        "lint_ignore suppresses nothing",
+    ),
+    (
+        RISKY_SERVICE_OPEN,
+        Severity::Error,
+        "clear-text or control-plane service open to the internet",
+    ),
+];
+
+/// The severity of lint code `code`, if it is one.
+pub fn lint_severity(code: &str) -> Option<Severity> {
+    LINT.iter().find(|(c, _, _)| *c == code).map(|(_, s, _)| *s)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,5 +221,17 @@ mod tests {
         for (code, _) in ALL {
             assert!(code.len() == 7 && code.starts_with("MOAT1"), "{code}");
         }
+    }
+
+    #[test]
+    fn lint_codes_are_unique_sorted_and_in_the_lint_range() {
+        for pair in LINT.windows(2) {
+            assert!(pair[0].0 < pair[1].0, "{:?} before {:?}", pair[0], pair[1]);
+        }
+        for (code, _, _) in LINT {
+            assert!(code.len() == 7 && code.starts_with("MOAT0"), "{code}");
+        }
+        assert_eq!(lint_severity(MANAGEMENT_PORT_OPEN), Some(Severity::Error));
+        assert_eq!(lint_severity("MOAT099"), None);
     }
 }

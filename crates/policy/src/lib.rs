@@ -12,6 +12,8 @@
 pub mod codes;
 pub mod diag;
 mod document;
+pub mod eval;
+pub mod lint;
 mod load;
 pub mod model;
 mod read;

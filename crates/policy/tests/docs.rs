@@ -35,3 +35,38 @@ fn every_code_is_documented_with_an_example_and_a_fix() {
 fn the_modeline_is_documented() {
     assert!(policy_md().contains("# yaml-language-server: $schema=../docs/policy.schema.json"));
 }
+
+fn lint_md() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/lint.md"))
+        .expect("docs/lint.md exists")
+}
+
+#[test]
+fn every_lint_code_is_documented_with_an_example_and_a_fix() {
+    let doc = lint_md();
+    let mut missing = Vec::new();
+    for (code, severity, title) in moat_policy::codes::LINT {
+        let heading = format!("\n### {code}\n");
+        let Some(start) = doc.find(&heading) else {
+            missing.push(format!("{code}: no `### {code}` section"));
+            continue;
+        };
+        let section = &doc[start + heading.len()..];
+        let section = &section[..section.find("\n## ").unwrap_or(section.len())];
+        let section = &section[..section.find("\n### ").unwrap_or(section.len())];
+        if !section.contains(&format!("{severity}[{code}]")) {
+            missing.push(format!("{code}: the section shows no example {severity}"));
+        }
+        if !section.contains("\nFix: ") {
+            missing.push(format!("{code}: the section says no fix"));
+        }
+        let row = format!(
+            "| [{code}](#{}) | {severity} | {title} |",
+            code.to_lowercase()
+        );
+        if !doc.contains(&row) {
+            missing.push(format!("{code}: not in the table of codes as {row:?}"));
+        }
+    }
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+}

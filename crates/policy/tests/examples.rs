@@ -53,3 +53,14 @@ fn example_policies_start_with_the_schema_modeline() {
     }
     assert!(missing.is_empty(), "without the modeline:\n{missing}");
 }
+
+#[test]
+fn example_policies_lint_clean() {
+    let set = load_policies(&[examples()]).expect("the examples are valid");
+    // A day well before the examples' `expires` dates.
+    let findings = moat_policy::lint::lint(&set, jiff::civil::date(2026, 6, 1));
+    let diags: Vec<&moat_policy::Diagnostic> = findings.iter().map(|f| &f.diagnostic).collect();
+    let mut out = Vec::new();
+    render_text(diags, &mut out).expect("writing to memory");
+    assert!(findings.is_empty(), "{}", String::from_utf8_lossy(&out));
+}

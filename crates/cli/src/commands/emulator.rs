@@ -132,6 +132,7 @@ pub fn run(args: EmulatorArgs) -> anyhow::Result<Exit> {
         state_file: args.state,
         ..EmulatorConfig::default()
     };
+    let signals = StopSignals::install().context("catching stop signals")?;
     let handle = moat_emulator::start(config).context("starting the emulator")?;
     // The endpoint is this command's output: scripts that pass port 0 read
     // it to learn where to connect.
@@ -141,32 +142,65 @@ pub fn run(args: EmulatorArgs) -> anyhow::Result<Exit> {
         writeln!(out, "{}", handle.endpoint()).context("writing to stdout")?;
         out.flush().context("writing to stdout")?;
     }
-    wait_for_signal().context("waiting for a stop signal")?;
+    signals.wait().context("waiting for a stop signal")?;
     tracing::info!("stopping the emulator");
     handle.shutdown();
     Ok(Exit::Ok)
 }
 
-/// Blocks until Ctrl-C (or SIGTERM on Unix).
-fn wait_for_signal() -> std::io::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
+/// Ctrl-C and (on Unix) SIGTERM, caught from the moment this is made: a
+/// supervisor that stops the emulator right after reading its endpoint line
+/// gets a clean stop, not the default of dying by the signal.
+struct StopSignals {
+    runtime: tokio::runtime::Runtime,
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn install() -> std::io::Result<StopSignals> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
         #[cfg(unix)]
         {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-            tokio::select! {
-                r = tokio::signal::ctrl_c() => r,
-                _ = term.recv() => Ok(()),
-            }
+            use tokio::signal::unix::{SignalKind, signal};
+            let entered = runtime.enter();
+            let interrupt = signal(SignalKind::interrupt())?;
+            let terminate = signal(SignalKind::terminate())?;
+            drop(entered);
+            Ok(StopSignals {
+                runtime,
+                interrupt,
+                terminate,
+            })
         }
         #[cfg(not(unix))]
+        Ok(StopSignals { runtime })
+    }
+
+    /// Blocks until one of the signals arrives.
+    fn wait(self) -> std::io::Result<()> {
+        #[cfg(unix)]
         {
-            tokio::signal::ctrl_c().await
+            let StopSignals {
+                runtime,
+                mut interrupt,
+                mut terminate,
+            } = self;
+            runtime.block_on(async {
+                tokio::select! {
+                    _ = interrupt.recv() => {}
+                    _ = terminate.recv() => {}
+                }
+            });
+            Ok(())
         }
-    })
+        #[cfg(not(unix))]
+        self.runtime.block_on(tokio::signal::ctrl_c())
+    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 pub mod drift;
 pub mod emulator;
 pub mod export;
+pub mod lint;
 pub mod plan;
 pub mod ram_policy;
 pub mod validate;
@@ -15,6 +16,7 @@ use crate::exit::Exit;
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Validate(args) => validate::run(&args),
+        Command::Lint(args) => lint::run(&args),
         Command::Plan(args) => plan::run(&cli.global, &args),
         Command::Drift(args) => drift::run(&cli.global, &args),
         Command::Export(args) => export::run(&cli.global, &args),

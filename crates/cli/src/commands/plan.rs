@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
-use moat_diff::{DiffOptions, GroupPlan, Plan, RenderOptions};
+use moat_diff::{DiffOptions, FindingRef, GroupPlan, Plan, RenderOptions};
 use moat_policy::PolicySet;
 
 use crate::args::{GlobalArgs, PolicyPaths};
@@ -74,11 +74,14 @@ pub async fn make_plan(
         &cloud.client.read_only(),
         &group_refs(set),
         moat_exec::DEFAULT_READ_CONCURRENCY,
-        move |live| {
-            let gp = index
-                .get(&(live.id.clone(), live.region.clone()))
-                .map(|&i| &policy.groups[i]);
-            gp.map(|gp| moat_diff::diff_group(&policy, gp, &live, &options))
+        {
+            let options = options.clone();
+            move |live| {
+                let gp = index
+                    .get(&(live.id.clone(), live.region.clone()))
+                    .map(|&i| &policy.groups[i]);
+                gp.map(|gp| moat_diff::diff_group(&policy, gp, &live, &options))
+            }
         },
     )
     .await?;
@@ -102,7 +105,11 @@ pub async fn make_plan(
     );
     let mut groups: Vec<GroupPlan> = read.groups.into_iter().flatten().collect();
     groups.sort_by(|a, b| (&a.id, &a.region).cmp(&(&b.id, &b.region)));
-    Ok(Plan::new(groups))
+    let mut plan = Plan::new(groups);
+    // Reviewers see the risk of a rule next to the change that brings it.
+    let findings = moat_policy::lint::lint(set, options.today);
+    plan.attach_findings(findings.iter().map(FindingRef::from));
+    Ok(plan)
 }
 
 /// The region of the first group, for a client when `--region` is absent.

@@ -15,6 +15,7 @@ use serde_json::json;
 
 use crate::args::PolicyPaths;
 use crate::exit::Exit;
+use crate::output::plural;
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
@@ -50,10 +51,6 @@ impl Summary {
     }
 }
 
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
 pub fn run(args: &ValidateArgs) -> anyhow::Result<Exit> {
     let paths = &args.policies.paths;
     // Loading reports unreadable paths together with every other problem;
@@ -63,6 +60,16 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<Exit> {
         Ok(Summary::of(files.len(), &set))
     });
     match args.format {
+        ValidateFormat::Text => text(&result),
+        ValidateFormat::Json => json(&result),
+    }
+}
+
+/// Reports policies that failed to load, as `moat validate` does; the exit
+/// code is the error one. Other commands that load policies use this.
+pub(crate) fn report_invalid(diags: Diagnostics, format: ValidateFormat) -> anyhow::Result<Exit> {
+    let result = Err(diags);
+    match format {
         ValidateFormat::Text => text(&result),
         ValidateFormat::Json => json(&result),
     }

@@ -447,3 +447,22 @@ fn findings_attach_by_group_and_key_only_to_touched_rules() {
     plan.groups[0].changes[0].findings.clear();
     assert_eq!(plan.hash(), before, "findings explain, they do not decide");
 }
+
+#[test]
+fn lint_findings_attach_to_the_changes_of_their_rules() {
+    use moat_diff::FindingRef;
+
+    let text = "version: 1\nsecurity_groups:\n  - id: sg-bp1web0000000001\n    region: ap-southeast-1\n    \
+                ingress:\n      - allow: tcp/22\n        from: 0.0.0.0/0\n        \
+                lint_ignore: [MOAT007]\n        reason: demo host\n";
+    let set = moat_policy::load_policy_str("web.yaml", text).expect("valid policy");
+    let findings = moat_policy::lint::lint(&set, jiff::civil::date(2026, 6, 1));
+    let mut plan = diff(&set, &[live("sg-bp1web0000000001", vec![])], &opts());
+    plan.attach_findings(findings.iter().map(FindingRef::from));
+    let f = &plan.groups[0].changes[0].findings;
+    let seen: Vec<(&str, Option<&str>)> = f
+        .iter()
+        .map(|f| (f.code.as_str(), f.suppressed.as_deref()))
+        .collect();
+    assert_eq!(seen, [("MOAT001", None), ("MOAT007", Some("demo host"))]);
+}

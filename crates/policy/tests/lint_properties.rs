@@ -1,0 +1,184 @@
+//! Properties of ECS evaluation and lint over random rule sets: the cells
+//! `eval::cells` decides agree with `eval::decide` on flows inside them, and
+//! lint never panics and reports in a stable order.
+
+use ipnet::IpNet;
+use moat_policy::eval::{self, Flow, Space};
+use moat_policy::{
+    DesiredRule, Direction, GroupPolicy, LintIgnore, Mode, NicType, Origin, Peer, PolicySet,
+    PortRange, Protocol, Rule, RuleKey, Verdict,
+};
+use proptest::prelude::*;
+
+/// A small universe of networks so that rules overlap often, public and
+/// private, IPv4 only (cells are per family).
+const NETS: &[&str] = &[
+    "0.0.0.0/0",
+    "0.0.0.0/1",
+    "8.0.0.0/8",
+    "8.8.0.0/16",
+    "8.8.8.0/24",
+    "10.0.0.0/8",
+    "10.1.0.0/16",
+    "128.0.0.0/2",
+    "198.51.100.0/24",
+    "203.0.113.0/28",
+];
+
+fn protocol() -> impl Strategy<Value = Protocol> {
+    prop_oneof![
+        3 => Just(Protocol::Tcp),
+        1 => Just(Protocol::Udp),
+        1 => Just(Protocol::Icmp),
+        2 => Just(Protocol::All),
+    ]
+}
+
+fn ports() -> impl Strategy<Value = PortRange> {
+    prop_oneof![
+        Just(PortRange::single(22)),
+        Just(PortRange::single(3306)),
+        Just(PortRange::ALL_PORTS),
+        (1u16..4000, 0u16..2000).prop_map(|(from, w)| PortRange::Range {
+            from,
+            to: from.saturating_add(w)
+        }),
+    ]
+}
+
+fn rule() -> impl Strategy<Value = Rule> {
+    (
+        protocol(),
+        ports(),
+        0..NETS.len(),
+        any::<bool>(),
+        1u8..=4,
+        any::<bool>(),
+    )
+        .prop_map(|(protocol, ports, net, accept, priority, ingress)| Rule {
+            key: RuleKey {
+                direction: if ingress {
+                    Direction::Ingress
+                } else {
+                    Direction::Egress
+                },
+                protocol,
+                ports: if protocol.takes_ports() {
+                    ports
+                } else {
+                    PortRange::NotApplicable
+                },
+                peer: Peer::cidr(NETS[net].parse().expect("valid network")),
+                verdict: if accept {
+                    Verdict::Accept
+                } else {
+                    Verdict::Drop
+                },
+                nic_type: NicType::Intranet,
+                source_ports: None,
+                local: None,
+            },
+            priority,
+            description: String::new(),
+        })
+}
+
+fn addr_of(v: u128) -> std::net::IpAddr {
+    std::net::IpAddr::V4(std::net::Ipv4Addr::from(
+        u32::try_from(v).unwrap_or(u32::MAX),
+    ))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn cells_agree_with_decide(
+        rules in proptest::collection::vec(rule(), 0..10),
+        all in any::<bool>(),
+        ingress in any::<bool>(),
+    ) {
+        let refs: Vec<&Rule> = rules.iter().collect();
+        let direction = if ingress { Direction::Ingress } else { Direction::Egress };
+        let space = Space {
+            direction,
+            nic_type: NicType::Intranet,
+            protocol: if all { Protocol::All } else { Protocol::Tcp },
+            ports: PortRange::NotApplicable,
+            peer: "0.0.0.0/0".parse::<IpNet>().expect("valid network"),
+        };
+        let cells = eval::cells(&refs, &space, 100_000).expect("small input");
+        for cell in &cells {
+            let port_points = match cell.ports {
+                PortRange::Range { from, to } => vec![Some(from), Some(to)],
+                PortRange::NotApplicable => vec![None],
+            };
+            for port in port_points {
+                for a in [cell.addresses.first, cell.addresses.last] {
+                    let flow = Flow::new(direction, cell.protocol, port, addr_of(a));
+                    let d = eval::decide(refs.iter().copied(), &flow);
+                    prop_assert_eq!(d.verdict, cell.decision.verdict, "{:?} {:?}", flow, cell);
+                    prop_assert_eq!(
+                        d.rule.map(|r| r.priority),
+                        cell.decision.rule.map(|r| r.priority)
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn lint_never_panics_and_is_sorted(
+        rules in proptest::collection::vec((rule(), any::<bool>(), 0u8..4), 0..24),
+        day in 0i8..28,
+    ) {
+        let mut desired: Vec<DesiredRule> = Vec::new();
+        for (i, (rule, described, extra)) in rules.into_iter().enumerate() {
+            if desired.iter().any(|d| d.rule.key == rule.key) {
+                continue;
+            }
+            let mut rule = rule;
+            if described {
+                rule.description = format!("rule {i}");
+            }
+            desired.push(DesiredRule {
+                rule,
+                origin: Origin { file: "p.yaml".into(), line: u32::try_from(i).unwrap_or(0) + 1, column: 9 },
+                service_name: None,
+                peer_name: (extra == 1).then(|| "set".into()),
+                protected: false,
+                expires: (extra == 2).then(|| jiff::civil::date(2026, 6, 10)),
+                lint_ignore: (extra == 3).then(|| LintIgnore {
+                    codes: vec!["MOAT001".into(), "MOAT005".into(), "MOAT042".into()],
+                    reason: "test".into(),
+                }),
+            });
+        }
+        desired.sort_by(|a, b| a.rule.key.cmp(&b.rule.key));
+        let set = PolicySet {
+            groups: vec![GroupPolicy {
+                id: "sg-bp1prop000000001".into(),
+                region: "cn-hangzhou".into(),
+                name: None,
+                mode: Mode::Authoritative,
+                origin: Origin { file: "p.yaml".into(), line: 1, column: 3 },
+                rules: desired,
+            }],
+            protect: Vec::new(),
+        };
+        let today = jiff::civil::date(2026, 6, 1 + day);
+        let findings = moat_policy::lint::lint(&set, today);
+        let again = moat_policy::lint::lint(&set, today);
+        prop_assert_eq!(&findings, &again);
+        for pair in findings.windows(2) {
+            let key = |f: &moat_policy::lint::Finding| {
+                (f.diagnostic.origin.clone(), f.diagnostic.code, f.diagnostic.message.clone())
+            };
+            prop_assert!(key(&pair[0]) <= key(&pair[1]));
+        }
+        for f in &findings {
+            prop_assert!(moat_policy::codes::lint_severity(f.diagnostic.code).is_some());
+            prop_assert!(f.diagnostic.hint.is_some());
+        }
+    }
+}
