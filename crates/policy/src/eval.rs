@@ -156,6 +156,61 @@ pub fn decide<'a>(rules: impl IntoIterator<Item = &'a Rule>, flow: &Flow) -> Dec
     }
 }
 
+/// A decision with what a person debugging it needs besides the deciding
+/// rule (`moat explain`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Explanation<'a> {
+    pub decision: Decision<'a>,
+    /// Other rules that match the flow, in evaluation order; the first
+    /// of them would decide if the deciding rule were gone.
+    pub overridden: Vec<&'a Rule>,
+    /// Rules evaluated before the decision whose peer is a security group or
+    /// a prefix list and which match the flow in everything but the address:
+    /// if the address belongs to that group or list, one of them decides.
+    pub undecidable: Vec<&'a Rule>,
+}
+
+/// Decides `flow` like [`decide`], and says which other rules match and
+/// which rules moat cannot check against the address could decide instead.
+pub fn explain<'a>(rules: impl IntoIterator<Item = &'a Rule>, flow: &Flow) -> Explanation<'a> {
+    let rules: Vec<&'a Rule> = rules.into_iter().collect();
+    let decision = decide(rules.iter().copied(), flow);
+    let mut matching: Vec<&'a Rule> = rules
+        .iter()
+        .copied()
+        .filter(|r| matches(r, flow))
+        .filter(|r| decision.rule.is_none_or(|d| !std::ptr::eq(*r, d)))
+        .collect();
+    matching.sort_by(|a, b| evaluation_order(a, b));
+    let mut undecidable: Vec<&'a Rule> = rules
+        .iter()
+        .copied()
+        .filter(|r| r.key.peer.as_cidr().is_none())
+        .filter(|r| matches_but_address(r, flow))
+        .filter(|r| {
+            decision
+                .rule
+                .is_none_or(|d| evaluation_order(r, d) == Ordering::Less)
+        })
+        .collect();
+    undecidable.sort_by(|a, b| evaluation_order(a, b));
+    Explanation {
+        decision,
+        overridden: matching,
+        undecidable,
+    }
+}
+
+/// True when `rule` would match `flow` if its peer contained the address.
+fn matches_but_address(rule: &Rule, flow: &Flow) -> bool {
+    let mut probe = rule.clone();
+    probe.key.peer = crate::model::Peer::cidr(match flow.address {
+        IpAddr::V4(_) => IpNet::V4(Ipv4Net::default()),
+        IpAddr::V6(_) => IpNet::V6(Ipv6Net::default()),
+    });
+    matches(&probe, flow)
+}
+
 /// `rule` (a rule's protocol) applies to flows of `flow` (a concrete
 /// protocol, `All` meaning "any other").
 fn protocol_matches(rule: Protocol, flow: Protocol) -> bool {
@@ -636,6 +691,27 @@ mod tests {
         assert_eq!(d.rule, Some(&drop_late));
         let d = decide([&drop_late, &accept], &ssh_from("8.8.8.8"));
         assert_eq!(d.rule, Some(&drop_late));
+    }
+
+    #[test]
+    fn explain_names_overridden_rules_and_group_rules_it_cannot_check() {
+        let office = rule(Verdict::Accept, Protocol::Tcp, tcp(22), "203.0.113.0/24", 10);
+        let world = rule(Verdict::Accept, Protocol::Tcp, tcp(22), "0.0.0.0/0", 50);
+        let mut bastion = rule(Verdict::Drop, Protocol::Tcp, tcp(22), "0.0.0.0/0", 1);
+        bastion.key.peer = Peer::group("sg-bastion");
+        let mut late_group = bastion.clone();
+        late_group.priority = 90;
+        let other_port = rule(Verdict::Accept, Protocol::Tcp, tcp(80), "0.0.0.0/0", 1);
+        let rules = [&office, &world, &bastion, &late_group, &other_port];
+        let e = explain(rules, &ssh_from("203.0.113.9"));
+        assert_eq!(e.decision.rule, Some(&office));
+        assert_eq!(e.overridden, [&world]);
+        // Only the group rule evaluated before the decision could change it.
+        assert_eq!(e.undecidable, [&bastion]);
+
+        let e = explain(rules, &ssh_from("198.51.100.1"));
+        assert_eq!(e.decision.rule, Some(&world));
+        assert!(e.overridden.is_empty());
     }
 
     #[test]
