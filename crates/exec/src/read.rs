@@ -149,7 +149,9 @@ pub async fn read_groups(
     while let Some(joined) = tasks.join_next().await {
         match joined {
             Ok((index, result)) => {
-                let failed = result.is_err();
+                // A missing group is an answer, not a failure: the other
+                // groups are still needed.
+                let failed = matches!(&result, Err(e) if !e.is_group_not_found());
                 results[index] = Some(result);
                 if failed {
                     // Fail closed, and fast: nothing read after this matters.
