@@ -68,6 +68,9 @@ pub(crate) enum StepKind {
     Authorize(Vec<Rule>),
     /// The rule id to modify and the rule with the desired attributes.
     Modify { rule_id: String, rule: Rule },
+    /// A change that clears the description, which ECS cannot do in place:
+    /// revoke the rule, then authorize it again without one (two calls).
+    Replace { rule_id: String, rule: Rule },
     /// Rule ids to revoke.
     Revoke(Vec<String>),
 }
@@ -92,7 +95,7 @@ impl Step {
     pub fn items(&self) -> usize {
         match &self.kind {
             StepKind::Authorize(r) => r.len(),
-            StepKind::Modify { .. } => 1,
+            StepKind::Modify { .. } | StepKind::Replace { .. } => 1,
             StepKind::Revoke(ids) => ids.len(),
         }
     }
@@ -100,7 +103,9 @@ impl Step {
     pub fn rule_ids(&self) -> Vec<String> {
         match &self.kind {
             StepKind::Authorize(_) => Vec::new(),
-            StepKind::Modify { rule_id, .. } => vec![rule_id.clone()],
+            StepKind::Modify { rule_id, .. } | StepKind::Replace { rule_id, .. } => {
+                vec![rule_id.clone()]
+            }
             StepKind::Revoke(ids) => ids.clone(),
         }
     }
@@ -113,6 +118,9 @@ pub(crate) struct Work {
     pub change: ChangeRef,
     /// The desired rule (adds and changes).
     pub rule: Option<Rule>,
+    /// A change that clears the description: the rule is revoked and
+    /// authorized again (ECS cannot clear a field in place).
+    pub replace: bool,
 }
 
 /// The changes of `group` in the order the report lists them.
@@ -132,6 +140,9 @@ pub(crate) fn work_of(group: &GroupPlan) -> Vec<Work> {
                 key: Some(c.key.clone()),
                 live_ids: c.live_ids.clone(),
             },
+            replace: c.action == Action::Change
+                && c.after.as_ref().is_some_and(|a| a.description.is_empty())
+                && c.before.as_ref().is_some_and(|b| !b.description.is_empty()),
             rule: match c.action {
                 Action::Remove => None,
                 Action::Add | Action::Change => rule,
@@ -149,6 +160,7 @@ pub(crate) fn work_of(group: &GroupPlan) -> Vec<Work> {
                     live_ids: vec![u.rule.id.clone()],
                 },
                 rule: None,
+                replace: false,
             });
         }
     }
@@ -192,9 +204,16 @@ pub(crate) fn steps_of(work: &[Work]) -> Vec<Step> {
                 direction,
                 phase: Phase::Change,
                 batch: n,
-                kind: StepKind::Modify {
-                    rule_id: id.clone(),
-                    rule: rule.clone(),
+                kind: if w.replace {
+                    StepKind::Replace {
+                        rule_id: id.clone(),
+                        rule: rule.clone(),
+                    }
+                } else {
+                    StepKind::Modify {
+                        rule_id: id.clone(),
+                        rule: rule.clone(),
+                    }
                 },
                 changes: vec![i],
                 rules: vec![w.change.rule.clone()],
@@ -228,9 +247,17 @@ pub(crate) fn steps_of(work: &[Work]) -> Vec<Step> {
 }
 
 /// The smallest number of mutating calls `group` can be applied with:
-/// per direction, `ceil(adds/100) + changes + ceil(removed ids/100)`.
+/// per direction, `ceil(adds/100) + changes + ceil(removed ids/100)`, plus
+/// one more for each change that clears a description (revoke, then
+/// authorize).
 pub fn call_floor(group: &GroupPlan) -> usize {
-    steps_of(&work_of(group)).len()
+    steps_of(&work_of(group))
+        .iter()
+        .map(|s| match s.kind {
+            StepKind::Replace { .. } => 2,
+            _ => 1,
+        })
+        .sum()
 }
 
 #[cfg(test)]

@@ -39,8 +39,6 @@ pub enum GuardProblem {
         end: usize,
         limit: usize,
     },
-    /// A change clears a rule's description, which ECS cannot do in place.
-    ClearDescription { group: String, rule: String },
     /// The plan is inconsistent (an add without attributes, a change or
     /// removal without a live rule id): it was not made by `moat plan`.
     Malformed { group: String, detail: String },
@@ -111,10 +109,6 @@ impl fmt::Display for GuardProblem {
                 }
                 Ok(())
             }
-            GuardProblem::ClearDescription { group, rule } => write!(
-                f,
-                "{group}: plan clears the description of {rule}; ECS cannot clear a field in place (give the rule a description, or remove it and add it back in two applies)"
-            ),
             GuardProblem::Malformed { group, detail } => {
                 write!(f, "{group}: the plan is malformed: {detail}")
             }
@@ -152,8 +146,7 @@ impl fmt::Display for GuardError {
 
 /// Checks everything apply can know before it changes anything: missing
 /// groups, protected rules, `max_destroy`, the rule and group-reference
-/// quotas of each group at its fullest, descriptions ECS cannot clear, and
-/// the plan's consistency. `live` holds the live groups the plan touches
+/// quotas of each group at its fullest, and the plan's consistency. `live` holds the live groups the plan touches
 /// (as read for the stale check). Every problem is listed, not only the
 /// first.
 pub fn check_guards(
@@ -221,16 +214,6 @@ fn check_group(g: &GroupPlan, problems: &mut Vec<GuardProblem>, options: &ApplyO
                 action: c.action,
                 rule: rule_with_ids(&c.key, &c.live_ids),
                 protection: c.protection.clone(),
-            });
-        }
-        if c.action == Action::Change
-            && let (Some(before), Some(after)) = (&c.before, &c.after)
-            && after.description.is_empty()
-            && !before.description.is_empty()
-        {
-            problems.push(GuardProblem::ClearDescription {
-                group: g.id.clone(),
-                rule: rule_with_ids(&c.key, &c.live_ids),
             });
         }
     }

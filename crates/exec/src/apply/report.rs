@@ -250,6 +250,9 @@ impl fmt::Display for ApplyReport {
             self.removed(),
             plural(self.groups.len(), "group", "groups")
         );
+        if self.groups.is_empty() {
+            return f.write_str("Apply complete: no changes.");
+        }
         if self.is_complete() {
             return write!(f, "Apply complete: {counts} ({tail}).");
         }
@@ -257,7 +260,7 @@ impl fmt::Display for ApplyReport {
         let missing = self.not_done().count();
         write!(
             f,
-            "Apply failed: {counts}; {} not made in {}",
+            "Apply failed: {counts} ({tail}); {} not made in {}",
             plural(missing, "change", "changes"),
             plural(failed.len(), "group", "groups"),
         )?;
@@ -272,9 +275,9 @@ impl fmt::Display for ApplyReport {
                 })
         });
         if let Some(first) = first {
-            write!(f, " ({first})")?;
+            write!(f, ": {first}")?;
         }
-        write!(f, " ({tail}). Run plan again to see what remains.")
+        f.write_str(". Run plan again to see what remains.")
     }
 }
 

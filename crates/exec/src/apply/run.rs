@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use moat_aliyun::{CallError, CallInfo, Client};
+
 use moat_diff::{Action, GroupPlan, Plan, PlanError};
 use moat_policy::LiveGroup;
 use tokio::sync::Semaphore;
@@ -258,21 +259,17 @@ impl GroupRun {
                 }
                 continue;
             }
-            let result = self.call(step).await;
+            let result = self.call(step, &mut counts).await;
             let ok = result.is_ok();
             match result {
-                Ok(calls) => {
-                    counts.ok(&calls);
+                Ok(()) => {
                     for &i in &step.changes {
                         if matches!(states[i], State::Pending) {
                             states[i] = State::CallOk;
                         }
                     }
                 }
-                Err((f, e)) => {
-                    if let Some(e) = &e {
-                        counts.failed(e);
-                    }
+                Err(f) => {
                     tracing::warn!(
                         phase = %step.phase,
                         direction = %step.direction,
@@ -369,9 +366,8 @@ impl GroupRun {
         report
     }
 
-    /// One step's call. On failure: what to report, and the client's error
-    /// when there was a call.
-    async fn call(&self, step: &Step) -> Result<Vec<CallInfo>, (CallFailure, Option<CallError>)> {
+    /// One step's call (two for a replace), counted into `counts`.
+    async fn call(&self, step: &Step, counts: &mut Counts) -> Result<(), CallFailure> {
         let g = &self.group;
         let token = client_token(
             &self.plan_hash,
@@ -381,7 +377,7 @@ impl GroupRun {
             step.phase,
             step.batch,
         )
-        .map_err(|e| (CallFailure::local(step.phase.as_str(), e.to_string()), None))?;
+        .map_err(|e| CallFailure::local(step.phase.as_str(), e.to_string()))?;
         let mut context = self.context(step.phase.as_str());
         context.direction = Some(step.direction);
         context.batch = step.batch;
@@ -402,8 +398,33 @@ impl GroupRun {
                 .revoke(&g.id, step.direction, ids, &token)
                 .await
                 .map(|o| o.calls),
+            StepKind::Replace { rule_id, rule } => {
+                let revoke = token.derive("replace-revoke");
+                let ids = std::slice::from_ref(rule_id);
+                match client.revoke(&g.id, step.direction, ids, &revoke).await {
+                    Ok(o) => {
+                        counts.ok(&o.calls);
+                        let authorize = token.derive("replace-authorize");
+                        let rules = std::slice::from_ref(rule);
+                        client
+                            .authorize(&g.id, step.direction, rules, &authorize)
+                            .await
+                            .map(|o| o.calls)
+                    }
+                    Err(e) => Err(e),
+                }
+            }
         };
-        result.map_err(|e| (CallFailure::from_error(&e), Some(e)))
+        match result {
+            Ok(calls) => {
+                counts.ok(&calls);
+                Ok(())
+            }
+            Err(e) => {
+                counts.failed(&e);
+                Err(CallFailure::from_error(&e))
+            }
+        }
     }
 
     /// Reads the group until every change whose call succeeded is visible
@@ -456,6 +477,14 @@ impl GroupRun {
 fn mismatch(w: &Work, live: &LiveGroup) -> Option<String> {
     match w.change.action {
         Action::Add => {
+            let rule = w.rule.as_ref()?;
+            match live.rules.iter().find(|r| r.rule.key == rule.key) {
+                None => Some("rule not in the group".to_owned()),
+                Some(r) => attributes_differ(&r.rule, rule),
+            }
+        }
+        Action::Change if w.replace => {
+            // Revoked and authorized again: a new id with the same key.
             let rule = w.rule.as_ref()?;
             match live.rules.iter().find(|r| r.rule.key == rule.key) {
                 None => Some("rule not in the group".to_owned()),
