@@ -80,8 +80,8 @@ impl Progress for Counter {
 #[tokio::test]
 async fn applies_at_the_floor_in_order_verifies_journals_and_restores() {
     let handle = emulator(FaultConfig::default(), 1);
-    seed(&handle, A, &live_a());
-    seed(&handle, B, &live_b());
+    seed_group(&handle, A, &live_a());
+    seed_group(&handle, B, &live_b());
     let c = client(&handle, 3);
     let original = live(&c, &[A, B]).await;
     let set = desired(&[(A, want_a()), (B, want_b())]);
@@ -262,8 +262,8 @@ async fn applies_at_the_floor_in_order_verifies_journals_and_restores() {
 #[tokio::test]
 async fn guards_refuse_before_any_change() {
     let handle = emulator(FaultConfig::default(), 2);
-    seed(&handle, A, &live_a());
-    seed(&handle, B, &live_b());
+    seed_group(&handle, A, &live_a());
+    seed_group(&handle, B, &live_b());
     let c = client(&handle, 3);
     let set = desired(&[(A, want_a()), (B, want_b())]);
     let (plan, _) = make_plan(&c, &set).await;
@@ -401,7 +401,7 @@ async fn guards_refuse_before_any_change() {
 #[tokio::test]
 async fn a_stale_plan_is_refused() {
     let handle = emulator(FaultConfig::default(), 3);
-    seed(&handle, A, &live_a());
+    seed_group(&handle, A, &live_a());
     let c = client(&handle, 3);
     let set = desired(&[(A, want_a())]);
     let (plan, before) = make_plan(&c, &set).await;
@@ -440,8 +440,8 @@ async fn a_stale_plan_is_refused() {
 #[tokio::test]
 async fn a_failed_call_stops_only_its_group() {
     let handle = emulator(FaultConfig::default(), 4);
-    seed(&handle, A, &live_a());
-    seed(&handle, B, &live_b());
+    seed_group(&handle, A, &live_a());
+    seed_group(&handle, B, &live_b());
     let c = client(&handle, 3);
     // A's egress authorize references a group that does not exist.
     let mut want = want_a();

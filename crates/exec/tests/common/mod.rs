@@ -76,7 +76,7 @@ fn wire_direction(d: Direction) -> WireDirection {
     }
 }
 
-pub fn seed(handle: &EmulatorHandle, id: &str, rules: &[Rule]) {
+pub fn seed_group(handle: &EmulatorHandle, id: &str, rules: &[Rule]) {
     let mut g = SeedGroup::new(REGION, id)
         .name(format!("{id}-name"))
         .vpc_id("vpc-apply");
