@@ -284,3 +284,82 @@ impl fmt::Display for ApplyReport {
 fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(action: Action) -> ChangeRef {
+        ChangeRef {
+            action,
+            direction: Direction::Ingress,
+            rule: "ingress accept tcp/22 from 10.0.0.0/8".into(),
+            key: None,
+            live_ids: Vec::new(),
+        }
+    }
+
+    fn group(done: Vec<ChangeRef>, calls: usize) -> GroupReport {
+        GroupReport {
+            id: "sg-1".into(),
+            region: "cn-hangzhou".into(),
+            done,
+            not_done: Vec::new(),
+            failure: None,
+            verified: Some(true),
+            mutating_calls: calls.saturating_sub(1),
+            calls,
+            attempts: calls as u32,
+            elapsed: Duration::from_millis(150),
+        }
+    }
+
+    #[test]
+    fn closing_lines() {
+        let mut done = vec![change(Action::Add); 3];
+        done.extend(vec![change(Action::Change); 2]);
+        done.extend(vec![change(Action::Remove); 2]);
+        let mut report = ApplyReport {
+            plan_hash: "sha256:00".into(),
+            groups: vec![group(done, 5)],
+            snapshots: Vec::new(),
+            read_calls: 1,
+            journal_error: None,
+            elapsed: Duration::from_millis(210),
+        };
+        assert_eq!(
+            report.to_string(),
+            "Apply complete: 3 added, 2 changed, 2 removed in 1 group (7 changes in 6 API calls, 0.2 s)."
+        );
+
+        let failure = CallFailure {
+            action: "RevokeSecurityGroup".into(),
+            code: Some("Throttling".into()),
+            request_id: Some("R-1".into()),
+            message: "RevokeSecurityGroup on sg-1 failed after 6 attempts".into(),
+            attempts: 6,
+            retryable: true,
+        };
+        let g = &mut report.groups[0];
+        let removed = g.done.split_off(5);
+        g.not_done = removed
+            .into_iter()
+            .map(|change| NotDone {
+                change,
+                reason: NotDoneReason::Failed {
+                    error: failure.clone(),
+                },
+            })
+            .collect();
+        g.failure = Some(failure);
+        assert_eq!(
+            report.to_string(),
+            "Apply failed: 3 added, 2 changed, 0 removed in 1 group (5 changes in 6 API calls, 0.2 s); \
+             2 changes not made in 1 group: sg-1: RevokeSecurityGroup Throttling (request id R-1). \
+             Run plan again to see what remains."
+        );
+
+        report.groups.clear();
+        assert_eq!(report.to_string(), "Apply complete: no changes.");
+    }
+}

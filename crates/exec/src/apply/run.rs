@@ -103,14 +103,14 @@ pub async fn apply(
             .iter()
             .find(|l| l.id == g.id && l.region == g.region)
             .map(moat_diff::fingerprint);
-        if now.is_some() && now != g.fingerprint {
+        // A group that vanished since the plan changed too.
+        if now.is_none() || now != g.fingerprint {
             return Err(ApplyError::Stale(PlanError::Stale {
                 group: g.id.clone(),
                 region: g.region.clone(),
             }));
         }
     }
-    // Groups that vanished since the plan are named by the guards.
     check_guards(plan, &live, options)?;
     if touched.is_empty() {
         report.elapsed = started.elapsed();
