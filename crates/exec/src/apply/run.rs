@@ -318,7 +318,7 @@ impl GroupRun {
             let seen = read_back
                 .as_ref()
                 .and_then(|r| r.as_ref().ok())
-                .map(|mismatch| mismatch[i].clone());
+                .and_then(|mismatch| mismatch.get(i).cloned());
             let reason = match (state, seen) {
                 (State::Pending, _) => None,
                 (State::CallOk, None | Some(None)) => None,
