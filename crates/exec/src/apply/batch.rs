@@ -1,0 +1,287 @@
+//! Turning a group's plan into ordered steps (one API call each), and the
+//! ClientToken of each step.
+
+use std::fmt;
+
+use moat_aliyun::ClientToken;
+use moat_aliyun::request::InvalidClientToken;
+use moat_diff::{Action, GroupPlan, UnmodeledAction};
+use moat_policy::{Direction, Rule};
+use serde::Serialize;
+
+use super::report::ChangeRef;
+
+/// Rules per `AuthorizeSecurityGroup(Egress)` call (`Permissions.N`).
+pub const MAX_RULES_PER_AUTHORIZE: usize = 100;
+/// Rule ids per `RevokeSecurityGroup(Egress)` call (`SecurityGroupRuleId.N`).
+pub const MAX_IDS_PER_REVOKE: usize = 100;
+
+/// The three kinds of mutating call, in the order they run per direction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    Add,
+    Change,
+    Remove,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Add => "add",
+            Phase::Change => "change",
+            Phase::Remove => "remove",
+        }
+    }
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The ClientToken of one call: fixed by the plan's hash, the token scope
+/// (empty by default), the group, the direction, the phase and the 1-based
+/// batch index, so the same call of the same plan always carries the same
+/// token (a retry or a re-run cannot apply twice), and different calls never
+/// share one. It is `moat-` and 40 hex digits: 45 printable ASCII characters,
+/// within the API's 64.
+pub fn client_token(
+    plan_hash: &str,
+    scope: &str,
+    group: &str,
+    direction: Direction,
+    phase: Phase,
+    batch: usize,
+) -> Result<ClientToken, InvalidClientToken> {
+    // A fixed, valid base; every input goes through the hash of `derive`.
+    Ok(ClientToken::new("moat-apply")?.derive(&format!(
+        "{plan_hash}\n{scope}\n{group}\n{direction}\n{phase}\n{batch}"
+    )))
+}
+
+/// What one step does.
+#[derive(Clone, Debug)]
+pub(crate) enum StepKind {
+    /// Rules to authorize.
+    Authorize(Vec<Rule>),
+    /// The rule id to modify and the rule with the desired attributes.
+    Modify { rule_id: String, rule: Rule },
+    /// A change that clears the description, which ECS cannot do in place:
+    /// revoke the rule, then authorize it again without one (two calls).
+    Replace { rule_id: String, rule: Rule },
+    /// Rule ids to revoke.
+    Revoke(Vec<String>),
+}
+
+/// One API call of a group's apply.
+#[derive(Clone, Debug)]
+pub(crate) struct Step {
+    pub direction: Direction,
+    pub phase: Phase,
+    /// 1-based within the direction and phase.
+    pub batch: usize,
+    pub kind: StepKind,
+    /// Indexes into the group's change list of the changes this step does
+    /// (all of them for adds and modifies; those with an id here for
+    /// revokes).
+    pub changes: Vec<usize>,
+    /// Compact rule strings, for the journal.
+    pub rules: Vec<String>,
+}
+
+impl Step {
+    pub fn items(&self) -> usize {
+        match &self.kind {
+            StepKind::Authorize(r) => r.len(),
+            StepKind::Modify { .. } | StepKind::Replace { .. } => 1,
+            StepKind::Revoke(ids) => ids.len(),
+        }
+    }
+
+    pub fn rule_ids(&self) -> Vec<String> {
+        match &self.kind {
+            StepKind::Authorize(_) => Vec::new(),
+            StepKind::Modify { rule_id, .. } | StepKind::Replace { rule_id, .. } => {
+                vec![rule_id.clone()]
+            }
+            StepKind::Revoke(ids) => ids.clone(),
+        }
+    }
+}
+
+/// A change of a group flattened for execution: plan changes first (in
+/// plan order), then unmodeled removals.
+#[derive(Clone, Debug)]
+pub(crate) struct Work {
+    pub change: ChangeRef,
+    /// The desired rule (adds and changes).
+    pub rule: Option<Rule>,
+    /// A change that clears the description: the rule is revoked and
+    /// authorized again (ECS cannot clear a field in place).
+    pub replace: bool,
+}
+
+/// The changes of `group` in the order the report lists them.
+pub(crate) fn work_of(group: &GroupPlan) -> Vec<Work> {
+    let mut out = Vec::new();
+    for c in &group.changes {
+        let rule = c.after.as_ref().map(|a| Rule {
+            key: c.key.clone(),
+            priority: a.priority,
+            description: a.description.clone(),
+        });
+        out.push(Work {
+            change: ChangeRef {
+                action: c.action,
+                direction: c.key.direction,
+                rule: c.key.to_string(),
+                key: Some(c.key.clone()),
+                live_ids: c.live_ids.clone(),
+            },
+            replace: c.action == Action::Change
+                && c.after.as_ref().is_some_and(|a| a.description.is_empty())
+                && c.before.as_ref().is_some_and(|b| !b.description.is_empty()),
+            rule: match c.action {
+                Action::Remove => None,
+                Action::Add | Action::Change => rule,
+            },
+        });
+    }
+    for u in &group.unmodeled {
+        if u.action == UnmodeledAction::Remove {
+            out.push(Work {
+                change: ChangeRef {
+                    action: Action::Remove,
+                    direction: u.rule.direction,
+                    rule: format!("{} unmodeled {}", u.rule.direction, u.rule.summary),
+                    key: None,
+                    live_ids: vec![u.rule.id.clone()],
+                },
+                rule: None,
+                replace: false,
+            });
+        }
+    }
+    out
+}
+
+/// The steps for `work`, in execution order: per direction (ingress, then
+/// egress) additions in batches, modifications one by one, removals in
+/// batches of rule ids. Work the guards would refuse (an add or change
+/// without a rule, a change without a live id) makes no step.
+pub(crate) fn steps_of(work: &[Work]) -> Vec<Step> {
+    let mut steps = Vec::new();
+    for direction in [Direction::Ingress, Direction::Egress] {
+        let of = |action: Action| {
+            work.iter()
+                .enumerate()
+                .filter(move |(_, w)| w.change.direction == direction && w.change.action == action)
+        };
+
+        let adds: Vec<(usize, &Rule)> = of(Action::Add)
+            .filter_map(|(i, w)| w.rule.as_ref().map(|r| (i, r)))
+            .collect();
+        for (n, chunk) in adds.chunks(MAX_RULES_PER_AUTHORIZE).enumerate() {
+            steps.push(Step {
+                direction,
+                phase: Phase::Add,
+                batch: n + 1,
+                kind: StepKind::Authorize(chunk.iter().map(|(_, r)| (*r).clone()).collect()),
+                changes: chunk.iter().map(|(i, _)| *i).collect(),
+                rules: chunk.iter().map(|(_, r)| r.key.to_string()).collect(),
+            });
+        }
+
+        let mut n = 0;
+        for (i, w) in of(Action::Change) {
+            let (Some(rule), Some(id)) = (&w.rule, w.change.live_ids.first()) else {
+                continue;
+            };
+            n += 1;
+            steps.push(Step {
+                direction,
+                phase: Phase::Change,
+                batch: n,
+                kind: if w.replace {
+                    StepKind::Replace {
+                        rule_id: id.clone(),
+                        rule: rule.clone(),
+                    }
+                } else {
+                    StepKind::Modify {
+                        rule_id: id.clone(),
+                        rule: rule.clone(),
+                    }
+                },
+                changes: vec![i],
+                rules: vec![w.change.rule.clone()],
+            });
+        }
+
+        // Removals by id; one change may carry several ids, and an id is
+        // revoked once even when two changes name it.
+        let mut ids: Vec<(usize, &String, &str)> = Vec::new();
+        for (i, w) in of(Action::Remove) {
+            for id in &w.change.live_ids {
+                if !ids.iter().any(|(_, seen, _)| *seen == id) {
+                    ids.push((i, id, w.change.rule.as_str()));
+                }
+            }
+        }
+        for (n, chunk) in ids.chunks(MAX_IDS_PER_REVOKE).enumerate() {
+            let mut changes: Vec<usize> = chunk.iter().map(|(i, _, _)| *i).collect();
+            changes.dedup();
+            steps.push(Step {
+                direction,
+                phase: Phase::Remove,
+                batch: n + 1,
+                kind: StepKind::Revoke(chunk.iter().map(|(_, id, _)| (*id).clone()).collect()),
+                changes,
+                rules: chunk.iter().map(|(_, _, r)| (*r).to_owned()).collect(),
+            });
+        }
+    }
+    steps
+}
+
+/// The smallest number of mutating calls `group` can be applied with:
+/// per direction, `ceil(adds/100) + changes + ceil(removed ids/100)`, plus
+/// one more for each change that clears a description (revoke, then
+/// authorize).
+pub fn call_floor(group: &GroupPlan) -> usize {
+    steps_of(&work_of(group))
+        .iter()
+        .map(|s| match s.kind {
+            StepKind::Replace { .. } => 2,
+            _ => 1,
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_fixed_distinct_and_within_limits() {
+        let t = |g: &str, d, p, b| client_token("sha256:ab", "", g, d, p, b).unwrap();
+        let a = t("sg-1", Direction::Ingress, Phase::Add, 1);
+        assert_eq!(a, t("sg-1", Direction::Ingress, Phase::Add, 1));
+        assert_ne!(a, t("sg-1", Direction::Ingress, Phase::Add, 2));
+        assert_ne!(a, t("sg-1", Direction::Egress, Phase::Add, 1));
+        assert_ne!(a, t("sg-1", Direction::Ingress, Phase::Remove, 1));
+        assert_ne!(a, t("sg-2", Direction::Ingress, Phase::Add, 1));
+        assert_ne!(
+            a,
+            client_token("sha256:ac", "", "sg-1", Direction::Ingress, Phase::Add, 1).unwrap()
+        );
+        assert_ne!(
+            a,
+            client_token("sha256:ab", "x", "sg-1", Direction::Ingress, Phase::Add, 1).unwrap()
+        );
+        assert!(a.as_str().len() <= 64);
+        assert!(a.as_str().bytes().all(|b| b.is_ascii_graphic()));
+    }
+}

@@ -1,0 +1,517 @@
+//! Apply against the in-process emulator: the floor of calls, order,
+//! verification, snapshots and restore, the journal, guards, stale plans
+//! and a group that stops.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use common::*;
+use moat_aliyun::AttemptLog;
+use moat_diff::{Action, Protection, ProtectionSource};
+use moat_emulator::FaultConfig;
+use moat_exec::apply::{
+    ApplyError, ApplyOptions, CallEvent, GroupReport, GuardProblem, JournalLine, NotDoneReason,
+    Progress, apply, call_floor,
+};
+use moat_policy::{Direction, Origin, Peer};
+
+const A: &str = "sg-bpapplya0001";
+const B: &str = "sg-bpapplyb0001";
+
+fn live_a() -> Vec<moat_policy::Rule> {
+    vec![
+        rule(Direction::Ingress, 22, "10.0.0.0/8"),
+        rule(Direction::Ingress, 80, "0.0.0.0/0"),
+        with(rule(Direction::Ingress, 443, "0.0.0.0/0"), 1, "old"),
+        rule(Direction::Ingress, 3306, "0.0.0.0/0"),
+        rule(Direction::Ingress, 25, "0.0.0.0/0"),
+        rule(Direction::Egress, 443, "0.0.0.0/0"),
+        rule(Direction::Egress, 53, "0.0.0.0/0"),
+    ]
+}
+
+fn want_a() -> Vec<moat_policy::Rule> {
+    let mut r = vec![
+        rule(Direction::Ingress, 22, "10.0.0.0/8"),
+        with(rule(Direction::Ingress, 80, "0.0.0.0/0"), 5, "web"),
+        with(rule(Direction::Ingress, 443, "0.0.0.0/0"), 1, "new"),
+        rule(Direction::Egress, 443, "0.0.0.0/0"),
+        rule(Direction::Egress, 8080, "0.0.0.0/0"),
+    ];
+    for port in 1000..1150 {
+        r.push(rule(Direction::Ingress, port, "10.1.0.0/16"));
+    }
+    r
+}
+
+fn live_b() -> Vec<moat_policy::Rule> {
+    vec![rule(Direction::Ingress, 22, "10.0.0.0/8")]
+}
+
+fn want_b() -> Vec<moat_policy::Rule> {
+    let mut r = live_b();
+    for port in [80, 443, 8443] {
+        r.push(rule(Direction::Ingress, port, "192.168.0.0/16"));
+    }
+    r
+}
+
+#[derive(Debug, Default)]
+struct Counter {
+    started: AtomicUsize,
+    calls: AtomicUsize,
+    finished: AtomicUsize,
+}
+
+impl Progress for Counter {
+    fn group_started(&self, _group: &str, _changes: usize) {
+        self.started.fetch_add(1, Ordering::Relaxed);
+    }
+    fn call_done(&self, _call: &CallEvent) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+    }
+    fn group_finished(&self, _report: &GroupReport) {
+        self.finished.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[tokio::test]
+async fn applies_at_the_floor_in_order_verifies_journals_and_restores() {
+    let handle = emulator(FaultConfig::default(), 1);
+    seed_group(&handle, A, &live_a());
+    seed_group(&handle, B, &live_b());
+    let c = client(&handle, 3);
+    let original = live(&c, &[A, B]).await;
+    let set = desired(&[(A, want_a()), (B, want_b())]);
+    let (plan, _) = make_plan(&c, &set).await;
+    assert_eq!(
+        plan.summary().to_string(),
+        "Plan: 154 to add, 2 to change, 3 to remove."
+    );
+    let floor: usize = plan.groups.iter().map(call_floor).sum();
+    // A: ingress 2 authorize + 2 modify + 1 revoke, egress 1 + 1; B: 1.
+    assert_eq!(floor, 8);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let journal = dir.path().join("state/journal.jsonl");
+    let snapshots = dir.path().join("snapshots/20261125T101500Z");
+    let log = Arc::new(AttemptLog::new());
+    let progress = Arc::new(Counter::default());
+    let options = ApplyOptions {
+        journal: Some(journal.clone()),
+        snapshot_dir: Some(snapshots.clone()),
+        observer: Some(log.clone()),
+        progress: Some(progress.clone()),
+        ..ApplyOptions::default()
+    };
+    handle.emulator().reset_stats();
+    let report = apply(&c, &plan, &options).await.expect("apply runs");
+    let stats = handle.emulator().stats();
+
+    // The floor of mutating calls, and nothing else but reads.
+    assert_eq!(mutating_calls(&stats), floor as u64, "{stats:?}");
+    assert_eq!(report.mutating_calls(), floor);
+    assert!(report.is_complete(), "{report:#?}");
+    assert_eq!(
+        report.groups.iter().map(|g| g.verified).collect::<Vec<_>>(),
+        [Some(true); 2]
+    );
+    // 2 reads before, 8 changes, 1 verify read per group.
+    assert_eq!(report.api_calls(), 12);
+    assert_eq!(stats.total(), 12);
+    let line = report.to_string();
+    assert!(
+        line.starts_with(
+            "Apply complete: 154 added, 2 changed, 3 removed in 2 groups (159 changes in 12 API calls, "
+        ),
+        "{line}"
+    );
+    assert!(line.ends_with(" s)."), "{line}");
+    assert_eq!(progress.started.load(Ordering::Relaxed), 2);
+    assert_eq!(progress.finished.load(Ordering::Relaxed), 2);
+    assert_eq!(progress.calls.load(Ordering::Relaxed), 8);
+
+    // Make-before-break: per group and direction, every authorize ends
+    // before the first revoke starts, and modifies sit in between.
+    let records = log.records();
+    for group in [A, B] {
+        for egress in [false, true] {
+            let pos = |prefix: &str| -> Vec<usize> {
+                records
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| {
+                        let name = r.action.as_str();
+                        r.group.as_deref() == Some(group)
+                            && name.starts_with(prefix)
+                            && name.contains("Egress") == egress
+                    })
+                    .map(|(i, _)| i)
+                    .collect()
+            };
+            let (auth, modify, revoke) = (pos("Authorize"), pos("Modify"), pos("Revoke"));
+            if let (Some(a), Some(r)) = (auth.iter().max(), revoke.iter().min()) {
+                assert!(a < r, "{group} egress={egress}: authorize after revoke");
+            }
+            if let (Some(a), Some(m)) = (auth.iter().max(), modify.iter().min()) {
+                assert!(a < m);
+            }
+            if let (Some(m), Some(r)) = (modify.iter().max(), revoke.iter().min()) {
+                assert!(m < r);
+            }
+        }
+    }
+
+    // The live state is the desired one: a fresh plan has no changes, and
+    // applying it makes no mutating call.
+    let (again, _) = make_plan(&c, &set).await;
+    assert!(!again.has_changes(), "{}", again.to_json());
+    handle.emulator().reset_stats();
+    let noop = apply(&c, &again, &options).await.expect("no-op apply");
+    assert_eq!(mutating_calls(&handle.emulator().stats()), 0);
+    assert!(noop.groups.is_empty() && noop.is_complete());
+
+    // Journal: one JSON line per attempt with the documented fields, and
+    // no secret.
+    let text = std::fs::read_to_string(&journal).expect("journal written");
+    assert!(!text.contains(KEY_SECRET));
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), records.len(), "one line per attempt");
+    for l in &lines {
+        let v: serde_json::Value = serde_json::from_str(l).expect("a JSON line");
+        for field in [
+            "time",
+            "plan",
+            "group",
+            "phase",
+            "action",
+            "batch",
+            "attempt",
+            "outcome",
+            "duration_ms",
+        ] {
+            assert!(v.get(field).is_some(), "{field} missing in {l}");
+        }
+        let parsed: JournalLine = serde_json::from_str(l).expect("a journal line");
+        parsed
+            .time
+            .parse::<jiff::Timestamp>()
+            .expect("RFC 3339 time");
+        assert!(parsed.time.ends_with('Z'));
+    }
+    let parsed: Vec<JournalLine> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).expect("line"))
+        .collect();
+    let first_add = parsed
+        .iter()
+        .find(|l| l.phase == "add" && l.group == A)
+        .expect("an add line");
+    assert_eq!(first_add.plan, plan.hash());
+    assert_eq!(first_add.direction, Some(Direction::Ingress));
+    assert_eq!(first_add.batch, 1);
+    assert_eq!(first_add.rules.len(), 100);
+    assert_eq!(first_add.outcome, "ok");
+    assert!(first_add.request_id.is_some());
+    assert!(
+        first_add
+            .client_token
+            .as_ref()
+            .is_some_and(|t| t.len() <= 64)
+    );
+    let revoke = parsed
+        .iter()
+        .find(|l| l.phase == "remove" && l.group == A && l.direction == Some(Direction::Ingress))
+        .expect("a revoke line");
+    assert_eq!(revoke.rule_ids.len(), 2);
+
+    // Snapshots: one policy file per group; planning from them and
+    // applying restores the original rules.
+    assert_eq!(
+        report.snapshots,
+        [
+            snapshots.join(format!("{A}.yaml")),
+            snapshots.join(format!("{B}.yaml"))
+        ]
+    );
+    let restore_set =
+        moat_policy::load_policies(&report.snapshots).expect("the snapshots load as a policy");
+    let (restore, _) = make_plan(&c, &restore_set).await;
+    assert_eq!(
+        restore.summary().to_string(),
+        "Plan: 3 to add, 2 to change, 154 to remove."
+    );
+    let restore_options = ApplyOptions {
+        max_destroy: 1000,
+        ..ApplyOptions::default()
+    };
+    let restored = apply(&c, &restore, &restore_options)
+        .await
+        .expect("restore");
+    assert!(restored.is_complete(), "{restored}");
+    let now = live(&c, &[A, B]).await;
+    for (before, after) in original.iter().zip(&now) {
+        assert_eq!(rule_set(before), rule_set(after), "{} restored", before.id);
+    }
+}
+
+/// Each guard refuses the whole plan, naming the problem, with no mutating
+/// call.
+#[tokio::test]
+async fn guards_refuse_before_any_change() {
+    let handle = emulator(FaultConfig::default(), 2);
+    seed_group(&handle, A, &live_a());
+    seed_group(&handle, B, &live_b());
+    let c = client(&handle, 3);
+    let set = desired(&[(A, want_a()), (B, want_b())]);
+    let (plan, _) = make_plan(&c, &set).await;
+    handle.emulator().reset_stats();
+
+    let refused = |r: Result<moat_exec::ApplyReport, ApplyError>| match r {
+        Err(ApplyError::Guard(g)) => g,
+        other => panic!("expected a guard refusal, got {other:?}"),
+    };
+
+    // More removals than max_destroy.
+    let options = ApplyOptions {
+        max_destroy: 2,
+        ..ApplyOptions::default()
+    };
+    let g = refused(apply(&c, &plan, &options).await);
+    assert_eq!(
+        g.to_string(),
+        "apply refused, nothing changed: plan removes 3 rules, more than --max-destroy 2"
+    );
+
+    // A protected removal (a protect selector, say) and a protected change.
+    let mut protected = plan.clone();
+    for ch in &mut protected.groups[0].changes {
+        if ch.action != Action::Add && ch.key.ports == moat_policy::PortRange::single(3306)
+            || ch.action == Action::Change && ch.key.ports == moat_policy::PortRange::single(80)
+        {
+            ch.protection = Some(Protection {
+                source: ProtectionSource::Selector,
+                reason: "database access is reviewed".into(),
+                origin: Origin {
+                    file: "policy.yaml".into(),
+                    line: 3,
+                    column: 3,
+                },
+            });
+        }
+    }
+    let g = refused(apply(&c, &protected, &ApplyOptions::default()).await);
+    assert_eq!(g.problems.len(), 2, "{g}");
+    let text = g.to_string();
+    assert!(
+        text.contains("plan removes protected rule ingress accept tcp/3306"),
+        "{text}"
+    );
+    assert!(
+        text.contains("plan changes protected rule ingress accept tcp/80"),
+        "{text}"
+    );
+    assert!(text.contains("database access is reviewed (protect selector at policy.yaml:3:3)"));
+    // Allowed, the protections no longer refuse (checked with a guard that
+    // still refuses for another reason, so nothing is applied).
+    let options = ApplyOptions {
+        allow_protected: true,
+        max_destroy: 0,
+        ..ApplyOptions::default()
+    };
+    let g = refused(apply(&c, &protected, &options).await);
+    assert!(
+        matches!(g.problems[..], [GuardProblem::MaxDestroy { .. }]),
+        "{g}"
+    );
+
+    // The rule quota, counted at the fullest point (A has 7 live rules and
+    // adds 150 ingress rules before removing 2).
+    let options = ApplyOptions {
+        rules_per_group: 150,
+        ..ApplyOptions::default()
+    };
+    let g = refused(apply(&c, &plan, &options).await);
+    assert_eq!(
+        g.problems,
+        [GuardProblem::RuleQuota {
+            group: A.into(),
+            peak: 157,
+            end: 155,
+            limit: 150
+        }]
+    );
+
+    // The group-reference quota.
+    let mut refs = want_b();
+    for n in 0..3 {
+        let mut r = rule(Direction::Ingress, 5000 + n, "10.0.0.0/8");
+        r.key.peer = Peer::group(format!("sg-bpapplypeer{n}"));
+        refs.push(r);
+    }
+    let (ref_plan, _) = make_plan(&c, &desired(&[(B, refs)])).await;
+    let options = ApplyOptions {
+        max_group_refs: 2,
+        ..ApplyOptions::default()
+    };
+    let g = refused(apply(&c, &ref_plan, &options).await);
+    assert!(
+        matches!(
+            &g.problems[..],
+            [GuardProblem::GroupRefQuota {
+                peak: 3,
+                limit: 2,
+                ..
+            }]
+        ),
+        "{g}"
+    );
+
+    // A missing group.
+    let (missing, _) = make_plan(
+        &c,
+        &desired(&[(B, want_b()), ("sg-bpapplynone1", live_b())]),
+    )
+    .await;
+    let g = refused(apply(&c, &missing, &ApplyOptions::default()).await);
+    assert!(
+        g.to_string()
+            .contains("security group sg-bpapplynone1 in region cn-hangzhou does not exist"),
+        "{g}"
+    );
+
+    // Several problems are listed together.
+    let options = ApplyOptions {
+        max_destroy: 1,
+        rules_per_group: 10,
+        ..ApplyOptions::default()
+    };
+    let g = refused(apply(&c, &plan, &options).await);
+    assert_eq!(g.problems.len(), 2);
+    assert!(
+        g.to_string()
+            .starts_with("apply refused, nothing changed: 2 problems:\n  - ")
+    );
+
+    assert_eq!(mutating_calls(&handle.emulator().stats()), 0);
+}
+
+#[tokio::test]
+async fn a_stale_plan_is_refused() {
+    let handle = emulator(FaultConfig::default(), 3);
+    seed_group(&handle, A, &live_a());
+    let c = client(&handle, 3);
+    let set = desired(&[(A, want_a())]);
+    let (plan, before) = make_plan(&c, &set).await;
+    plan.check_fresh(&before).expect("fresh when made");
+
+    // Someone adds a rule in the console.
+    let token = moat_aliyun::ClientToken::new("console-change-1").expect("token");
+    c.authorize(
+        A,
+        Direction::Ingress,
+        &[rule(Direction::Ingress, 9000, "10.9.0.0/16")],
+        &token,
+    )
+    .await
+    .expect("authorize");
+    let now = live(&c, &[A]).await;
+    let err = plan.check_fresh(&now).expect_err("stale");
+    assert!(
+        err.to_string()
+            .starts_with("plan is stale: security group sg-bpapplya0001")
+    );
+
+    handle.emulator().reset_stats();
+    let options = ApplyOptions {
+        max_destroy: 100,
+        ..ApplyOptions::default()
+    };
+    let err = apply(&c, &plan, &options).await.expect_err("apply refuses");
+    assert!(matches!(err, ApplyError::Stale(_)), "{err:?}");
+    assert_eq!(mutating_calls(&handle.emulator().stats()), 0);
+}
+
+/// A call the service refuses stops its group: nothing after it in that
+/// group is attempted, other groups finish, and the report's not-done list
+/// is exactly what a new plan shows.
+#[tokio::test]
+async fn a_failed_call_stops_only_its_group() {
+    let handle = emulator(FaultConfig::default(), 4);
+    seed_group(&handle, A, &live_a());
+    seed_group(&handle, B, &live_b());
+    let c = client(&handle, 3);
+    // A's egress authorize references a group that does not exist.
+    let mut want = want_a();
+    let mut bad = rule(Direction::Egress, 9443, "10.0.0.0/8");
+    bad.key.peer = Peer::group("sg-bpapplymissing");
+    want.push(bad);
+    let set = desired(&[(A, want), (B, want_b())]);
+    let (plan, _) = make_plan(&c, &set).await;
+    let report = apply(&c, &plan, &ApplyOptions::default())
+        .await
+        .expect("apply runs");
+    assert!(!report.is_complete());
+    let a = &report.groups[0];
+    let b = &report.groups[1];
+    assert!(b.is_complete(), "{b:#?}");
+    let failure = a.failure.as_ref().expect("A stopped");
+    assert_eq!(failure.action, "AuthorizeSecurityGroupEgress");
+    assert!(failure.code.is_some());
+    assert!(failure.request_id.is_some());
+    // Ingress was done; the egress add failed and the egress revoke was not
+    // attempted.
+    assert_eq!(a.count(Action::Add), 150);
+    assert_eq!(a.count(Action::Change), 2);
+    assert_eq!(a.count(Action::Remove), 2);
+    let reasons: Vec<&str> = a
+        .not_done
+        .iter()
+        .map(|n| match n.reason {
+            NotDoneReason::Failed { .. } => "failed",
+            NotDoneReason::Skipped { .. } => "skipped",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        ["skipped", "failed", "failed"],
+        "{:#?}",
+        a.not_done
+    );
+    let line = report.to_string();
+    assert!(
+        line.starts_with("Apply failed: 153 added, 2 changed, 2 removed in 2 groups (157 changes in 11 API calls, "),
+        "{line}"
+    );
+    assert!(
+        line.contains(" s); 3 changes not made in 1 group: sg-bpapplya0001: AuthorizeSecurityGroupEgress InvalidDestGroupId.NotFound (request id "),
+        "{line}"
+    );
+    assert!(
+        line.ends_with("). Run plan again to see what remains."),
+        "{line}"
+    );
+
+    let (remaining, _) = make_plan(&c, &set).await;
+    let mut want: Vec<String> = a.not_done.iter().map(|n| n.change.to_string()).collect();
+    want.sort();
+    let mut got: Vec<String> = remaining
+        .groups
+        .iter()
+        .flat_map(|g| &g.changes)
+        .map(|ch| format!("{} {}", ch.action.symbol(), ch.key))
+        .zip(remaining.groups.iter().flat_map(|g| &g.changes))
+        .map(|(s, ch)| {
+            if ch.live_ids.is_empty() {
+                s
+            } else {
+                format!("{s} ({})", ch.live_ids.join(", "))
+            }
+        })
+        .collect();
+    got.sort();
+    assert_eq!(got, want);
+}

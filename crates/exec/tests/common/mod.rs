@@ -1,0 +1,168 @@
+//! Helpers shared by the apply tests: an emulator on loopback, a client with
+//! short retry delays, rules, desired policies and plans.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use moat_aliyun::convert::to_permission;
+use moat_aliyun::wire::Action as WireAction;
+use moat_aliyun::{Client, ClientConfig, Credentials, RetryPolicy};
+use moat_diff::{DiffOptions, Plan, diff};
+use moat_emulator::{
+    AccessKey, Direction as WireDirection, EmulatorConfig, EmulatorHandle, FaultConfig, SeedGroup,
+    Stats,
+};
+use moat_exec::{GroupRef, read_groups, render_export};
+use moat_policy::{
+    Direction, LiveGroup, LiveRule, NicType, Peer, PolicySet, PortRange, Protocol, Rule, RuleKey,
+    Verdict,
+};
+
+pub const REGION: &str = "cn-hangzhou";
+pub const KEY_ID: &str = "LTAI5tApplyTestKey001";
+pub const KEY_SECRET: &str = "apply-test-secret-do-not-log";
+
+pub fn emulator(faults: FaultConfig, id_seed: u64) -> EmulatorHandle {
+    moat_emulator::start(EmulatorConfig {
+        access_keys: vec![AccessKey::new(KEY_ID, KEY_SECRET)],
+        id_seed: Some(id_seed),
+        faults,
+        ..EmulatorConfig::default()
+    })
+    .expect("the emulator starts on loopback")
+}
+
+pub fn client(handle: &EmulatorHandle, max_attempts: u32) -> Client {
+    let mut c = ClientConfig::with_credentials(REGION, Credentials::access_key(KEY_ID, KEY_SECRET));
+    c.endpoint = Some(handle.endpoint());
+    c.max_rps = None;
+    c.timeout = Duration::from_secs(5);
+    c.retry = RetryPolicy {
+        max_attempts,
+        base_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(4),
+        max_elapsed: Duration::from_secs(5),
+    };
+    Client::new(&c).expect("client config")
+}
+
+pub fn rule(direction: Direction, port: u16, cidr: &str) -> Rule {
+    Rule {
+        key: RuleKey {
+            direction,
+            protocol: Protocol::Tcp,
+            ports: PortRange::single(port),
+            peer: Peer::cidr(cidr.parse().expect("cidr")),
+            verdict: Verdict::Accept,
+            nic_type: NicType::Intranet,
+            source_ports: None,
+            local: None,
+        },
+        priority: 1,
+        description: String::new(),
+    }
+}
+
+pub fn with(mut r: Rule, priority: u8, description: &str) -> Rule {
+    r.priority = priority;
+    r.description = description.to_owned();
+    r
+}
+
+fn wire_direction(d: Direction) -> WireDirection {
+    match d {
+        Direction::Ingress => WireDirection::Ingress,
+        Direction::Egress => WireDirection::Egress,
+    }
+}
+
+pub fn seed_group(handle: &EmulatorHandle, id: &str, rules: &[Rule]) {
+    let mut g = SeedGroup::new(REGION, id)
+        .name(format!("{id}-name"))
+        .vpc_id("vpc-apply");
+    for r in rules {
+        g = g.rule(wire_direction(r.key.direction), to_permission(r));
+    }
+    handle.emulator().seed_groups([g]).expect("seeding");
+}
+
+/// A policy that wants exactly `rules` in each group (authoritative).
+pub fn desired(groups: &[(&str, Vec<Rule>)]) -> PolicySet {
+    let live: Vec<LiveGroup> = groups
+        .iter()
+        .map(|(id, rules)| LiveGroup {
+            id: (*id).to_owned(),
+            region: REGION.to_owned(),
+            name: format!("{id}-name"),
+            rules: rules
+                .iter()
+                .enumerate()
+                .map(|(n, r)| LiveRule {
+                    id: format!("sgr-want{n}"),
+                    rule: r.clone(),
+                    create_time: String::new(),
+                })
+                .collect(),
+            unmodeled: Vec::new(),
+        })
+        .collect();
+    let text = render_export(&live).expect("renders");
+    moat_policy::load_policy_str("desired.yaml", &text)
+        .unwrap_or_else(|d| panic!("the desired policy loads: {d:?}\n{text}"))
+}
+
+pub fn today() -> jiff::civil::Date {
+    jiff::civil::date(2026, 11, 25)
+}
+
+pub async fn live(client: &Client, ids: &[&str]) -> Vec<LiveGroup> {
+    let refs: Vec<GroupRef> = ids.iter().map(|id| GroupRef::new(*id, REGION)).collect();
+    read_groups(&client.read_only(), &refs, 4)
+        .await
+        .expect("read")
+        .groups
+}
+
+pub async fn make_plan(client: &Client, set: &PolicySet) -> (Plan, Vec<LiveGroup>) {
+    let refs: Vec<GroupRef> = set
+        .groups
+        .iter()
+        .map(|g| GroupRef::new(g.id.clone(), g.region.clone()))
+        .collect();
+    let state = read_groups(&client.read_only(), &refs, 4)
+        .await
+        .expect("read");
+    let plan = diff(set, &state.groups, &DiffOptions::new(today()));
+    (plan, state.groups)
+}
+
+/// Mutating calls the emulator counted (faults and errors included).
+pub fn mutating_calls(stats: &Stats) -> u64 {
+    stats
+        .calls
+        .iter()
+        .filter(|(name, _)| WireAction::parse(name).is_some_and(|a| a.is_mutating()))
+        .map(|(_, c)| c.ok + c.error)
+        .sum()
+}
+
+/// Rules of a group as comparable values (ids left out), sorted.
+pub fn rule_set(g: &LiveGroup) -> Vec<Rule> {
+    let mut rules: Vec<Rule> = g.rules.iter().map(|r| r.rule.clone()).collect();
+    rules.sort();
+    rules
+}
+
+pub fn rule_ids(groups: &[LiveGroup]) -> Vec<String> {
+    let mut ids: Vec<String> = groups
+        .iter()
+        .flat_map(|g| {
+            g.rules
+                .iter()
+                .map(|r| r.id.clone())
+                .chain(g.unmodeled.iter().map(|u| u.id.clone()))
+        })
+        .collect();
+    ids.sort();
+    ids
+}
