@@ -79,6 +79,14 @@ impl TestEnv {
         path
     }
 
+    /// A command for `program` in this environment (working directory and
+    /// variables), for runs `run` cannot express (a terminal, a kill).
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new(program);
+        c.current_dir(&self.cwd).env_clear().envs(&self.vars);
+        c
+    }
+
     /// Runs `moat ARGS...` to completion.
     pub fn run(&self, args: &[&str]) -> Run {
         let output = Command::new(env!("CARGO_BIN_EXE_moat"))

@@ -5,6 +5,8 @@
 //!
 //! Bless changed output locally with `MOAT_BLESS=1 cargo test --test e2e`.
 
+mod apply;
+mod cloud;
 mod common;
 mod emulator;
 mod lint;

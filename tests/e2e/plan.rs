@@ -4,77 +4,11 @@
 //! export round trip, and the errors a user meets.
 
 use moat_aliyun::convert::to_permission;
-use moat_emulator::{
-    AccessKey, Direction as WireDirection, EmulatorConfig, EmulatorHandle, SeedGroup,
-};
-use moat_policy::{Direction, NicType, Peer, PortRange, Protocol, Rule, RuleKey, Verdict};
+use moat_emulator::{Direction as WireDirection, EmulatorHandle, SeedGroup};
+use moat_policy::{Direction, PortRange, Protocol};
 
-use crate::common::{TestEnv, repo_root};
-
-const TODAY: &str = "2026-11-25";
-const KEY_ID: &str = "LTAI5tE2ePlanTestKey01";
-const KEY_SECRET: &str = "e2e-plan-test-secret";
-
-/// A scratch directory holding a copy of the example policies.
-fn with_examples() -> TestEnv {
-    let env = TestEnv::new().env("MOAT_TODAY", TODAY);
-    let dir = repo_root().join("policies");
-    for entry in std::fs::read_dir(&dir).expect("policies/ exists") {
-        let path = entry.expect("a directory entry").path();
-        let name = path
-            .file_name()
-            .expect("a file name")
-            .to_string_lossy()
-            .into_owned();
-        env.write(
-            &format!("policies/{name}"),
-            std::fs::read(&path).expect("readable"),
-        );
-    }
-    env
-}
-
-/// An environment whose credentials are those the emulator accepts.
-fn cloud_env(handle: &EmulatorHandle) -> (TestEnv, String) {
-    let env = TestEnv::new()
-        .env("MOAT_TODAY", TODAY)
-        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID)
-        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", KEY_SECRET)
-        .env("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true");
-    (env, handle.endpoint())
-}
-
-fn emulator() -> EmulatorHandle {
-    moat_emulator::start(EmulatorConfig {
-        access_keys: vec![AccessKey::new(KEY_ID, KEY_SECRET)],
-        id_seed: Some(5),
-        ..EmulatorConfig::default()
-    })
-    .expect("the emulator starts")
-}
-
-fn rule(
-    direction: Direction,
-    protocol: Protocol,
-    ports: PortRange,
-    peer: &str,
-    description: &str,
-) -> Rule {
-    Rule {
-        key: RuleKey {
-            direction,
-            protocol,
-            ports,
-            peer: Peer::cidr(peer.parse().expect("cidr")),
-            verdict: Verdict::Accept,
-            nic_type: NicType::Intranet,
-            source_ports: None,
-            local: None,
-        },
-        priority: 1,
-        description: description.to_owned(),
-    }
-}
+use crate::cloud::{KEY_ID, cloud_env, emulator, mutating_calls, rule, with_examples};
+use crate::common::TestEnv;
 
 /// `sg-bp1e2eweb000000001` with ssh from the office and a stray MySQL rule.
 fn seed_web(handle: &EmulatorHandle) {
@@ -116,16 +50,6 @@ security_groups:
         allow: tcp/443
         from: [0.0.0.0/0, \"::/0\"]
 ";
-
-fn mutating_calls(handle: &EmulatorHandle) -> u64 {
-    let stats = handle.emulator().stats();
-    stats
-        .calls
-        .iter()
-        .filter(|(action, _)| !action.starts_with("Describe"))
-        .map(|(_, c)| c.ok + c.error)
-        .sum()
-}
 
 #[test]
 fn plan_local_on_a_fresh_checkout_shows_a_real_plan() {

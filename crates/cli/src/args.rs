@@ -90,6 +90,8 @@ pub enum Command {
     Lint(crate::commands::lint::LintArgs),
     /// Show what would change: live rules against the policies.
     Plan(crate::commands::plan::PlanArgs),
+    /// Carry out a plan: from policies (planned now) or a saved plan file.
+    Apply(crate::commands::apply::ApplyArgs),
     /// Check live rules against the policies: exit 0 in sync, 2 drift, 1 error.
     Drift(crate::commands::drift::DriftArgs),
     /// Write live groups as a policy.

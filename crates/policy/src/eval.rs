@@ -695,7 +695,13 @@ mod tests {
 
     #[test]
     fn explain_names_overridden_rules_and_group_rules_it_cannot_check() {
-        let office = rule(Verdict::Accept, Protocol::Tcp, tcp(22), "203.0.113.0/24", 10);
+        let office = rule(
+            Verdict::Accept,
+            Protocol::Tcp,
+            tcp(22),
+            "203.0.113.0/24",
+            10,
+        );
         let world = rule(Verdict::Accept, Protocol::Tcp, tcp(22), "0.0.0.0/0", 50);
         let mut bastion = rule(Verdict::Drop, Protocol::Tcp, tcp(22), "0.0.0.0/0", 1);
         bastion.key.peer = Peer::group("sg-bastion");

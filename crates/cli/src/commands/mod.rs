@@ -1,5 +1,6 @@
 //! One module per subcommand; `run` dispatches.
 
+pub mod apply;
 pub mod drift;
 pub mod emulator;
 pub mod export;
@@ -18,6 +19,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Validate(args) => validate::run(&args),
         Command::Lint(args) => lint::run(&args),
         Command::Plan(args) => plan::run(&cli.global, &args),
+        Command::Apply(args) => apply::run(&cli.global, &args),
         Command::Drift(args) => drift::run(&cli.global, &args),
         Command::Export(args) => export::run(&cli.global, &args),
         Command::Emulator(args) => emulator::run(args),

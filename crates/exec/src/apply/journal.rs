@@ -17,6 +17,9 @@ pub struct JournalLine {
     /// [`moat_diff::Plan::hash`] of the plan being applied.
     pub plan: String,
     pub group: String,
+    /// The group's region; absent on the reads before the first change,
+    /// which span the plan's regions.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub region: String,
     /// `ingress` or `egress`; absent for a read of both directions.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,0 +1,440 @@
+//! `moat apply`: from policies and from a saved plan, on the local cloud and
+//! against an emulator: confirmation, guards, stale plans, snapshots that
+//! roll back, a second apply that does nothing, and a process killed with
+//! SIGKILL midway that a second run finishes.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use moat_emulator::{FaultConfig, SeedGroup};
+
+use crate::cloud::{cloud_env, emulator, emulator_with, mutating_calls, with_examples};
+
+const FIVE_GROUPS: &str = "Apply complete: 5 added, 5 changed, 5 removed in 5 groups";
+
+#[test]
+fn apply_local_asks_first_then_converges_and_a_snapshot_rolls_back() {
+    let env = with_examples();
+    // No terminal and no --auto-approve: the plan is shown, nothing changes.
+    let refused = env.run(&["apply", "--local", "policies/"]);
+    assert_eq!(refused.code, Some(1), "{}", refused.snapshot());
+    assert!(
+        refused
+            .stdout
+            .contains("Plan: 5 to add, 5 to change, 5 to remove."),
+        "{}",
+        refused.snapshot()
+    );
+    assert!(
+        refused.stderr.contains("standard input is not a terminal"),
+        "{}",
+        refused.snapshot()
+    );
+
+    let applied = env.run(&["apply", "--local", "policies/", "--auto-approve"]);
+    assert_eq!(applied.code, Some(0), "{}", applied.snapshot());
+    assert!(
+        applied.stdout.contains(FIVE_GROUPS),
+        "{}",
+        applied.snapshot()
+    );
+    assert!(
+        applied
+            .stdout
+            .contains("Snapshot of the live rules before this apply: .moat/snapshots/"),
+        "{}",
+        applied.snapshot()
+    );
+
+    let plan = env.run(&["plan", "--local", "policies/", "--detailed-exitcode"]);
+    assert_eq!(plan.code, Some(0), "{}", plan.snapshot());
+    assert!(plan.stdout.contains("No changes."), "{}", plan.snapshot());
+    let again = env.run(&["apply", "--local", "policies/"]);
+    assert_eq!(
+        again.code,
+        Some(0),
+        "nothing to confirm: {}",
+        again.snapshot()
+    );
+    assert!(again.stdout.contains("No changes."), "{}", again.snapshot());
+
+    // The journal has a line per call, mutating ones with a token.
+    let journal = std::fs::read_to_string(env.home().join(".moat/journal.jsonl")).expect("journal");
+    let lines: Vec<serde_json::Value> = journal
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert!(lines.iter().any(|l| l["action"] == "AuthorizeSecurityGroupEgress" && l["client_token"].is_string()));
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["request_id"].is_string() && l["outcome"] == "ok")
+    );
+
+    // Roll back with the snapshot: the first plan's changes come back.
+    let snapshots = env.home().join(".moat/snapshots");
+    let dir = std::fs::read_dir(&snapshots)
+        .expect("snapshots")
+        .next()
+        .expect("one")
+        .expect("entry")
+        .path();
+    let dir = dir
+        .strip_prefix(env.home())
+        .expect("relative")
+        .to_string_lossy()
+        .into_owned();
+    let restore = env.run(&["apply", "--local", &dir, "--auto-approve"]);
+    assert_eq!(restore.code, Some(0), "{}", restore.snapshot());
+    let plan = env.run(&["plan", "--local", "policies/"]);
+    assert!(
+        plan.stdout
+            .contains("Plan: 5 to add, 5 to change, 5 to remove."),
+        "{}",
+        plan.snapshot()
+    );
+}
+
+#[test]
+fn yes_on_a_terminal_approves_and_anything_else_cancels() {
+    let env = with_examples();
+    let moat = env!("CARGO_BIN_EXE_moat");
+    let answer = |word: &str| {
+        let mut child = env
+            .command("script")
+            .args([
+                "-qec",
+                &format!("{moat} apply --local policies/"),
+                "/dev/null",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("running script(1) for a terminal");
+        let mut stdin = child.stdin.take().expect("stdin");
+        writeln!(stdin, "{word}").expect("answering");
+        let out = child.wait_with_output().expect("waiting");
+        drop(stdin);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, out) = answer("no");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("Only 'yes' will be accepted"), "{out}");
+    assert!(
+        out.contains("Apply cancelled; nothing was changed."),
+        "{out}"
+    );
+    let (code, out) = answer("yes");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains(FIVE_GROUPS), "{out}");
+}
+
+const POLICY: &str = "\
+version: 1
+security_groups:
+  - id: sg-bp1e2eapp000000001
+    region: cn-hangzhou
+    ingress:
+      - description: HTTPS from the office
+        allow: tcp/443
+        from: 203.0.113.0/28
+protect:
+  - reason: the on-call SSH path stays
+    group: sg-bp1e2eapp000000001
+    service: tcp/22
+";
+
+fn seed_app(handle: &moat_emulator::EmulatorHandle, extra_rules: usize) {
+    let mut g = SeedGroup::new("cn-hangzhou", "sg-bp1e2eapp000000001")
+        .name("app")
+        .vpc_id("vpc-e2e");
+    for i in 0..extra_rules {
+        let r = crate::cloud::rule(
+            moat_policy::Direction::Ingress,
+            moat_policy::Protocol::Udp,
+            moat_policy::PortRange::single(9000 + i as u16),
+            "10.0.0.0/8",
+            "left over",
+        );
+        g = g.rule(
+            moat_emulator::Direction::Ingress,
+            moat_aliyun::convert::to_permission(&r),
+        );
+    }
+    handle.emulator().seed_groups([g]).expect("seeding");
+}
+
+#[test]
+fn guards_refuse_before_any_mutating_call() {
+    let handle = emulator();
+    seed_app(&handle, 3);
+    let (env, endpoint) = cloud_env(&handle);
+    env.write("app.yaml", POLICY);
+
+    let refused = env.run(&[
+        "apply",
+        "app.yaml",
+        "--endpoint",
+        &endpoint,
+        "--auto-approve",
+        "--max-destroy",
+        "2",
+    ]);
+    assert_eq!(refused.code, Some(1), "{}", refused.snapshot());
+    assert!(
+        refused
+            .stderr
+            .contains("refusing to apply; nothing was changed"),
+        "{}",
+        refused.snapshot()
+    );
+    assert!(
+        refused
+            .stderr
+            .contains("plan removes 3 rules, more than --max-destroy 2"),
+        "{}",
+        refused.snapshot()
+    );
+    assert_eq!(mutating_calls(&handle), 0);
+
+    // Add a live SSH rule, then a policy without it: the protect selector
+    // covers it, so removing it is refused.
+    env.write("apply-ssh.yaml", POLICY.replace("      - description: HTTPS from the office\n        allow: tcp/443\n        from: 203.0.113.0/28\n", "      - {description: on-call, allow: tcp/22, from: 10.8.0.0/16}\n      - {description: HTTPS from the office, allow: tcp/443, from: 203.0.113.0/28}\n"));
+    let added = env.run(&[
+        "apply",
+        "apply-ssh.yaml",
+        "--endpoint",
+        &endpoint,
+        "--auto-approve",
+    ]);
+    assert_eq!(added.code, Some(0), "{}", added.snapshot());
+    handle.emulator().reset_stats();
+    let refused = env.run(&[
+        "apply",
+        "app.yaml",
+        "--endpoint",
+        &endpoint,
+        "--auto-approve",
+    ]);
+    assert_eq!(refused.code, Some(1), "{}", refused.snapshot());
+    assert!(
+        refused.stderr.contains("protected"),
+        "{}",
+        refused.snapshot()
+    );
+    assert!(
+        refused.stderr.contains("--allow-protected"),
+        "{}",
+        refused.snapshot()
+    );
+    assert_eq!(mutating_calls(&handle), 0);
+
+    let allowed = env.run(&[
+        "apply",
+        "app.yaml",
+        "--endpoint",
+        &endpoint,
+        "--auto-approve",
+        "--allow-protected",
+    ]);
+    assert_eq!(allowed.code, Some(0), "{}", allowed.snapshot());
+}
+
+#[test]
+fn a_saved_plan_is_applied_exactly_or_refused_when_stale() {
+    let handle = emulator();
+    seed_app(&handle, 2);
+    let (env, endpoint) = cloud_env(&handle);
+    env.write("app.yaml", POLICY);
+    let plan = env.run(&[
+        "plan",
+        "app.yaml",
+        "--endpoint",
+        &endpoint,
+        "-o",
+        "plan.json",
+    ]);
+    assert_eq!(plan.code, Some(0), "{}", plan.snapshot());
+
+    // Someone changes the group in the console: here, another apply.
+    env.write("other.yaml", POLICY.replace("tcp/443", "tcp/8443"));
+    let other = env.run(&[
+        "apply",
+        "other.yaml",
+        "--endpoint",
+        &endpoint,
+        "--auto-approve",
+    ]);
+    assert_eq!(other.code, Some(0), "{}", other.snapshot());
+
+    handle.emulator().reset_stats();
+    let stale = env.run(&[
+        "apply",
+        "plan.json",
+        "--endpoint",
+        &endpoint,
+        "--auto-approve",
+    ]);
+    assert_eq!(stale.code, Some(1), "{}", stale.snapshot());
+    assert!(
+        stale.stderr.contains("plan is stale"),
+        "{}",
+        stale.snapshot()
+    );
+    assert!(
+        stale.stderr.contains("run moat plan again"),
+        "{}",
+        stale.snapshot()
+    );
+    assert_eq!(mutating_calls(&handle), 0);
+
+    // A fresh plan file is applied with the fewest calls: one authorize,
+    // one revoke of both extras.
+    let plan = env.run(&[
+        "plan",
+        "app.yaml",
+        "--endpoint",
+        &endpoint,
+        "-o",
+        "plan.json",
+    ]);
+    assert!(
+        plan.stdout
+            .contains("Plan: 1 to add, 0 to change, 1 to remove."),
+        "{}",
+        plan.snapshot()
+    );
+    handle.emulator().reset_stats();
+    let applied = env.run(&[
+        "apply",
+        "plan.json",
+        "--endpoint",
+        &endpoint,
+        "--auto-approve",
+    ]);
+    assert_eq!(applied.code, Some(0), "{}", applied.snapshot());
+    assert_eq!(
+        mutating_calls(&handle),
+        2,
+        "{:?}",
+        handle.emulator().stats()
+    );
+    let stats = handle.emulator().stats();
+    assert_eq!(stats.ok("AuthorizeSecurityGroup"), 1);
+    assert_eq!(stats.ok("RevokeSecurityGroup"), 1);
+
+    env.write(
+        "broken.json",
+        "{\"format\": \"moat-plan\", \"schema_version\": 99}",
+    );
+    let run = env.run(&[
+        "apply",
+        "broken.json",
+        "--endpoint",
+        &endpoint,
+        "--auto-approve",
+    ]);
+    assert_eq!(run.code, Some(1), "{}", run.snapshot());
+    assert!(
+        run.stderr.contains("broken.json is not a usable plan"),
+        "{}",
+        run.snapshot()
+    );
+}
+
+#[test]
+fn an_apply_killed_midway_is_finished_by_the_next_run() {
+    // Slow calls, so that the process is still working when it is killed.
+    let handle = emulator_with(|c| {
+        c.faults = FaultConfig {
+            latency_ms: 40,
+            ..FaultConfig::default()
+        };
+    });
+    let groups = 12;
+    let mut policy = String::from("version: 1\nsecurity_groups:\n");
+    let mut seeds = Vec::new();
+    for g in 0..groups {
+        let id = format!("sg-bp1e2ekill{g:08}");
+        seeds.push(SeedGroup::new("cn-hangzhou", &id).vpc_id("vpc-e2e"));
+        let _ = writeln!(
+            policy,
+            "  - id: {id}\n    region: cn-hangzhou\n    ingress:"
+        );
+        for r in 0..150 {
+            let _ = writeln!(
+                policy,
+                "      - {{description: rule {r}, allow: tcp/{}, from: 10.{g}.{}.0/24}}",
+                1000 + r,
+                r % 250
+            );
+        }
+    }
+    handle.emulator().seed_groups(seeds).expect("seeding");
+    let (env, endpoint) = cloud_env(&handle);
+    env.write("many.yaml", &policy);
+
+    let mut child = env
+        .command(env!("CARGO_BIN_EXE_moat"))
+        .args([
+            "apply",
+            "many.yaml",
+            "--endpoint",
+            &endpoint,
+            "--auto-approve",
+            "--parallel",
+            "2",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting moat apply");
+    // Wait for the first changes, then kill it without warning.
+    let started = Instant::now();
+    while mutating_calls(&handle) < 3 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "apply never started changing"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().expect("SIGKILL");
+    let status = child.wait().expect("reaped");
+    assert_eq!(status.code(), None, "killed by the signal, not finished");
+    let plan = env.run(&[
+        "plan",
+        "many.yaml",
+        "--endpoint",
+        &endpoint,
+        "--detailed-exitcode",
+    ]);
+    assert_eq!(plan.code, Some(2), "work was left: {}", plan.snapshot());
+
+    let rerun = env.run(&[
+        "apply",
+        "many.yaml",
+        "--endpoint",
+        &endpoint,
+        "--auto-approve",
+    ]);
+    assert_eq!(rerun.code, Some(0), "{}", rerun.snapshot());
+    let plan = env.run(&[
+        "plan",
+        "many.yaml",
+        "--endpoint",
+        &endpoint,
+        "--detailed-exitcode",
+    ]);
+    assert_eq!(plan.code, Some(0), "{}", plan.snapshot());
+    // The journal of the killed run ends in whole lines.
+    let journal = std::fs::read_to_string(env.home().join(".moat/journal.jsonl")).expect("journal");
+    for line in journal.lines() {
+        serde_json::from_str::<serde_json::Value>(line).expect("every line is whole JSON");
+    }
+}

@@ -1,0 +1,88 @@
+//! What the tests that talk to a cloud share: the example policies in a
+//! scratch directory, an emulator with known keys, and call counts.
+
+use moat_emulator::{AccessKey, EmulatorConfig, EmulatorHandle};
+use moat_policy::{Direction, NicType, Peer, PortRange, Protocol, Rule, RuleKey, Verdict};
+
+use crate::common::{TestEnv, repo_root};
+
+pub const TODAY: &str = "2026-11-25";
+pub const KEY_ID: &str = "LTAI5tE2ePlanTestKey01";
+pub const KEY_SECRET: &str = "e2e-plan-test-secret";
+
+/// A scratch directory holding a copy of the example policies.
+pub fn with_examples() -> TestEnv {
+    let env = TestEnv::new().env("MOAT_TODAY", TODAY);
+    let dir = repo_root().join("policies");
+    for entry in std::fs::read_dir(&dir).expect("policies/ exists") {
+        let path = entry.expect("a directory entry").path();
+        let name = path
+            .file_name()
+            .expect("a file name")
+            .to_string_lossy()
+            .into_owned();
+        env.write(
+            &format!("policies/{name}"),
+            std::fs::read(&path).expect("readable"),
+        );
+    }
+    env
+}
+
+/// An environment whose credentials are those the emulator accepts.
+pub fn cloud_env(handle: &EmulatorHandle) -> (TestEnv, String) {
+    let env = TestEnv::new()
+        .env("MOAT_TODAY", TODAY)
+        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID)
+        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", KEY_SECRET)
+        .env("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true");
+    (env, handle.endpoint())
+}
+
+pub fn emulator() -> EmulatorHandle {
+    emulator_with(|_| {})
+}
+
+/// An emulator with the test keys and whatever else `tweak` sets (faults).
+pub fn emulator_with(tweak: impl FnOnce(&mut EmulatorConfig)) -> EmulatorHandle {
+    let mut config = EmulatorConfig {
+        access_keys: vec![AccessKey::new(KEY_ID, KEY_SECRET)],
+        id_seed: Some(5),
+        ..EmulatorConfig::default()
+    };
+    tweak(&mut config);
+    moat_emulator::start(config).expect("the emulator starts")
+}
+
+pub fn rule(
+    direction: Direction,
+    protocol: Protocol,
+    ports: PortRange,
+    peer: &str,
+    description: &str,
+) -> Rule {
+    Rule {
+        key: RuleKey {
+            direction,
+            protocol,
+            ports,
+            peer: Peer::cidr(peer.parse().expect("cidr")),
+            verdict: Verdict::Accept,
+            nic_type: NicType::Intranet,
+            source_ports: None,
+            local: None,
+        },
+        priority: 1,
+        description: description.to_owned(),
+    }
+}
+
+pub fn mutating_calls(handle: &EmulatorHandle) -> u64 {
+    let stats = handle.emulator().stats();
+    stats
+        .calls
+        .iter()
+        .filter(|(action, _)| !action.starts_with("Describe"))
+        .map(|(_, c)| c.ok + c.error)
+        .sum()
+}
