@@ -9,6 +9,7 @@ mod apply;
 mod cloud;
 mod common;
 mod emulator;
+mod explain;
 mod lint;
 mod plan;
 mod ram_policy;

@@ -94,6 +94,8 @@ pub enum Command {
     Apply(crate::commands::apply::ApplyArgs),
     /// Check live rules against the policies: exit 0 in sync, 2 drift, 1 error.
     Drift(crate::commands::drift::DriftArgs),
+    /// Would ECS allow this flow, and which rule decides it?
+    Explain(crate::commands::explain::ExplainArgs),
     /// Write live groups as a policy.
     Export(crate::commands::export::ExportArgs),
     /// Run the ECS security group API emulator as a server.
