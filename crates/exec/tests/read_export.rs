@@ -207,7 +207,21 @@ async fn export_of_messy_live_data_plans_to_no_change() {
         description: "managed by the console".into(),
         ..Permission::default()
     };
-    seed(&handle, "sg-bpexecweb001", &messy_rules(), vec![port_list]);
+    // The API writes IPv6 as it was given, here uncompressed and in capitals.
+    let uncompressed = Permission {
+        ip_protocol: "UDP".into(),
+        port_range: "53/53".into(),
+        ipv6_source_cidr_ip: "2001:0DB8:00AA:0000:0000:0000:0000:0000/48".into(),
+        policy: "accept".into(),
+        priority: moat_aliyun::wire::LooseInt(Some(3)),
+        ..Permission::default()
+    };
+    seed(
+        &handle,
+        "sg-bpexecweb001",
+        &messy_rules(),
+        vec![port_list, uncompressed],
+    );
     let reader = client(&handle, KEY_SECRET).read_only();
 
     let all = list_region_groups(&reader).await.expect("list");
@@ -231,6 +245,7 @@ async fn export_of_messy_live_data_plans_to_no_change() {
         "unmodeled rules are named:\n{text}"
     );
     assert!(text.contains("für das Büro"), "descriptions kept:\n{text}");
+    assert!(text.contains("2001:db8:aa::/48"), "IPv6 canonical:\n{text}");
     let set = moat_policy::load_policy_str("exported.yaml", &text)
         .unwrap_or_else(|d| panic!("the export loads: {d:?}\n{text}"));
     let today = jiff::civil::date(2026, 11, 25);
