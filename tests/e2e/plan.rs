@@ -285,3 +285,62 @@ fn errors_a_user_meets_are_one_clear_line() {
     assert!(both.contains("--local and --endpoint"), "{both}");
     assert_eq!(mutating_calls(&handle), 0);
 }
+
+#[test]
+fn credentials_come_from_the_aliyun_cli_profile_and_the_profile_region() {
+    let handle = emulator();
+    seed_web(&handle);
+    let endpoint = handle.endpoint();
+    let env = TestEnv::new()
+        .env("MOAT_TODAY", crate::cloud::TODAY)
+        .env("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true");
+    env.write(
+        ".aliyun/config.json",
+        format!(
+            r#"{{"current": "default", "profiles": [
+                {{"name": "default", "mode": "AK", "access_key_id": "LTAI5tNotThisOne", "access_key_secret": "nope", "region_id": "cn-beijing"}},
+                {{"name": "ops", "mode": "AK", "access_key_id": "{KEY_ID}", "access_key_secret": "{}", "region_id": "cn-hangzhou"}}
+            ]}}"#,
+            crate::cloud::KEY_SECRET
+        ),
+    );
+    // The group's region comes from the profile, as the aliyun CLI does.
+    let run = env.run(&[
+        "export",
+        "--group",
+        "sg-bp1e2eweb000000001",
+        "--profile",
+        "ops",
+        "--endpoint",
+        &endpoint,
+    ]);
+    assert_eq!(run.code, Some(0), "{}", run.snapshot());
+    assert!(
+        run.stdout.contains("region: cn-hangzhou"),
+        "{}",
+        run.snapshot()
+    );
+
+    let run = env.run(&[
+        "export",
+        "--group",
+        "sg-bp1e2eweb000000001",
+        "--endpoint",
+        &endpoint,
+    ]);
+    assert_eq!(
+        run.code,
+        Some(1),
+        "the default profile's key is unknown: {}",
+        run.snapshot()
+    );
+    assert!(
+        run.stderr.contains("InvalidAccessKeyId"),
+        "{}",
+        run.snapshot()
+    );
+
+    let run = env.run(&["plan", "x.yaml", "--max-rps", "0"]);
+    assert_eq!(run.code, Some(1), "{}", run.snapshot());
+    assert!(run.stderr.contains("--max-rps"), "{}", run.snapshot());
+}
