@@ -14,129 +14,15 @@
 
 use std::time::{Duration, Instant};
 
-use moat_aliyun::convert::to_permission;
-use moat_aliyun::wire::Action as WireAction;
-use moat_aliyun::{Client, ClientConfig, Credentials, RetryPolicy};
-use moat_diff::{DiffOptions, Plan, diff};
-use moat_emulator::{
-    AccessKey, Direction as WireDirection, EmulatorConfig, EmulatorHandle, FaultConfig, SeedGroup,
-    Stats,
-};
+use moat_aliyun::RetryPolicy;
+use moat_emulator::FaultConfig;
 use moat_exec::apply::{ApplyOptions, apply, call_floor};
-use moat_exec::{GroupRef, read_groups, render_export};
-use moat_policy::{
-    Direction, LiveGroup, LiveRule, NicType, Peer, PolicySet, PortRange, Protocol, Rule, RuleKey,
-    Verdict,
-};
+use moat_policy::{Direction, Rule};
 
-const REGION: &str = "cn-hangzhou";
-const KEY_ID: &str = "LTAI5tApplyBenchKey01";
-const KEY_SECRET: &str = "apply-bench-secret";
+#[path = "../tests/common/mod.rs"]
+mod common;
 
-fn emulator(faults: FaultConfig, seed: u64) -> EmulatorHandle {
-    moat_emulator::start(EmulatorConfig {
-        access_keys: vec![AccessKey::new(KEY_ID, KEY_SECRET)],
-        id_seed: Some(seed),
-        faults,
-        ..EmulatorConfig::default()
-    })
-    .expect("the emulator starts on loopback")
-}
-
-fn client(handle: &EmulatorHandle, max_rps: Option<f64>, retry: RetryPolicy) -> Client {
-    let mut c = ClientConfig::with_credentials(REGION, Credentials::access_key(KEY_ID, KEY_SECRET));
-    c.endpoint = Some(handle.endpoint());
-    c.max_rps = max_rps;
-    c.timeout = Duration::from_secs(10);
-    c.retry = retry;
-    Client::new(&c).expect("client config")
-}
-
-fn rule(direction: Direction, port: u16, cidr: &str, priority: u8, description: &str) -> Rule {
-    Rule {
-        key: RuleKey {
-            direction,
-            protocol: Protocol::Tcp,
-            ports: PortRange::single(port),
-            peer: Peer::cidr(cidr.parse().expect("cidr")),
-            verdict: Verdict::Accept,
-            nic_type: NicType::Intranet,
-            source_ports: None,
-            local: None,
-        },
-        priority,
-        description: description.to_owned(),
-    }
-}
-
-fn wire_direction(d: Direction) -> WireDirection {
-    match d {
-        Direction::Ingress => WireDirection::Ingress,
-        Direction::Egress => WireDirection::Egress,
-    }
-}
-
-fn seed(handle: &EmulatorHandle, groups: &[(String, Vec<Rule>)]) {
-    let seeds = groups.iter().map(|(id, rules)| {
-        let mut g = SeedGroup::new(REGION, id.as_str()).vpc_id("vpc-bench");
-        for r in rules {
-            g = g.rule(wire_direction(r.key.direction), to_permission(r));
-        }
-        g
-    });
-    handle.emulator().seed_groups(seeds).expect("seeding");
-}
-
-fn desired(groups: &[(String, Vec<Rule>)]) -> PolicySet {
-    let live: Vec<LiveGroup> = groups
-        .iter()
-        .map(|(id, rules)| LiveGroup {
-            id: id.clone(),
-            region: REGION.to_owned(),
-            name: String::new(),
-            rules: rules
-                .iter()
-                .enumerate()
-                .map(|(n, r)| LiveRule {
-                    id: format!("sgr-want{n}"),
-                    rule: r.clone(),
-                    create_time: String::new(),
-                })
-                .collect(),
-            unmodeled: Vec::new(),
-        })
-        .collect();
-    let text = render_export(&live).expect("renders");
-    moat_policy::load_policy_str("desired.yaml", &text).expect("loads")
-}
-
-async fn make_plan(c: &Client, set: &PolicySet) -> (Plan, Vec<LiveGroup>) {
-    let refs: Vec<GroupRef> = set
-        .groups
-        .iter()
-        .map(|g| GroupRef::new(g.id.clone(), g.region.clone()))
-        .collect();
-    let state = read_groups(&c.read_only(), &refs, 8).await.expect("read");
-    let plan = diff(
-        set,
-        &state.groups,
-        &DiffOptions::new(jiff::civil::date(2026, 11, 25)),
-    );
-    (plan, state.groups)
-}
-
-fn mutating(stats: &Stats) -> u64 {
-    stats
-        .calls
-        .iter()
-        .filter(|(n, _)| WireAction::parse(n).is_some_and(|a| a.is_mutating()))
-        .map(|(_, c)| c.ok + c.error)
-        .sum()
-}
-
-fn errors(stats: &Stats) -> u64 {
-    stats.calls.values().map(|c| c.error).sum()
-}
+use common::{client_with, desired, emulator, errors, make_plan, mutating_calls, rule, with};
 
 /// Per group: 60 live rules; the policy keeps 30 of them (10 with a new
 /// priority), adds 60 (40 ingress, 20 egress) and drops 30 (20 ingress, 10
@@ -151,11 +37,11 @@ fn big_group(g: usize) -> (Vec<Rule>, Vec<Rule>) {
         } else {
             Direction::Ingress
         };
-        let r = rule(direction, 1000 + n, &cidr, 1, "live");
+        let r = with(rule(direction, 1000 + n, &cidr), 1, "live");
         live.push(r.clone());
         if n % 2 == 0 {
             let priority = if n % 6 == 0 { 7 } else { 1 };
-            want.push(rule(direction, 1000 + n, &cidr, priority, "live"));
+            want.push(with(rule(direction, 1000 + n, &cidr), priority, "live"));
         }
     }
     for n in 0..60u16 {
@@ -164,7 +50,7 @@ fn big_group(g: usize) -> (Vec<Rule>, Vec<Rule>) {
         } else {
             Direction::Egress
         };
-        want.push(rule(direction, 3000 + n, &cidr, 1, "new"));
+        want.push(with(rule(direction, 3000 + n, &cidr), 1, "new"));
     }
     (live, want)
 }
@@ -184,9 +70,9 @@ async fn bench_bulk(groups: usize) {
         live.push((id.clone(), l));
         want.push((id, w));
     }
-    seed(&handle, &live);
+    common::seed_groups(&handle, &live);
     let set = desired(&want);
-    let c = client(&handle, Some(95.0), RetryPolicy::default());
+    let c = client_with(&handle, Some(95.0), RetryPolicy::default());
     let (plan, _) = make_plan(&c, &set).await;
     let summary = plan.summary();
     let changes = summary.add + summary.change + summary.remove;
@@ -213,7 +99,7 @@ async fn bench_bulk(groups: usize) {
     );
     println!(
         "mutating calls: {} (floor {floor}); all calls: {total} (reads before: {}, verify: {}); error answers: {}",
-        mutating(&stats),
+        mutating_calls(&stats),
         report.read_calls,
         groups,
         errors(&stats)
@@ -234,12 +120,12 @@ async fn bench_small() {
     };
     let handle = emulator(faults, 8);
     let id = "sg-bpbenchsmall1".to_owned();
-    seed(&handle, &[(id.clone(), Vec::new())]);
+    common::seed_groups(&handle, &[(id.clone(), Vec::new())]);
     let want: Vec<Rule> = (0..10u16)
-        .map(|n| rule(Direction::Ingress, 443 + n, "10.0.0.0/8", 1, "svc"))
+        .map(|n| with(rule(Direction::Ingress, 443 + n, "10.0.0.0/8"), 1, "svc"))
         .collect();
     let set = desired(&[(id, want)]);
-    let c = client(&handle, Some(95.0), RetryPolicy::default());
+    let c = client_with(&handle, Some(95.0), RetryPolicy::default());
     let (plan, _) = make_plan(&c, &set).await;
     handle.emulator().reset_stats();
     let started = Instant::now();
@@ -252,7 +138,7 @@ async fn bench_small() {
     println!(
         "calls: {} ({} mutating, floor {}); wall {:.0} ms",
         stats.total(),
-        mutating(&stats),
+        mutating_calls(&stats),
         plan.groups.iter().map(call_floor).sum::<usize>(),
         wall.as_secs_f64() * 1000.0
     );
@@ -279,9 +165,9 @@ async fn bench_faults(runs: u64) {
             live.push((id.clone(), l.into_iter().step_by(5).collect::<Vec<_>>()));
             want.push((id, w.into_iter().step_by(5).collect::<Vec<_>>()));
         }
-        seed(&handle, &live);
+        common::seed_groups(&handle, &live);
         let set = desired(&want);
-        let c = client(&handle, None, retry.clone());
+        let c = client_with(&handle, None, retry.clone());
         let (plan, _) = make_plan(&c, &set).await;
         handle
             .emulator()

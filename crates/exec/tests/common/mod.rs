@@ -32,17 +32,26 @@ pub fn emulator(faults: FaultConfig, id_seed: u64) -> EmulatorHandle {
     .expect("the emulator starts on loopback")
 }
 
+/// A client without a rate limit whose retries wait only milliseconds.
 pub fn client(handle: &EmulatorHandle, max_attempts: u32) -> Client {
+    client_with(
+        handle,
+        None,
+        RetryPolicy {
+            max_attempts,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(4),
+            max_elapsed: Duration::from_secs(5),
+        },
+    )
+}
+
+pub fn client_with(handle: &EmulatorHandle, max_rps: Option<f64>, retry: RetryPolicy) -> Client {
     let mut c = ClientConfig::with_credentials(REGION, Credentials::access_key(KEY_ID, KEY_SECRET));
     c.endpoint = Some(handle.endpoint());
-    c.max_rps = None;
-    c.timeout = Duration::from_secs(5);
-    c.retry = RetryPolicy {
-        max_attempts,
-        base_delay: Duration::from_millis(1),
-        max_delay: Duration::from_millis(4),
-        max_elapsed: Duration::from_secs(5),
-    };
+    c.max_rps = max_rps;
+    c.timeout = Duration::from_secs(10);
+    c.retry = retry;
     Client::new(&c).expect("client config")
 }
 
@@ -77,23 +86,32 @@ fn wire_direction(d: Direction) -> WireDirection {
 }
 
 pub fn seed_group(handle: &EmulatorHandle, id: &str, rules: &[Rule]) {
-    let mut g = SeedGroup::new(REGION, id)
-        .name(format!("{id}-name"))
-        .vpc_id("vpc-apply");
-    for r in rules {
-        g = g.rule(wire_direction(r.key.direction), to_permission(r));
-    }
-    handle.emulator().seed_groups([g]).expect("seeding");
+    seed_groups(handle, &[(id, rules.to_vec())]);
+}
+
+/// Creates each group (in a VPC) with its rules.
+pub fn seed_groups<S: AsRef<str>>(handle: &EmulatorHandle, groups: &[(S, Vec<Rule>)]) {
+    let seeds = groups.iter().map(|(id, rules)| {
+        let id = id.as_ref();
+        let mut g = SeedGroup::new(REGION, id)
+            .name(format!("{id}-name"))
+            .vpc_id("vpc-apply");
+        for r in rules {
+            g = g.rule(wire_direction(r.key.direction), to_permission(r));
+        }
+        g
+    });
+    handle.emulator().seed_groups(seeds).expect("seeding");
 }
 
 /// A policy that wants exactly `rules` in each group (authoritative).
-pub fn desired(groups: &[(&str, Vec<Rule>)]) -> PolicySet {
+pub fn desired<S: AsRef<str>>(groups: &[(S, Vec<Rule>)]) -> PolicySet {
     let live: Vec<LiveGroup> = groups
         .iter()
         .map(|(id, rules)| LiveGroup {
-            id: (*id).to_owned(),
+            id: id.as_ref().to_owned(),
             region: REGION.to_owned(),
-            name: format!("{id}-name"),
+            name: format!("{}-name", id.as_ref()),
             rules: rules
                 .iter()
                 .enumerate()
@@ -129,7 +147,7 @@ pub async fn make_plan(client: &Client, set: &PolicySet) -> (Plan, Vec<LiveGroup
         .iter()
         .map(|g| GroupRef::new(g.id.clone(), g.region.clone()))
         .collect();
-    let state = read_groups(&client.read_only(), &refs, 4)
+    let state = read_groups(&client.read_only(), &refs, 8)
         .await
         .expect("read");
     let plan = diff(set, &state.groups, &DiffOptions::new(today()));
@@ -144,6 +162,11 @@ pub fn mutating_calls(stats: &Stats) -> u64 {
         .filter(|(name, _)| WireAction::parse(name).is_some_and(|a| a.is_mutating()))
         .map(|(_, c)| c.ok + c.error)
         .sum()
+}
+
+/// Calls of every action that failed (faults included).
+pub fn errors(stats: &Stats) -> u64 {
+    stats.calls.values().map(|c| c.error).sum()
 }
 
 /// Rules of a group as comparable values (ids left out), sorted.
