@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use moat_emulator::{FaultConfig, SeedGroup};
 
-use crate::cloud::{cloud_env, emulator, emulator_with, mutating_calls, with_examples};
+use crate::cloud::{at, cloud_env, emulator, emulator_with, mutating_calls, with_examples};
 
 const FIVE_GROUPS: &str = "Apply complete: 5 added, 5 changed, 5 removed in 5 groups";
 
@@ -19,7 +19,7 @@ fn apply_local_asks_first_then_converges_and_a_snapshot_rolls_back() {
     let env = with_examples();
     // No terminal and no --auto-approve: the plan is shown, nothing changes.
     let refused = env.run(&["apply", "--local", "policies/"]);
-    assert_eq!(refused.code, Some(1), "{}", refused.snapshot());
+    refused.expect_code(1);
     assert!(
         refused
             .stdout
@@ -27,19 +27,11 @@ fn apply_local_asks_first_then_converges_and_a_snapshot_rolls_back() {
         "{}",
         refused.snapshot()
     );
-    assert!(
-        refused.stderr.contains("standard input is not a terminal"),
-        "{}",
-        refused.snapshot()
-    );
+    refused.expect_stderr("standard input is not a terminal");
 
     let applied = env.run(&["apply", "--local", "policies/", "--auto-approve"]);
-    assert_eq!(applied.code, Some(0), "{}", applied.snapshot());
-    assert!(
-        applied.stdout.contains(FIVE_GROUPS),
-        "{}",
-        applied.snapshot()
-    );
+    applied.expect_code(0);
+    applied.expect_stdout(FIVE_GROUPS);
     assert!(
         applied
             .stdout
@@ -49,8 +41,8 @@ fn apply_local_asks_first_then_converges_and_a_snapshot_rolls_back() {
     );
 
     let plan = env.run(&["plan", "--local", "policies/", "--detailed-exitcode"]);
-    assert_eq!(plan.code, Some(0), "{}", plan.snapshot());
-    assert!(plan.stdout.contains("No changes."), "{}", plan.snapshot());
+    plan.expect_code(0);
+    plan.expect_stdout("No changes.");
     let again = env.run(&["apply", "--local", "policies/"]);
     assert_eq!(
         again.code,
@@ -58,7 +50,7 @@ fn apply_local_asks_first_then_converges_and_a_snapshot_rolls_back() {
         "nothing to confirm: {}",
         again.snapshot()
     );
-    assert!(again.stdout.contains("No changes."), "{}", again.snapshot());
+    again.expect_stdout("No changes.");
 
     // The journal has a line per call, mutating ones with a token.
     let journal = std::fs::read_to_string(env.home().join(".moat/journal.jsonl")).expect("journal");
@@ -87,14 +79,9 @@ fn apply_local_asks_first_then_converges_and_a_snapshot_rolls_back() {
         .to_string_lossy()
         .into_owned();
     let restore = env.run(&["apply", "--local", &dir, "--auto-approve"]);
-    assert_eq!(restore.code, Some(0), "{}", restore.snapshot());
+    restore.expect_code(0);
     let plan = env.run(&["plan", "--local", "policies/"]);
-    assert!(
-        plan.stdout
-            .contains("Plan: 5 to add, 5 to change, 5 to remove."),
-        "{}",
-        plan.snapshot()
-    );
+    plan.expect_stdout("Plan: 5 to add, 5 to change, 5 to remove.");
 }
 
 #[test]
@@ -177,16 +164,12 @@ fn guards_refuse_before_any_mutating_call() {
     let (env, endpoint) = cloud_env(&handle);
     env.write("app.yaml", POLICY);
 
-    let refused = env.run(&[
-        "apply",
-        "app.yaml",
-        "--endpoint",
+    let refused = at(
+        &env,
         &endpoint,
-        "--auto-approve",
-        "--max-destroy",
-        "2",
-    ]);
-    assert_eq!(refused.code, Some(1), "{}", refused.snapshot());
+        &["apply", "app.yaml", "--auto-approve", "--max-destroy", "2"],
+    );
+    refused.expect_code(1);
     assert!(
         refused
             .stderr
@@ -206,44 +189,25 @@ fn guards_refuse_before_any_mutating_call() {
     // Add a live SSH rule, then a policy without it: the protect selector
     // covers it, so removing it is refused.
     env.write("apply-ssh.yaml", POLICY.replace("      - description: HTTPS from the office\n        allow: tcp/443\n        from: 203.0.113.0/28\n", "      - {description: on-call, allow: tcp/22, from: 10.8.0.0/16}\n      - {description: HTTPS from the office, allow: tcp/443, from: 203.0.113.0/28}\n"));
-    let added = env.run(&[
-        "apply",
-        "apply-ssh.yaml",
-        "--endpoint",
+    let added = at(
+        &env,
         &endpoint,
-        "--auto-approve",
-    ]);
-    assert_eq!(added.code, Some(0), "{}", added.snapshot());
+        &["apply", "apply-ssh.yaml", "--auto-approve"],
+    );
+    added.expect_code(0);
     handle.emulator().reset_stats();
-    let refused = env.run(&[
-        "apply",
-        "app.yaml",
-        "--endpoint",
-        &endpoint,
-        "--auto-approve",
-    ]);
-    assert_eq!(refused.code, Some(1), "{}", refused.snapshot());
-    assert!(
-        refused.stderr.contains("protected"),
-        "{}",
-        refused.snapshot()
-    );
-    assert!(
-        refused.stderr.contains("--allow-protected"),
-        "{}",
-        refused.snapshot()
-    );
+    let refused = at(&env, &endpoint, &["apply", "app.yaml", "--auto-approve"]);
+    refused.expect_code(1);
+    refused.expect_stderr("protected");
+    refused.expect_stderr("--allow-protected");
     assert_eq!(mutating_calls(&handle), 0);
 
-    let allowed = env.run(&[
-        "apply",
-        "app.yaml",
-        "--endpoint",
+    let allowed = at(
+        &env,
         &endpoint,
-        "--auto-approve",
-        "--allow-protected",
-    ]);
-    assert_eq!(allowed.code, Some(0), "{}", allowed.snapshot());
+        &["apply", "app.yaml", "--auto-approve", "--allow-protected"],
+    );
+    allowed.expect_code(0);
 }
 
 #[test]
@@ -252,73 +216,28 @@ fn a_saved_plan_is_applied_exactly_or_refused_when_stale() {
     seed_app(&handle, 2);
     let (env, endpoint) = cloud_env(&handle);
     env.write("app.yaml", POLICY);
-    let plan = env.run(&[
-        "plan",
-        "app.yaml",
-        "--endpoint",
-        &endpoint,
-        "-o",
-        "plan.json",
-    ]);
-    assert_eq!(plan.code, Some(0), "{}", plan.snapshot());
+    let plan = at(&env, &endpoint, &["plan", "app.yaml", "-o", "plan.json"]);
+    plan.expect_code(0);
 
     // Someone changes the group in the console: here, another apply.
     env.write("other.yaml", POLICY.replace("tcp/443", "tcp/8443"));
-    let other = env.run(&[
-        "apply",
-        "other.yaml",
-        "--endpoint",
-        &endpoint,
-        "--auto-approve",
-    ]);
-    assert_eq!(other.code, Some(0), "{}", other.snapshot());
+    let other = at(&env, &endpoint, &["apply", "other.yaml", "--auto-approve"]);
+    other.expect_code(0);
 
     handle.emulator().reset_stats();
-    let stale = env.run(&[
-        "apply",
-        "plan.json",
-        "--endpoint",
-        &endpoint,
-        "--auto-approve",
-    ]);
-    assert_eq!(stale.code, Some(1), "{}", stale.snapshot());
-    assert!(
-        stale.stderr.contains("plan is stale"),
-        "{}",
-        stale.snapshot()
-    );
-    assert!(
-        stale.stderr.contains("run moat plan again"),
-        "{}",
-        stale.snapshot()
-    );
+    let stale = at(&env, &endpoint, &["apply", "plan.json", "--auto-approve"]);
+    stale.expect_code(1);
+    stale.expect_stderr("plan is stale");
+    stale.expect_stderr("run moat plan again");
     assert_eq!(mutating_calls(&handle), 0);
 
     // A fresh plan file is applied with the fewest calls: one authorize,
     // one revoke of both extras.
-    let plan = env.run(&[
-        "plan",
-        "app.yaml",
-        "--endpoint",
-        &endpoint,
-        "-o",
-        "plan.json",
-    ]);
-    assert!(
-        plan.stdout
-            .contains("Plan: 1 to add, 0 to change, 1 to remove."),
-        "{}",
-        plan.snapshot()
-    );
+    let plan = at(&env, &endpoint, &["plan", "app.yaml", "-o", "plan.json"]);
+    plan.expect_stdout("Plan: 1 to add, 0 to change, 1 to remove.");
     handle.emulator().reset_stats();
-    let applied = env.run(&[
-        "apply",
-        "plan.json",
-        "--endpoint",
-        &endpoint,
-        "--auto-approve",
-    ]);
-    assert_eq!(applied.code, Some(0), "{}", applied.snapshot());
+    let applied = at(&env, &endpoint, &["apply", "plan.json", "--auto-approve"]);
+    applied.expect_code(0);
     assert_eq!(
         mutating_calls(&handle),
         2,
@@ -333,19 +252,9 @@ fn a_saved_plan_is_applied_exactly_or_refused_when_stale() {
         "broken.json",
         "{\"format\": \"moat-plan\", \"schema_version\": 99}",
     );
-    let run = env.run(&[
-        "apply",
-        "broken.json",
-        "--endpoint",
-        &endpoint,
-        "--auto-approve",
-    ]);
-    assert_eq!(run.code, Some(1), "{}", run.snapshot());
-    assert!(
-        run.stderr.contains("broken.json is not a usable plan"),
-        "{}",
-        run.snapshot()
-    );
+    let run = at(&env, &endpoint, &["apply", "broken.json", "--auto-approve"]);
+    run.expect_code(1);
+    run.expect_stderr("broken.json is not a usable plan");
 }
 
 #[test]
@@ -407,31 +316,21 @@ fn an_apply_killed_midway_is_finished_by_the_next_run() {
     child.kill().expect("SIGKILL");
     let status = child.wait().expect("reaped");
     assert_eq!(status.code(), None, "killed by the signal, not finished");
-    let plan = env.run(&[
-        "plan",
-        "many.yaml",
-        "--endpoint",
+    let plan = at(
+        &env,
         &endpoint,
-        "--detailed-exitcode",
-    ]);
+        &["plan", "many.yaml", "--detailed-exitcode"],
+    );
     assert_eq!(plan.code, Some(2), "work was left: {}", plan.snapshot());
 
-    let rerun = env.run(&[
-        "apply",
-        "many.yaml",
-        "--endpoint",
+    let rerun = at(&env, &endpoint, &["apply", "many.yaml", "--auto-approve"]);
+    rerun.expect_code(0);
+    let plan = at(
+        &env,
         &endpoint,
-        "--auto-approve",
-    ]);
-    assert_eq!(rerun.code, Some(0), "{}", rerun.snapshot());
-    let plan = env.run(&[
-        "plan",
-        "many.yaml",
-        "--endpoint",
-        &endpoint,
-        "--detailed-exitcode",
-    ]);
-    assert_eq!(plan.code, Some(0), "{}", plan.snapshot());
+        &["plan", "many.yaml", "--detailed-exitcode"],
+    );
+    plan.expect_code(0);
     // The journal of the killed run ends in whole lines.
     let journal = std::fs::read_to_string(env.home().join(".moat/journal.jsonl")).expect("journal");
     for line in journal.lines() {

@@ -4,7 +4,7 @@
 use moat_emulator::{AccessKey, EmulatorConfig, EmulatorHandle};
 use moat_policy::{Direction, NicType, Peer, PortRange, Protocol, Rule, RuleKey, Verdict};
 
-use crate::common::{TestEnv, repo_root};
+use crate::common::{Run, TestEnv, repo_root};
 
 pub const TODAY: &str = "2026-11-25";
 pub const KEY_ID: &str = "LTAI5tE2ePlanTestKey01";
@@ -85,4 +85,11 @@ pub fn mutating_calls(handle: &EmulatorHandle) -> u64 {
         .filter(|(action, _)| !action.starts_with("Describe"))
         .map(|(_, c)| c.ok + c.error)
         .sum()
+}
+
+/// Runs `moat ARGS... --endpoint ENDPOINT` in `env`.
+pub fn at(env: &TestEnv, endpoint: &str, args: &[&str]) -> Run {
+    let mut all = args.to_vec();
+    all.extend(["--endpoint", endpoint]);
+    env.run(&all)
 }

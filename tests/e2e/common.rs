@@ -131,6 +131,35 @@ impl Run {
         s
     }
 
+    /// Fails, showing the whole run, unless the exit code is `code`.
+    #[track_caller]
+    pub fn expect_code(&self, code: i32) -> &Run {
+        assert_eq!(self.code, Some(code), "{}", self.snapshot());
+        self
+    }
+
+    /// Fails, showing the whole run, unless stdout contains `needle`.
+    #[track_caller]
+    pub fn expect_stdout(&self, needle: &str) -> &Run {
+        assert!(
+            self.stdout.contains(needle),
+            "{needle:?} not in stdout: {}",
+            self.snapshot()
+        );
+        self
+    }
+
+    /// Fails, showing the whole run, unless stderr contains `needle`.
+    #[track_caller]
+    pub fn expect_stderr(&self, needle: &str) -> &Run {
+        assert!(
+            self.stderr.contains(needle),
+            "{needle:?} not in stderr: {}",
+            self.snapshot()
+        );
+        self
+    }
+
     /// Replaces `text` (an endpoint with its random port, say) everywhere,
     /// so the snapshot is stable.
     pub fn redact(mut self, text: &str, with: &str) -> Run {

@@ -7,7 +7,7 @@ use moat_aliyun::convert::to_permission;
 use moat_emulator::{Direction as WireDirection, EmulatorHandle, SeedGroup};
 use moat_policy::{Direction, PortRange, Protocol};
 
-use crate::cloud::{KEY_ID, cloud_env, emulator, mutating_calls, rule, with_examples};
+use crate::cloud::{KEY_ID, at, cloud_env, emulator, mutating_calls, rule, with_examples};
 use crate::common::TestEnv;
 
 /// `sg-bp1e2eweb000000001` with ssh from the office and a stray MySQL rule.
@@ -55,14 +55,14 @@ security_groups:
 fn plan_local_on_a_fresh_checkout_shows_a_real_plan() {
     let env = with_examples();
     let run = env.run(&["plan", "--local", "policies/"]);
-    assert_eq!(run.code, Some(0), "{}", run.snapshot());
+    run.expect_code(0);
     run.assert_golden("plan_local_text");
     assert!(env.home().join(".moat/local-cloud.json").is_file());
 
     // The second run uses the saved state, says nothing about creating it,
     // and plans the same.
     let again = env.run(&["--local", "plan", "policies/", "--format", "json"]);
-    assert_eq!(again.code, Some(0), "{}", again.snapshot());
+    again.expect_code(0);
     assert!(again.stderr.is_empty(), "{}", again.snapshot());
     again.assert_golden("plan_local_json");
 
@@ -74,15 +74,15 @@ fn plan_local_on_a_fresh_checkout_shows_a_real_plan() {
         "--format",
         "csv",
     ]);
-    assert_eq!(detailed.code, Some(2), "{}", detailed.snapshot());
+    detailed.expect_code(2);
     detailed.assert_golden("plan_local_csv");
 
     let md = env.run(&["plan", "policies/", "--local", "--format", "markdown"]);
-    assert_eq!(md.code, Some(0), "{}", md.snapshot());
+    md.expect_code(0);
     md.assert_golden("plan_local_markdown");
 
     let drift = env.run(&["drift", "--local", "policies/", "--format", "json"]);
-    assert_eq!(drift.code, Some(2), "{}", drift.snapshot());
+    drift.expect_code(2);
     drift.assert_golden("drift_local_json");
 }
 
@@ -91,20 +91,11 @@ fn a_saved_plan_file_is_the_json_plan() {
     let env = with_examples();
     let run = env.run(&["plan", "--local", "policies/", "-o", "out/plan.json"]);
     assert_eq!(run.code, Some(1), "no such directory: {}", run.snapshot());
-    assert!(
-        run.stderr
-            .contains("cannot write the plan to out/plan.json"),
-        "{}",
-        run.snapshot()
-    );
+    run.expect_stderr("cannot write the plan to out/plan.json");
 
     let run = env.run(&["plan", "--local", "policies/", "-o", "plan.json"]);
-    assert_eq!(run.code, Some(0), "{}", run.snapshot());
-    assert!(
-        run.stdout.contains("Saved the plan to plan.json"),
-        "{}",
-        run.snapshot()
-    );
+    run.expect_code(0);
+    run.expect_stdout("Saved the plan to plan.json");
     let text = std::fs::read_to_string(env.home().join("plan.json")).expect("plan written");
     let plan = moat_diff::Plan::from_json(&text).expect("a valid plan file");
     assert!(plan.has_changes());
@@ -117,29 +108,18 @@ fn plan_and_drift_against_an_endpoint() {
     let (env, endpoint) = cloud_env(&handle);
     env.write("web.yaml", WEB_POLICY);
 
-    let run = env.run(&[
-        "plan",
-        "web.yaml",
-        "--endpoint",
+    let run = at(
+        &env,
         &endpoint,
-        "--detailed-exitcode",
-    ]);
-    assert_eq!(run.code, Some(2), "{}", run.snapshot());
-    assert!(
-        run.stdout
-            .contains("Plan: 2 to add, 0 to change, 1 to remove."),
-        "{}",
-        run.snapshot()
+        &["plan", "web.yaml", "--detailed-exitcode"],
     );
-    assert!(
-        run.stdout.contains("closes tcp/3306 for 0.0.0.0/0"),
-        "{}",
-        run.snapshot()
-    );
+    run.expect_code(2);
+    run.expect_stdout("Plan: 2 to add, 0 to change, 1 to remove.");
+    run.expect_stdout("closes tcp/3306 for 0.0.0.0/0");
 
     handle.emulator().reset_stats();
-    let drift = env.run(&["--endpoint", &endpoint, "drift", "web.yaml"]);
-    assert_eq!(drift.code, Some(2), "{}", drift.snapshot());
+    let drift = at(&env, &endpoint, &["drift", "web.yaml"]);
+    drift.expect_code(2);
     let stats = handle.emulator().stats();
     assert_eq!(stats.ok("DescribeSecurityGroupAttribute"), 1, "{stats:?}");
     assert_eq!(mutating_calls(&handle), 0, "drift never mutates: {stats:?}");
@@ -149,17 +129,15 @@ fn plan_and_drift_against_an_endpoint() {
         "in-sync.yaml",
         "version: 1\nsecurity_groups:\n  - id: sg-bp1e2eweb000000001\n    region: cn-hangzhou\n    ingress:\n      - {description: SSH from the office, allow: tcp/22, from: 203.0.113.0/28}\n      - {description: temporary, allow: tcp/3306, from: 0.0.0.0/0}\n",
     );
-    let drift = env.run(&["drift", "in-sync.yaml", "--endpoint", &endpoint]);
-    assert_eq!(drift.code, Some(0), "{}", drift.snapshot());
-    let plan = env.run(&[
-        "plan",
-        "in-sync.yaml",
-        "--endpoint",
+    let drift = at(&env, &endpoint, &["drift", "in-sync.yaml"]);
+    drift.expect_code(0);
+    let plan = at(
+        &env,
         &endpoint,
-        "--detailed-exitcode",
-    ]);
-    assert_eq!(plan.code, Some(0), "{}", plan.snapshot());
-    assert!(plan.stdout.contains("No changes."), "{}", plan.snapshot());
+        &["plan", "in-sync.yaml", "--detailed-exitcode"],
+    );
+    plan.expect_code(0);
+    plan.expect_stdout("No changes.");
 }
 
 #[test]
@@ -167,39 +145,41 @@ fn export_round_trips_to_no_changes() {
     let handle = emulator();
     seed_web(&handle);
     let (env, endpoint) = cloud_env(&handle);
-    let run = env.run(&[
-        "export",
-        "--region",
-        "cn-hangzhou",
-        "--group",
-        "sg-bp1e2eweb000000001",
-        "--endpoint",
+    let run = at(
+        &env,
         &endpoint,
-    ]);
-    assert_eq!(run.code, Some(0), "{}", run.snapshot());
+        &[
+            "export",
+            "--region",
+            "cn-hangzhou",
+            "--group",
+            "sg-bp1e2eweb000000001",
+        ],
+    );
+    run.expect_code(0);
     run.redact(&endpoint, "$ENDPOINT")
         .assert_golden("export_group");
 
-    let run = env.run(&[
-        "export",
-        "--all",
-        "-o",
-        "all.yaml",
-        "--endpoint",
+    let run = at(
+        &env,
         &endpoint,
-        "--region",
-        "cn-hangzhou",
-    ]);
-    assert_eq!(run.code, Some(0), "{}", run.snapshot());
-    let plan = env.run(&[
-        "plan",
-        "all.yaml",
-        "--endpoint",
+        &[
+            "export",
+            "--all",
+            "-o",
+            "all.yaml",
+            "--region",
+            "cn-hangzhou",
+        ],
+    );
+    run.expect_code(0);
+    let plan = at(
+        &env,
         &endpoint,
-        "--detailed-exitcode",
-    ]);
-    assert_eq!(plan.code, Some(0), "{}", plan.snapshot());
-    assert!(plan.stdout.contains("No changes."), "{}", plan.snapshot());
+        &["plan", "all.yaml", "--detailed-exitcode"],
+    );
+    plan.expect_code(0);
+    plan.expect_stdout("No changes.");
 }
 
 #[test]
@@ -213,29 +193,31 @@ fn errors_a_user_meets_are_one_clear_line() {
         "version: 1\nsecurity_groups:\n  - id: sg-bp1e2enone00000001\n    region: cn-hangzhou\n    ingress: []\n",
     );
     let one_line = |run: &crate::common::Run| {
-        assert_eq!(run.code, Some(1), "{}", run.snapshot());
+        run.expect_code(1);
         assert_eq!(run.stderr.lines().count(), 1, "{}", run.snapshot());
         assert!(run.stderr.starts_with("error: "), "{}", run.snapshot());
         assert!(!run.stderr.contains("panicked"), "{}", run.snapshot());
         run.stderr.clone()
     };
 
-    let missing = one_line(&env.run(&["plan", "missing.yaml", "--endpoint", &endpoint]));
+    let missing = one_line(&at(&env, &endpoint, &["plan", "missing.yaml"]));
     assert!(
         missing.contains("security group sg-bp1e2enone00000001 in region cn-hangzhou (policy at missing.yaml:3:5) does not exist"),
         "{missing}"
     );
 
-    let wrong = env.run(&[
-        "plan",
-        "web.yaml",
-        "--endpoint",
+    let wrong = at(
+        &env,
         &endpoint,
-        "--access-key-id",
-        KEY_ID,
-        "--access-key-secret",
-        "not-the-secret",
-    ]);
+        &[
+            "plan",
+            "web.yaml",
+            "--access-key-id",
+            KEY_ID,
+            "--access-key-secret",
+            "not-the-secret",
+        ],
+    );
     let wrong = one_line(&wrong);
     assert!(wrong.contains("SignatureDoesNotMatch"), "{wrong}");
     assert!(
@@ -243,16 +225,18 @@ fn errors_a_user_meets_are_one_clear_line() {
         "the secret never appears: {wrong}"
     );
 
-    let unknown = one_line(&env.run(&[
-        "plan",
-        "web.yaml",
-        "--endpoint",
+    let unknown = one_line(&at(
+        &env,
         &endpoint,
-        "--access-key-id",
-        "LTAI5tNobodyKnowsThis",
-        "--access-key-secret",
-        "x",
-    ]));
+        &[
+            "plan",
+            "web.yaml",
+            "--access-key-id",
+            "LTAI5tNobodyKnowsThis",
+            "--access-key-secret",
+            "x",
+        ],
+    ));
     assert!(unknown.contains("InvalidAccessKeyId"), "{unknown}");
 
     // An endpoint where nothing listens.
@@ -267,21 +251,23 @@ fn errors_a_user_meets_are_one_clear_line() {
 
     let none = TestEnv::new().env("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true");
     none.write("web.yaml", WEB_POLICY);
-    let none = one_line(&none.run(&["plan", "web.yaml", "--endpoint", &endpoint]));
+    let none = one_line(&at(&none, &endpoint, &["plan", "web.yaml"]));
     assert!(none.contains("no credentials found"), "{none}");
 
-    let export = one_line(&env.run(&[
-        "export",
-        "--group",
-        "sg-bp1e2enone00000001",
-        "--region",
-        "cn-hangzhou",
-        "--endpoint",
+    let export = one_line(&at(
+        &env,
         &endpoint,
-    ]));
+        &[
+            "export",
+            "--group",
+            "sg-bp1e2enone00000001",
+            "--region",
+            "cn-hangzhou",
+        ],
+    ));
     assert!(export.contains("does not exist"), "{export}");
 
-    let both = one_line(&env.run(&["plan", "web.yaml", "--local", "--endpoint", &endpoint]));
+    let both = one_line(&at(&env, &endpoint, &["plan", "web.yaml", "--local"]));
     assert!(both.contains("--local and --endpoint"), "{both}");
     assert_eq!(mutating_calls(&handle), 0);
 }
@@ -305,42 +291,34 @@ fn credentials_come_from_the_aliyun_cli_profile_and_the_profile_region() {
         ),
     );
     // The group's region comes from the profile, as the aliyun CLI does.
-    let run = env.run(&[
-        "export",
-        "--group",
-        "sg-bp1e2eweb000000001",
-        "--profile",
-        "ops",
-        "--endpoint",
+    let run = at(
+        &env,
         &endpoint,
-    ]);
-    assert_eq!(run.code, Some(0), "{}", run.snapshot());
-    assert!(
-        run.stdout.contains("region: cn-hangzhou"),
-        "{}",
-        run.snapshot()
+        &[
+            "export",
+            "--group",
+            "sg-bp1e2eweb000000001",
+            "--profile",
+            "ops",
+        ],
     );
+    run.expect_code(0);
+    run.expect_stdout("region: cn-hangzhou");
 
-    let run = env.run(&[
-        "export",
-        "--group",
-        "sg-bp1e2eweb000000001",
-        "--endpoint",
+    let run = at(
+        &env,
         &endpoint,
-    ]);
+        &["export", "--group", "sg-bp1e2eweb000000001"],
+    );
     assert_eq!(
         run.code,
         Some(1),
         "the default profile's key is unknown: {}",
         run.snapshot()
     );
-    assert!(
-        run.stderr.contains("InvalidAccessKeyId"),
-        "{}",
-        run.snapshot()
-    );
+    run.expect_stderr("InvalidAccessKeyId");
 
     let run = env.run(&["plan", "x.yaml", "--max-rps", "0"]);
-    assert_eq!(run.code, Some(1), "{}", run.snapshot());
-    assert!(run.stderr.contains("--max-rps"), "{}", run.snapshot());
+    run.expect_code(1);
+    run.expect_stderr("--max-rps");
 }
