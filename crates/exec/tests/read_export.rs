@@ -1,84 +1,30 @@
 //! Reading live groups through the client from the emulator over loopback,
 //! and exporting them as a policy that plans to no change.
 
+mod common;
+
 use std::time::Duration;
 
-use moat_aliyun::convert::to_permission;
+use common::{REGION, client_as, emulator, rule_of as rule, seed_group_raw as seed};
 use moat_aliyun::wire::Permission;
-use moat_aliyun::{Client, ClientConfig, Credentials, RetryPolicy};
+use moat_aliyun::{Client, RetryPolicy};
 use moat_diff::{DiffOptions, diff};
-use moat_emulator::{
-    AccessKey, Direction as WireDirection, EmulatorConfig, EmulatorHandle, SeedGroup,
-};
+use moat_emulator::{EmulatorHandle, FaultConfig};
 use moat_exec::{GroupRef, ReadError, list_region_groups, read_groups, render_export};
-use moat_policy::{Direction, NicType, Peer, PortRange, Protocol, Rule, RuleKey, Verdict};
-
-const REGION: &str = "cn-hangzhou";
-const KEY_ID: &str = "LTAI5tExecTestKey0001";
-const KEY_SECRET: &str = "exec-test-secret";
-
-fn emulator() -> EmulatorHandle {
-    moat_emulator::start(EmulatorConfig {
-        access_keys: vec![AccessKey::new(KEY_ID, KEY_SECRET)],
-        id_seed: Some(11),
-        ..EmulatorConfig::default()
-    })
-    .expect("the emulator starts on loopback")
-}
+use moat_policy::{Direction, Peer, PortRange, Protocol, Rule, Verdict};
 
 fn client(handle: &EmulatorHandle, secret: &str) -> Client {
-    let mut c = ClientConfig::with_credentials(REGION, Credentials::access_key(KEY_ID, secret));
-    c.endpoint = Some(handle.endpoint());
-    c.max_rps = None;
-    c.timeout = Duration::from_secs(5);
-    c.retry = RetryPolicy {
+    let retry = RetryPolicy {
         max_attempts: 2,
         base_delay: Duration::from_millis(1),
         max_delay: Duration::from_millis(5),
         max_elapsed: Duration::from_secs(5),
     };
-    Client::new(&c).expect("client config")
-}
-
-fn rule(direction: Direction, protocol: Protocol, ports: PortRange, peer: Peer) -> Rule {
-    Rule {
-        key: RuleKey {
-            direction,
-            protocol,
-            ports,
-            peer,
-            verdict: Verdict::Accept,
-            nic_type: NicType::Intranet,
-            source_ports: None,
-            local: None,
-        },
-        priority: 1,
-        description: String::new(),
-    }
+    client_as(handle, secret, None, retry)
 }
 
 fn cidr(s: &str) -> Peer {
     Peer::cidr(s.parse().expect("cidr"))
-}
-
-fn wire_direction(d: Direction) -> WireDirection {
-    match d {
-        Direction::Ingress => WireDirection::Ingress,
-        Direction::Egress => WireDirection::Egress,
-    }
-}
-
-fn seed(handle: &EmulatorHandle, id: &str, rules: &[Rule], extra: Vec<Permission>) {
-    let mut g = SeedGroup::new(REGION, id)
-        .name(format!("{id}-name"))
-        .vpc_id("vpc-exec");
-    for r in rules {
-        g = g.rule(wire_direction(r.key.direction), to_permission(r));
-    }
-    for p in extra {
-        g = g.rule(WireDirection::Ingress, p);
-    }
-    handle.emulator().seed_groups([g]).expect("seeding");
 }
 
 /// Live data a person would make in the console over the years.
@@ -150,10 +96,10 @@ fn messy_rules() -> Vec<Rule> {
 
 #[tokio::test]
 async fn reads_groups_concurrently_and_names_missing_ones() {
-    let handle = emulator();
+    let handle = emulator(FaultConfig::default(), 11);
     seed(&handle, "sg-bpexecpeer01", &[], Vec::new());
     seed(&handle, "sg-bpexecweb001", &messy_rules(), Vec::new());
-    let c = client(&handle, KEY_SECRET);
+    let c = client(&handle, common::KEY_SECRET);
     let wanted = [
         GroupRef::new("sg-bpexecweb001", REGION),
         GroupRef::new("sg-bpexecnone01", REGION),
@@ -172,7 +118,7 @@ async fn reads_groups_concurrently_and_names_missing_ones() {
 
 #[tokio::test]
 async fn a_group_that_cannot_be_read_fails_the_whole_read() {
-    let handle = emulator();
+    let handle = emulator(FaultConfig::default(), 11);
     seed(&handle, "sg-bpexecweb001", &messy_rules(), Vec::new());
     let c = client(&handle, "the wrong secret");
     let err = read_groups(
@@ -196,7 +142,7 @@ async fn a_group_that_cannot_be_read_fails_the_whole_read() {
 
 #[tokio::test]
 async fn export_of_messy_live_data_plans_to_no_change() {
-    let handle = emulator();
+    let handle = emulator(FaultConfig::default(), 11);
     seed(&handle, "sg-bpexecpeer01", &[], Vec::new());
     let port_list = Permission {
         ip_protocol: "TCP".into(),
@@ -222,7 +168,7 @@ async fn export_of_messy_live_data_plans_to_no_change() {
         &messy_rules(),
         vec![port_list, uncompressed],
     );
-    let reader = client(&handle, KEY_SECRET).read_only();
+    let reader = client(&handle, common::KEY_SECRET).read_only();
 
     let all = list_region_groups(&reader).await.expect("list");
     assert_eq!(

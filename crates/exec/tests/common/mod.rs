@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use moat_aliyun::convert::to_permission;
-use moat_aliyun::wire::Action as WireAction;
+use moat_aliyun::wire::{Action as WireAction, Permission};
 use moat_aliyun::{Client, ClientConfig, Credentials, RetryPolicy};
 use moat_diff::{DiffOptions, Plan, diff};
 use moat_emulator::{
@@ -47,7 +47,17 @@ pub fn client(handle: &EmulatorHandle, max_attempts: u32) -> Client {
 }
 
 pub fn client_with(handle: &EmulatorHandle, max_rps: Option<f64>, retry: RetryPolicy) -> Client {
-    let mut c = ClientConfig::with_credentials(REGION, Credentials::access_key(KEY_ID, KEY_SECRET));
+    client_as(handle, KEY_SECRET, max_rps, retry)
+}
+
+/// A client that signs with `secret` (the right one or not).
+pub fn client_as(
+    handle: &EmulatorHandle,
+    secret: &str,
+    max_rps: Option<f64>,
+    retry: RetryPolicy,
+) -> Client {
+    let mut c = ClientConfig::with_credentials(REGION, Credentials::access_key(KEY_ID, secret));
     c.endpoint = Some(handle.endpoint());
     c.max_rps = max_rps;
     c.timeout = Duration::from_secs(10);
@@ -56,12 +66,22 @@ pub fn client_with(handle: &EmulatorHandle, max_rps: Option<f64>, retry: RetryPo
 }
 
 pub fn rule(direction: Direction, port: u16, cidr: &str) -> Rule {
+    rule_of(
+        direction,
+        Protocol::Tcp,
+        PortRange::single(port),
+        Peer::cidr(cidr.parse().expect("cidr")),
+    )
+}
+
+/// An accept rule of priority 1 without a description.
+pub fn rule_of(direction: Direction, protocol: Protocol, ports: PortRange, peer: Peer) -> Rule {
     Rule {
         key: RuleKey {
             direction,
-            protocol: Protocol::Tcp,
-            ports: PortRange::single(port),
-            peer: Peer::cidr(cidr.parse().expect("cidr")),
+            protocol,
+            ports,
+            peer,
             verdict: Verdict::Accept,
             nic_type: NicType::Intranet,
             source_ports: None,
@@ -87,6 +107,21 @@ fn wire_direction(d: Direction) -> WireDirection {
 
 pub fn seed_group(handle: &EmulatorHandle, id: &str, rules: &[Rule]) {
     seed_groups(handle, &[(id, rules.to_vec())]);
+}
+
+/// Creates a group with `rules` and, as they are, wire permissions moat
+/// would never write (unmodeled or oddly spelled ones).
+pub fn seed_group_raw(handle: &EmulatorHandle, id: &str, rules: &[Rule], raw: Vec<Permission>) {
+    let mut g = SeedGroup::new(REGION, id)
+        .name(format!("{id}-name"))
+        .vpc_id("vpc-apply");
+    for r in rules {
+        g = g.rule(wire_direction(r.key.direction), to_permission(r));
+    }
+    for p in raw {
+        g = g.rule(WireDirection::Ingress, p);
+    }
+    handle.emulator().seed_groups([g]).expect("seeding");
 }
 
 /// Creates each group (in a VPC) with its rules.
