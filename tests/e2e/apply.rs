@@ -33,6 +33,11 @@ fn apply_local_asks_first_then_converges_and_a_snapshot_rolls_back() {
     applied.expect_code(0);
     applied.expect_stdout(FIVE_GROUPS);
     assert!(
+        !applied.stderr.contains("applying:"),
+        "no progress display without a terminal: {}",
+        applied.snapshot()
+    );
+    assert!(
         applied
             .stdout
             .contains("Snapshot of the live rules before this apply: .moat/snapshots/"),
@@ -120,6 +125,8 @@ fn yes_on_a_terminal_approves_and_anything_else_cancels() {
     let (code, out) = answer("yes");
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains(FIVE_GROUPS), "{out}");
+    // On a terminal, progress is shown on stderr (the same terminal here).
+    assert!(out.contains("applying: 5/5 groups done"), "{out}");
 }
 
 const POLICY: &str = "\
