@@ -24,13 +24,9 @@ pub struct RamPolicyArgs {
 }
 
 pub fn run(args: &RamPolicyArgs) -> anyhow::Result<Exit> {
-    let set = match moat_policy::load_policies(&args.policies.paths) {
+    let set = match crate::context::load_policies(&args.policies.paths)? {
         Ok(set) => set,
-        Err(diags) => {
-            let mut err = std::io::stderr().lock();
-            moat_policy::render_text(diags.iter(), &mut err).context("writing to stderr")?;
-            return Ok(Exit::Error);
-        }
+        Err(code) => return Ok(code),
     };
     let groups: Vec<(String, String)> = set
         .groups
