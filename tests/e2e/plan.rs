@@ -84,6 +84,15 @@ fn plan_local_on_a_fresh_checkout_shows_a_real_plan() {
     let drift = env.run(&["drift", "--local", "policies/", "--format", "json"]);
     drift.expect_code(2);
     drift.assert_golden("drift_local_json");
+
+    // Other policies against the same local cloud: say how to start over.
+    env.write(
+        "other.yaml",
+        "version: 1\nsecurity_groups:\n  - id: sg-bp1other0000000001\n    region: cn-hangzhou\n    ingress: []\n",
+    );
+    env.run(&["plan", "--local", "other.yaml"])
+        .expect_code(1)
+        .expect_stderr("delete it to seed a new one from these");
 }
 
 #[test]

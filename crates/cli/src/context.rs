@@ -69,7 +69,7 @@ pub fn group_refs(set: &PolicySet) -> Vec<GroupRef> {
 pub struct Cloud {
     pub client: Client,
     /// Kept alive for as long as the client is used.
-    _local: Option<EmulatorHandle>,
+    local: Option<EmulatorHandle>,
 }
 
 impl Cloud {
@@ -110,7 +110,7 @@ impl Cloud {
         let client = Client::new(&config).context("cannot set up the API client")?;
         Ok(Cloud {
             client,
-            _local: None,
+            local: None,
         })
     }
 
@@ -175,8 +175,20 @@ impl Cloud {
         tracing::info!(endpoint = %handle.endpoint(), "local cloud");
         Ok(Cloud {
             client,
-            _local: Some(handle),
+            local: Some(handle),
         })
+    }
+
+    /// A group of the policies is not in the cloud. The local cloud was
+    /// seeded from the policies of its first use, so say how to reseed it.
+    pub fn explain_missing(&self, err: anyhow::Error) -> anyhow::Error {
+        if self.local.is_some() {
+            anyhow::anyhow!(
+                "{err:#}; the local cloud in {LOCAL_STATE} was seeded from other policies: delete it to seed a new one from these"
+            )
+        } else {
+            err
+        }
     }
 
     /// Reads the live rules of `groups`, failing closed.

@@ -140,7 +140,8 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Exit> {
                     remove_unmodeled: args.diff.remove_unmodeled,
                 };
                 let mut plan = moat_diff::diff(&set, &live.groups, &diff_options);
-                plan.check_groups_exist()?;
+                plan.check_groups_exist()
+                    .map_err(|e| cloud.explain_missing(e.into()))?;
                 let findings = moat_policy::lint::lint(&set, diff_options.today);
                 plan.attach_findings(findings.iter().map(FindingRef::from));
                 confirm_and_apply(global, args, &cloud, &plan, &live, options).await

@@ -91,12 +91,12 @@ pub async fn make_plan(
             .iter()
             .find(|g| g.id == missing.id && g.region == missing.region)
     {
-        return Err(moat_diff::PlanError::GroupMissing {
+        let err = anyhow::Error::from(moat_diff::PlanError::GroupMissing {
             group: gp.id.clone(),
             region: gp.region.clone(),
             origin: gp.origin.clone(),
-        }
-        .into());
+        });
+        return Err(cloud.explain_missing(err));
     }
     tracing::info!(
         groups = read.groups.len(),
