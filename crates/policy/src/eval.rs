@@ -410,6 +410,33 @@ pub struct Space {
     pub peer: IpNet,
 }
 
+impl Space {
+    /// True when `rule` can decide some flow of the space under the
+    /// assumption of [`cells`]: it has the space's direction and NIC type,
+    /// counts for reach (not a drop restricted to source ports or a local
+    /// address), and shares protocols, ports and addresses with the space.
+    /// Rules for which this is false match no cell of the space.
+    pub fn touches(&self, rule: &Rule) -> bool {
+        let k = &rule.key;
+        let ports = match self.ports {
+            PortRange::NotApplicable => PortRange::ALL_PORTS,
+            p => p,
+        };
+        k.direction == self.direction
+            && k.nic_type == self.nic_type
+            && counts_for_reach(rule)
+            && (k.protocol == Protocol::All
+                || self.protocol == Protocol::All
+                || k.protocol == self.protocol)
+            && (!k.protocol.takes_ports()
+                || !self.protocol.takes_ports()
+                || ports_overlap(k.ports, ports))
+            && k.peer
+                .as_cidr()
+                .is_some_and(|net| AddrRange::of(net).overlaps(AddrRange::of(self.peer)))
+    }
+}
+
 /// A block of flows on which every rule applies fully or not at all, with
 /// its decision.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -450,6 +477,32 @@ impl Cell<'_> {
                 .as_cidr()
                 .is_some_and(|net| AddrRange::of(net).contains(self.addresses))
     }
+
+    /// Decides the cell against `rules` instead of the rules it was split
+    /// on: the first in evaluation order of those that match it
+    /// ([`Cell::matched_by`]), or the direction's default. The answer holds
+    /// for every flow of the cell when `rules` are among the rules given to
+    /// [`cells`] (each of them applies to the whole cell or none of it), so
+    /// one split over the union of two versions of a group decides both:
+    /// what a change does to reachability.
+    pub fn decide_against<'r>(
+        &self,
+        rules: impl IntoIterator<Item = &'r Rule>,
+        direction: Direction,
+        nic_type: NicType,
+    ) -> Decision<'r> {
+        let best = rules
+            .into_iter()
+            .filter(|r| self.matched_by(r, direction, nic_type))
+            .min_by(|a, b| evaluation_order(a, b));
+        match best {
+            Some(r) => Decision {
+                verdict: r.key.verdict,
+                rule: Some(r),
+            },
+            None => Decision::default_for(direction),
+        }
+    }
 }
 
 /// `cells` gives up beyond this many cells; it takes a rule overlapping
@@ -478,25 +531,7 @@ pub fn cells<'a>(
         PortRange::NotApplicable => PortRange::ALL_PORTS,
         p => p,
     };
-    let mut relevant: Vec<&'a Rule> = rules
-        .iter()
-        .copied()
-        .filter(|r| {
-            let k = &r.key;
-            k.direction == space.direction
-                && k.nic_type == space.nic_type
-                && counts_for_reach(r)
-                && (k.protocol == Protocol::All
-                    || space.protocol == Protocol::All
-                    || k.protocol == space.protocol)
-                && (!k.protocol.takes_ports()
-                    || !space.protocol.takes_ports()
-                    || ports_overlap(k.ports, space_ports))
-                && k.peer
-                    .as_cidr()
-                    .is_some_and(|net| AddrRange::of(net).overlaps(target))
-        })
-        .collect();
+    let mut relevant: Vec<&'a Rule> = rules.iter().copied().filter(|r| space.touches(r)).collect();
     relevant.sort_by(|a, b| evaluation_order(a, b));
 
     let protocols: Vec<Protocol> = match space.protocol {
