@@ -921,6 +921,124 @@ mod tests {
     }
 
     #[test]
+    fn ranges_become_the_fewest_cidrs() {
+        let nets = |a: &str, b: &str| {
+            let (a, b): (IpAddr, IpAddr) = (a.parse().unwrap(), b.parse().unwrap());
+            let n = |x: IpAddr| match x {
+                IpAddr::V4(v) => u128::from(u32::from(v)),
+                IpAddr::V6(v) => u128::from(v),
+            };
+            AddrRange {
+                v6: a.is_ipv6(),
+                first: n(a),
+                last: n(b),
+            }
+            .to_cidrs()
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+        };
+        assert_eq!(nets("0.0.0.0", "255.255.255.255"), ["0.0.0.0/0"]);
+        assert_eq!(nets("10.0.0.0", "10.0.1.255"), ["10.0.0.0/23"]);
+        assert_eq!(
+            nets("10.0.0.1", "10.0.0.6"),
+            ["10.0.0.1/32", "10.0.0.2/31", "10.0.0.4/31", "10.0.0.6/32"]
+        );
+        assert_eq!(
+            nets("::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+            ["::/0"]
+        );
+        assert_eq!(nets("11.0.0.0", "11.255.255.255"), ["11.0.0.0/8"]);
+    }
+
+    #[test]
+    fn one_split_over_two_rule_sets_decides_each() {
+        // Before: SSH from everywhere. After: a drop of 8.0.0.0/8 in front.
+        let accept = rule(Verdict::Accept, Protocol::Tcp, tcp(22), "0.0.0.0/0", 100);
+        let drop = rule(Verdict::Drop, Protocol::Tcp, tcp(22), "8.0.0.0/8", 1);
+        let space = Space {
+            direction: Direction::Ingress,
+            nic_type: NicType::Intranet,
+            protocol: Protocol::Tcp,
+            ports: tcp(22),
+            peer: "0.0.0.0/0".parse().unwrap(),
+        };
+        let before = [&accept];
+        let after = [&accept, &drop];
+        let cells = cells(&[&accept, &drop], &space, 100).unwrap();
+        let flips: Vec<(String, Verdict, Verdict)> = cells
+            .iter()
+            .map(|c| {
+                let was = c.decide_against(before, Direction::Ingress, NicType::Intranet);
+                let now = c.decide_against(after, Direction::Ingress, NicType::Intranet);
+                // Against the rules it was split on, it agrees with `cells`.
+                assert_eq!(now, c.decision);
+                (
+                    c.addresses.to_cidrs()[0].to_string(),
+                    was.verdict,
+                    now.verdict,
+                )
+            })
+            .collect();
+        assert_eq!(
+            flips,
+            [
+                ("0.0.0.0/5".to_owned(), Verdict::Accept, Verdict::Accept),
+                ("8.0.0.0/8".to_owned(), Verdict::Accept, Verdict::Drop),
+                ("9.0.0.0/8".to_owned(), Verdict::Accept, Verdict::Accept),
+            ]
+        );
+        // No rules: the direction's default.
+        let d = cells[0].decide_against([], Direction::Egress, NicType::Intranet);
+        assert_eq!((d.verdict, d.rule), (Verdict::Accept, None));
+    }
+
+    #[test]
+    fn touches_only_rules_that_can_decide_the_space() {
+        let space = Space {
+            direction: Direction::Ingress,
+            nic_type: NicType::Intranet,
+            protocol: Protocol::Tcp,
+            ports: tcp(22),
+            peer: "10.0.0.0/8".parse().unwrap(),
+        };
+        let all = rule(
+            Verdict::Drop,
+            Protocol::All,
+            PortRange::NotApplicable,
+            "0.0.0.0/0",
+            1,
+        );
+        assert!(space.touches(&all));
+        assert!(space.touches(&rule(
+            Verdict::Accept,
+            Protocol::Tcp,
+            PortRange::Range { from: 20, to: 30 },
+            "10.1.0.0/16",
+            1
+        )));
+        for other in [
+            rule(Verdict::Accept, Protocol::Tcp, tcp(80), "10.0.0.0/8", 1),
+            rule(Verdict::Accept, Protocol::Udp, tcp(22), "10.0.0.0/8", 1),
+            rule(Verdict::Accept, Protocol::Tcp, tcp(22), "11.0.0.0/8", 1),
+            rule(Verdict::Accept, Protocol::Tcp, tcp(22), "::/0", 1),
+            rule(Verdict::Accept, Protocol::Tcp, tcp(22), "sg-bp1abc", 1),
+        ] {
+            assert!(!space.touches(&other), "{}", other.key);
+        }
+        let mut internet = all.clone();
+        internet.key.nic_type = NicType::Internet;
+        let mut egress = all.clone();
+        egress.key.direction = Direction::Egress;
+        // A drop the other end can get around by picking its source port.
+        let mut sourced = all.clone();
+        sourced.key.source_ports = Some(PortRange::single(1000));
+        for other in [internet, egress, sourced] {
+            assert!(!space.touches(&other), "{}", other.key);
+        }
+    }
+
+    #[test]
     fn merge_joins_touching_ranges() {
         let r = |a, b| AddrRange {
             v6: false,
