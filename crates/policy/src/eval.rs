@@ -410,6 +410,33 @@ pub struct Space {
     pub peer: IpNet,
 }
 
+impl Space {
+    /// True when `rule` can decide some flow of the space under the
+    /// assumption of [`cells`]: it has the space's direction and NIC type,
+    /// counts for reach (not a drop restricted to source ports or a local
+    /// address), and shares protocols, ports and addresses with the space.
+    /// Rules for which this is false match no cell of the space.
+    pub fn touches(&self, rule: &Rule) -> bool {
+        let k = &rule.key;
+        let ports = match self.ports {
+            PortRange::NotApplicable => PortRange::ALL_PORTS,
+            p => p,
+        };
+        k.direction == self.direction
+            && k.nic_type == self.nic_type
+            && counts_for_reach(rule)
+            && (k.protocol == Protocol::All
+                || self.protocol == Protocol::All
+                || k.protocol == self.protocol)
+            && (!k.protocol.takes_ports()
+                || !self.protocol.takes_ports()
+                || ports_overlap(k.ports, ports))
+            && k.peer
+                .as_cidr()
+                .is_some_and(|net| AddrRange::of(net).overlaps(AddrRange::of(self.peer)))
+    }
+}
+
 /// A block of flows on which every rule applies fully or not at all, with
 /// its decision.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -450,6 +477,32 @@ impl Cell<'_> {
                 .as_cidr()
                 .is_some_and(|net| AddrRange::of(net).contains(self.addresses))
     }
+
+    /// Decides the cell against `rules` instead of the rules it was split
+    /// on: the first in evaluation order of those that match it
+    /// ([`Cell::matched_by`]), or the direction's default. The answer holds
+    /// for every flow of the cell when `rules` are among the rules given to
+    /// [`cells`] (each of them applies to the whole cell or none of it), so
+    /// one split over the union of two versions of a group decides both:
+    /// what a change does to reachability.
+    pub fn decide_against<'r>(
+        &self,
+        rules: impl IntoIterator<Item = &'r Rule>,
+        direction: Direction,
+        nic_type: NicType,
+    ) -> Decision<'r> {
+        let best = rules
+            .into_iter()
+            .filter(|r| self.matched_by(r, direction, nic_type))
+            .min_by(|a, b| evaluation_order(a, b));
+        match best {
+            Some(r) => Decision {
+                verdict: r.key.verdict,
+                rule: Some(r),
+            },
+            None => Decision::default_for(direction),
+        }
+    }
 }
 
 /// `cells` gives up beyond this many cells; it takes a rule overlapping
@@ -478,25 +531,7 @@ pub fn cells<'a>(
         PortRange::NotApplicable => PortRange::ALL_PORTS,
         p => p,
     };
-    let mut relevant: Vec<&'a Rule> = rules
-        .iter()
-        .copied()
-        .filter(|r| {
-            let k = &r.key;
-            k.direction == space.direction
-                && k.nic_type == space.nic_type
-                && counts_for_reach(r)
-                && (k.protocol == Protocol::All
-                    || space.protocol == Protocol::All
-                    || k.protocol == space.protocol)
-                && (!k.protocol.takes_ports()
-                    || !space.protocol.takes_ports()
-                    || ports_overlap(k.ports, space_ports))
-                && k.peer
-                    .as_cidr()
-                    .is_some_and(|net| AddrRange::of(net).overlaps(target))
-        })
-        .collect();
+    let mut relevant: Vec<&'a Rule> = rules.iter().copied().filter(|r| space.touches(r)).collect();
     relevant.sort_by(|a, b| evaluation_order(a, b));
 
     let protocols: Vec<Protocol> = match space.protocol {
@@ -883,6 +918,124 @@ mod tests {
             1
         );
         assert!(super::cells(&[&all, &drop], &space, 3).is_err());
+    }
+
+    #[test]
+    fn ranges_become_the_fewest_cidrs() {
+        let nets = |a: &str, b: &str| {
+            let (a, b): (IpAddr, IpAddr) = (a.parse().unwrap(), b.parse().unwrap());
+            let n = |x: IpAddr| match x {
+                IpAddr::V4(v) => u128::from(u32::from(v)),
+                IpAddr::V6(v) => u128::from(v),
+            };
+            AddrRange {
+                v6: a.is_ipv6(),
+                first: n(a),
+                last: n(b),
+            }
+            .to_cidrs()
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+        };
+        assert_eq!(nets("0.0.0.0", "255.255.255.255"), ["0.0.0.0/0"]);
+        assert_eq!(nets("10.0.0.0", "10.0.1.255"), ["10.0.0.0/23"]);
+        assert_eq!(
+            nets("10.0.0.1", "10.0.0.6"),
+            ["10.0.0.1/32", "10.0.0.2/31", "10.0.0.4/31", "10.0.0.6/32"]
+        );
+        assert_eq!(
+            nets("::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+            ["::/0"]
+        );
+        assert_eq!(nets("11.0.0.0", "11.255.255.255"), ["11.0.0.0/8"]);
+    }
+
+    #[test]
+    fn one_split_over_two_rule_sets_decides_each() {
+        // Before: SSH from everywhere. After: a drop of 8.0.0.0/8 in front.
+        let accept = rule(Verdict::Accept, Protocol::Tcp, tcp(22), "0.0.0.0/0", 100);
+        let drop = rule(Verdict::Drop, Protocol::Tcp, tcp(22), "8.0.0.0/8", 1);
+        let space = Space {
+            direction: Direction::Ingress,
+            nic_type: NicType::Intranet,
+            protocol: Protocol::Tcp,
+            ports: tcp(22),
+            peer: "0.0.0.0/0".parse().unwrap(),
+        };
+        let before = [&accept];
+        let after = [&accept, &drop];
+        let cells = cells(&[&accept, &drop], &space, 100).unwrap();
+        let flips: Vec<(String, Verdict, Verdict)> = cells
+            .iter()
+            .map(|c| {
+                let was = c.decide_against(before, Direction::Ingress, NicType::Intranet);
+                let now = c.decide_against(after, Direction::Ingress, NicType::Intranet);
+                // Against the rules it was split on, it agrees with `cells`.
+                assert_eq!(now, c.decision);
+                (
+                    c.addresses.to_cidrs()[0].to_string(),
+                    was.verdict,
+                    now.verdict,
+                )
+            })
+            .collect();
+        assert_eq!(
+            flips,
+            [
+                ("0.0.0.0/5".to_owned(), Verdict::Accept, Verdict::Accept),
+                ("8.0.0.0/8".to_owned(), Verdict::Accept, Verdict::Drop),
+                ("9.0.0.0/8".to_owned(), Verdict::Accept, Verdict::Accept),
+            ]
+        );
+        // No rules: the direction's default.
+        let d = cells[0].decide_against([], Direction::Egress, NicType::Intranet);
+        assert_eq!((d.verdict, d.rule), (Verdict::Accept, None));
+    }
+
+    #[test]
+    fn touches_only_rules_that_can_decide_the_space() {
+        let space = Space {
+            direction: Direction::Ingress,
+            nic_type: NicType::Intranet,
+            protocol: Protocol::Tcp,
+            ports: tcp(22),
+            peer: "10.0.0.0/8".parse().unwrap(),
+        };
+        let all = rule(
+            Verdict::Drop,
+            Protocol::All,
+            PortRange::NotApplicable,
+            "0.0.0.0/0",
+            1,
+        );
+        assert!(space.touches(&all));
+        assert!(space.touches(&rule(
+            Verdict::Accept,
+            Protocol::Tcp,
+            PortRange::Range { from: 20, to: 30 },
+            "10.1.0.0/16",
+            1
+        )));
+        for other in [
+            rule(Verdict::Accept, Protocol::Tcp, tcp(80), "10.0.0.0/8", 1),
+            rule(Verdict::Accept, Protocol::Udp, tcp(22), "10.0.0.0/8", 1),
+            rule(Verdict::Accept, Protocol::Tcp, tcp(22), "11.0.0.0/8", 1),
+            rule(Verdict::Accept, Protocol::Tcp, tcp(22), "::/0", 1),
+            rule(Verdict::Accept, Protocol::Tcp, tcp(22), "sg-bp1abc", 1),
+        ] {
+            assert!(!space.touches(&other), "{}", other.key);
+        }
+        let mut internet = all.clone();
+        internet.key.nic_type = NicType::Internet;
+        let mut egress = all.clone();
+        egress.key.direction = Direction::Egress;
+        // A drop the other end can get around by picking its source port.
+        let mut sourced = all.clone();
+        sourced.key.source_ports = Some(PortRange::single(1000));
+        for other in [internet, egress, sourced] {
+            assert!(!space.touches(&other), "{}", other.key);
+        }
     }
 
     #[test]

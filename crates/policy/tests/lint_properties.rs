@@ -1,6 +1,7 @@
 //! Properties of ECS evaluation and lint over random rule sets: the cells
-//! `eval::cells` decides agree with `eval::decide` on flows inside them, and
-//! lint never panics and reports in a stable order.
+//! `eval::cells` decides agree with `eval::decide` on flows inside them (also
+//! when split over two rule sets and decided against each, as plan exposure
+//! notes do), and lint never panics and reports in a stable order.
 
 use ipnet::IpNet;
 use moat_policy::eval::{self, Flow, Space};
@@ -122,6 +123,42 @@ proptest! {
                         d.rule.map(|r| r.priority),
                         cell.decision.rule.map(|r| r.priority)
                     );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn one_split_decides_both_of_two_rule_sets(
+        before in proptest::collection::vec(rule(), 0..8),
+        after in proptest::collection::vec(rule(), 0..8),
+        all in any::<bool>(),
+        ingress in any::<bool>(),
+    ) {
+        let direction = if ingress { Direction::Ingress } else { Direction::Egress };
+        let space = Space {
+            direction,
+            nic_type: NicType::Intranet,
+            protocol: if all { Protocol::All } else { Protocol::Tcp },
+            ports: PortRange::NotApplicable,
+            peer: "0.0.0.0/0".parse::<IpNet>().expect("valid network"),
+        };
+        let both: Vec<&Rule> = before.iter().chain(&after).collect();
+        let cells = eval::cells(&both, &space, 100_000).expect("small input");
+        for cell in &cells {
+            let port_points = match cell.ports {
+                PortRange::Range { from, to } => vec![Some(from), Some(to)],
+                PortRange::NotApplicable => vec![None],
+            };
+            for rules in [&before, &after] {
+                let d = cell.decide_against(rules.iter(), direction, NicType::Intranet);
+                for port in &port_points {
+                    for a in [cell.addresses.first, cell.addresses.last] {
+                        let flow = Flow::new(direction, cell.protocol, *port, addr_of(a));
+                        let e = eval::decide(rules.iter(), &flow);
+                        prop_assert_eq!(d.verdict, e.verdict, "{:?} {:?}", flow, cell);
+                        prop_assert_eq!(d.rule.map(|r| r.priority), e.rule.map(|r| r.priority));
+                    }
                 }
             }
         }

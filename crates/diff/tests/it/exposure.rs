@@ -156,3 +156,97 @@ fn egress_drop_closes_what_the_default_allowed() {
         vec![(ExposureKind::Closes, "closes tcp/25 to 0.0.0.0/0".into())]
     );
 }
+
+/// The notes of the change whose key is `target` (for keys the plan-like
+/// text cannot spell: NIC type, quintuple restrictions).
+fn notes_of(
+    target: &moat_policy::RuleKey,
+    desired: Vec<DesiredRule>,
+    live_rules: Vec<LiveRule>,
+) -> Vec<(ExposureKind, String)> {
+    let p = policy(vec![group("sg-1", Mode::Authoritative, desired)]);
+    let plan = diff(&p, &[live("sg-1", live_rules)], &DiffOptions::new(TODAY));
+    let change = plan.groups[0]
+        .changes
+        .iter()
+        .find(|c| c.key == *target)
+        .unwrap_or_else(|| panic!("no change for {target}: {}", plan.to_json()));
+    change
+        .exposure
+        .iter()
+        .map(|e| (e.kind.clone(), e.note.clone()))
+        .collect()
+}
+
+#[test]
+fn a_drop_on_the_other_nic_type_does_not_shadow() {
+    let k = "ingress accept tcp/22 from 0.0.0.0/0";
+    let drop_all = "ingress drop all from 0.0.0.0/0";
+    let mut internet_drop = want(drop_all, 1, "", 2);
+    internet_drop.rule.key.nic_type = moat_policy::NicType::Internet;
+    let live_drop = LiveRule {
+        id: "sgr-d".to_owned(),
+        rule: internet_drop.rule.clone(),
+        create_time: String::new(),
+    };
+    // The drop applies to the internet NIC only; the accept is intranet.
+    assert_eq!(
+        notes(k, vec![want(k, 10, "", 1), internet_drop], vec![live_drop]),
+        vec![(
+            ExposureKind::NewPublicExposure,
+            "new public exposure: tcp/22 from 0.0.0.0/0".into()
+        )]
+    );
+}
+
+#[test]
+fn quintuple_accept_counts_as_opening_and_drop_is_not_checked() {
+    let mut accept = want("ingress accept tcp/22 from 0.0.0.0/0", 10, "", 1);
+    accept.rule.key.source_ports = Some(moat_policy::PortRange::single(1000));
+    assert_eq!(
+        notes_of(&accept.rule.key.clone(), vec![accept], vec![]),
+        vec![(
+            ExposureKind::NewPublicExposure,
+            "new public exposure: tcp/22 from 0.0.0.0/0".into()
+        )]
+    );
+    let mut drop = want("ingress drop tcp/22 from 0.0.0.0/0", 1, "", 1);
+    drop.rule.key.source_ports = Some(moat_policy::PortRange::single(1000));
+    let open = "ingress accept tcp/22 from 0.0.0.0/0";
+    assert_eq!(
+        notes_of(
+            &drop.rule.key.clone(),
+            vec![drop, want(open, 10, "", 2)],
+            vec![have("sgr-a", open, 10, "")]
+        ),
+        vec![(
+            ExposureKind::Unknown,
+            "closes tcp/22 for 0.0.0.0/0 only for the source ports or local address it \
+             names; the other end can pick others, so the effect is not checked"
+                .into()
+        )]
+    );
+}
+
+#[test]
+fn a_group_peer_is_not_checked() {
+    let k = "ingress accept tcp/22 from sg-bastion";
+    assert_eq!(
+        notes(k, vec![want(k, 1, "", 1)], vec![]),
+        vec![(
+            ExposureKind::Unknown,
+            "opens tcp/22 from security group sg-bastion; its addresses are not known to \
+             moat, so shadowing is not checked"
+                .into()
+        )]
+    );
+}
+
+#[test]
+fn this_network_is_not_public() {
+    let k = "ingress accept tcp/22 from 0.0.0.0/8";
+    assert_eq!(
+        notes(k, vec![want(k, 1, "", 1)], vec![]),
+        vec![(ExposureKind::Opens, "opens tcp/22 from 0.0.0.0/8".into())]
+    );
+}
