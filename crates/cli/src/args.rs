@@ -45,9 +45,10 @@ pub struct GlobalArgs {
         global = true,
         value_name = "SECRET",
         requires = "access_key_id",
-        hide_env_values = true
+        hide_env_values = true,
+        value_parser = parse_secret
     )]
-    pub access_key_secret: Option<String>,
+    pub access_key_secret: Option<moat_aliyun::Secret>,
     /// API calls per second, shared by every concurrent task (default 10;
     /// no limit against the local cloud).
     #[arg(long, global = true, value_name = "N", value_parser = parse_rps)]
@@ -64,6 +65,11 @@ pub struct GlobalArgs {
     /// Less logging on stderr.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub quiet: u8,
+}
+
+/// The secret goes straight into a type whose `Debug` is redacted.
+fn parse_secret(s: &str) -> Result<moat_aliyun::Secret, String> {
+    Ok(moat_aliyun::Secret::from(s))
 }
 
 fn parse_rps(s: &str) -> Result<f64, String> {
@@ -114,4 +120,44 @@ pub enum Command {
 pub struct PolicyPaths {
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::Cli;
+
+    #[test]
+    fn the_secret_flag_never_shows_in_debug_output() {
+        let cli = Cli::try_parse_from([
+            "moat",
+            "plan",
+            "p.yaml",
+            "--access-key-id",
+            "LTAI5tSomeKeyId",
+            "--access-key-secret",
+            "planted-secret-value",
+        ])
+        .expect("valid flags");
+        let debug = format!("{cli:?}");
+        assert!(debug.contains("LTAI5tSomeKeyId"), "{debug}");
+        assert!(!debug.contains("planted-secret-value"), "{debug}");
+    }
+
+    #[test]
+    fn global_flags_work_after_the_subcommand_and_its_paths() {
+        let cli = Cli::try_parse_from([
+            "moat",
+            "drift",
+            "p.yaml",
+            "--region",
+            "cn-shanghai",
+            "--max-rps",
+            "5",
+        ])
+        .expect("valid flags");
+        assert_eq!(cli.global.region.as_deref(), Some("cn-shanghai"));
+        assert_eq!(cli.global.max_rps, Some(5.0));
+    }
 }

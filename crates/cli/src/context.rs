@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use jiff::civil::Date;
 use moat_aliyun::{
-    Client, ClientConfig, CredentialInputs, CredentialProvider, Credentials, Environment, Secret,
+    Client, ClientConfig, CredentialInputs, CredentialProvider, Credentials, Environment,
     resolve_credentials,
 };
 use moat_emulator::{DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET, EmulatorConfig, EmulatorHandle};
@@ -87,7 +87,9 @@ impl Cloud {
         let env: Environment = std::env::vars().collect();
         let mut inputs = CredentialInputs::new(env, std::env::home_dir());
         inputs.access_key_id.clone_from(&global.access_key_id);
-        inputs.access_key_secret = global.access_key_secret.clone().map(Secret::from);
+        inputs
+            .access_key_secret
+            .clone_from(&global.access_key_secret);
         inputs.profile.clone_from(&global.profile);
         let found = resolve_credentials(&inputs)
             .await
