@@ -10,8 +10,8 @@ use std::time::Instant;
 
 use moat_wire::{
     API_VERSION, Action, CreateSecurityGroupResponse, DescribeSecurityGroupAttributeResponse,
-    DescribeSecurityGroupsResponse, ErrorBody, LooseString, Permissions, RequestIdResponse,
-    SecurityGroup, SecurityGroups, Tag, Tags,
+    DescribeSecurityGroupsResponse, ErrorBody, ListTagResourcesResponse, LooseString, Permissions,
+    RequestIdResponse, SecurityGroup, SecurityGroups, Tag, Tags,
 };
 use sha1::{Digest as _, Sha1};
 
@@ -30,6 +30,7 @@ use crate::rules::{
     RuleContext, RuleSelection, ValidRule, modified_rule, read_selection, validate,
 };
 use crate::stats::Stats;
+use crate::tags::{self, TagUse};
 
 /// Default for `--rules-per-group`: rules of both directions together
 /// (reference 5: 200 in the docs up to late 2024).
@@ -133,6 +134,7 @@ enum Answer {
         body: Box<DescribeSecurityGroupAttributeResponse>,
         snapshot_policy_ids: bool,
     },
+    TagList(Box<ListTagResourcesResponse>),
 }
 
 impl Answer {
@@ -145,6 +147,10 @@ impl Answer {
                 security_group_id: LooseString(id),
             }),
             Answer::Groups(mut body) => {
+                body.request_id = rid;
+                serde_json::to_string(&body)
+            }
+            Answer::TagList(mut body) => {
                 body.request_id = rid;
                 serde_json::to_string(&body)
             }
@@ -566,6 +572,8 @@ impl Emulator {
         if !action.is_mutating() {
             return match action {
                 Action::DescribeSecurityGroups => describe_groups(&inner.state, region, params),
+                Action::ListTagResources => tags::list_tag_resources(&inner.state, region, params)
+                    .map(|body| Answer::TagList(Box::new(body))),
                 _ => describe_attribute(&inner.state, region, params),
             };
         }
@@ -638,9 +646,15 @@ impl Emulator {
             Action::CreateSecurityGroup => create_group(state, ids, region, params, now),
             Action::DeleteSecurityGroup => delete_group(state, region, params),
             Action::ModifySecurityGroupAttribute => modify_group(state, region, params),
-            Action::DescribeSecurityGroups | Action::DescribeSecurityGroupAttribute => {
-                Ok((Answer::Empty, false))
+            Action::TagResources => {
+                tags::tag_resources(state, region, params).map(|c| (Answer::Empty, c))
             }
+            Action::UntagResources => {
+                tags::untag_resources(state, region, params).map(|c| (Answer::Empty, c))
+            }
+            Action::DescribeSecurityGroups
+            | Action::DescribeSecurityGroupAttribute
+            | Action::ListTagResources => Ok((Answer::Empty, false)),
         }
     }
 
@@ -948,40 +962,6 @@ fn check_group_description(d: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn read_tags(params: &Params) -> Result<Vec<TagPair>, ApiError> {
-    let mut by_index: BTreeMap<usize, (Option<String>, Option<String>)> = BTreeMap::new();
-    for (name, value) in params.with_prefix("Tag.") {
-        let rest = &name["Tag.".len()..];
-        let Some((n, member)) = rest.split_once('.') else {
-            continue;
-        };
-        let index: usize = n
-            .parse()
-            .ok()
-            .filter(|i| (1..=20).contains(i))
-            .ok_or_else(|| ApiError::invalid("InvalidParameter", name))?;
-        let entry = by_index.entry(index).or_default();
-        match member {
-            "Key" => entry.0 = Some(value.to_owned()),
-            "Value" => entry.1 = Some(value.to_owned()),
-            _ => {}
-        }
-    }
-    by_index
-        .into_iter()
-        .map(|(i, (k, v))| match k {
-            Some(key) if !key.is_empty() => Ok(TagPair {
-                key,
-                value: v.unwrap_or_default(),
-            }),
-            _ => Err(ApiError::missing(
-                "MissingParameter",
-                &format!("Tag.{i}.Key"),
-            )),
-        })
-        .collect()
-}
-
 fn create_group(
     state: &mut State,
     ids: &mut IdGen,
@@ -1003,7 +983,7 @@ fn create_group(
             ApiError::invalid("InvalidParameter.SecurityGroupType", "SecurityGroupType")
         })?,
     };
-    let tags = read_tags(params)?;
+    let tags = tags::read_tags(params, TagUse::Set)?;
     let id = loop {
         let id = format!("sg-{}", ids.suffix(20));
         if !state.group_id_taken(&id) {
@@ -1016,7 +996,13 @@ fn create_group(
     g.vpc_id = params.get("VpcId").unwrap_or_default().to_owned();
     g.group_type = group_type;
     g.resource_group_id = params.get("ResourceGroupId").unwrap_or_default().to_owned();
-    g.tags = tags;
+    g.tags = tags
+        .into_iter()
+        .map(|t| TagPair {
+            key: t.key,
+            value: t.value.unwrap_or_default(),
+        })
+        .collect();
     state
         .regions
         .entry(region.to_owned())
@@ -1125,7 +1111,7 @@ fn describe_groups(state: &State, region: &str, params: &Params) -> Result<Answe
         Some(n) if n.eq_ignore_ascii_case("classic") => Some(true),
         Some(_) => return Err(ApiError::invalid("InvalidParameter", "NetworkType")),
     };
-    let tags = read_tags(params)?;
+    let tags = tags::read_tags(params, TagUse::Filter)?;
     let keep = |g: &Group| {
         id_filter.is_none_or(|id| g.id == id)
             && ids_filter.as_ref().is_none_or(|ids| ids.contains(&g.id))
@@ -1134,11 +1120,7 @@ fn describe_groups(state: &State, region: &str, params: &Params) -> Result<Answe
             && rg.is_none_or(|r| g.resource_group_id == r)
             && group_type.is_none_or(|t| g.group_type == t)
             && network.is_none_or(|classic| g.is_classic() == classic)
-            && tags.iter().all(|t| {
-                g.tags
-                    .iter()
-                    .any(|gt| gt.key == t.key && (t.value.is_empty() || gt.value == t.value))
-            })
+            && tags.iter().all(|t| t.matches(&g.tags))
     };
     let empty = BTreeMap::new();
     let groups = state.regions.get(region).unwrap_or(&empty);

@@ -34,6 +34,7 @@ mod rules;
 mod server;
 pub mod signature;
 mod stats;
+mod tags;
 
 pub use auth::{AccessKey, DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET, TIMESTAMP_WINDOW_SECS};
 pub use clock::{Clock, ManualClock, SystemClock, format_timestamp, parse_timestamp};

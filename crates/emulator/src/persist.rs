@@ -12,6 +12,7 @@ use crate::error::{EmulatorError, SeedError};
 use crate::ids::IdGen;
 use crate::model::{Direction, Group, GroupType, Rule, TagPair, render_rule};
 use crate::rules::{RawRule, RuleContext, validate};
+use crate::tags::{check_key, check_value};
 
 /// Version of the state file format this emulator reads and writes.
 pub const STATE_FORMAT_VERSION: u32 = 1;
@@ -68,6 +69,8 @@ pub struct SeedGroup {
     /// Give one for a VPC group (the usual kind); empty means classic.
     pub vpc_id: String,
     pub group_type: GroupType,
+    /// Tags as `(key, value)`, in order.
+    pub tags: Vec<(String, String)>,
     pub rules: Vec<SeedRule>,
 }
 
@@ -109,6 +112,11 @@ impl SeedGroup {
         self
     }
 
+    pub fn tag(mut self, key: impl Into<String>, value: impl Into<String>) -> SeedGroup {
+        self.tags.push((key.into(), value.into()));
+        self
+    }
+
     pub fn rule(mut self, direction: Direction, permission: Permission) -> SeedGroup {
         self.rules.push(SeedRule {
             direction,
@@ -127,7 +135,14 @@ impl SeedGroup {
             security_group_type: self.group_type.as_str().to_owned(),
             resource_group_id: String::new(),
             creation_time: String::new(),
-            tags: Vec::new(),
+            tags: self
+                .tags
+                .into_iter()
+                .map(|(k, v)| Tag {
+                    tag_key: LooseString(k),
+                    tag_value: LooseString(v),
+                })
+                .collect(),
             permissions: self
                 .rules
                 .into_iter()
@@ -201,6 +216,24 @@ pub(crate) fn group_from_record(
     group.vpc_id = record.vpc_id.clone();
     group.group_type = group_type;
     group.resource_group_id = record.resource_group_id.clone();
+    // Tags obey the API's rules, so that what a state file holds is what
+    // TagResources could have made.
+    if record.tags.len() > moat_wire::tag_limits::TAGS_PER_RESOURCE {
+        return Err(bad_field("Tags", "more than 20 tags"));
+    }
+    for (i, t) in record.tags.iter().enumerate() {
+        let bad_tag = |e: crate::error::ApiError| SeedError::BadGroupField {
+            group: gid.clone(),
+            field: "Tags",
+            code: e.code.into_owned(),
+            message: e.message,
+        };
+        check_key(t.tag_key.as_str()).map_err(bad_tag)?;
+        check_value(t.tag_value.as_str()).map_err(bad_tag)?;
+        if record.tags[..i].iter().any(|o| o.tag_key == t.tag_key) {
+            return Err(bad_field("Tags", "a tag key is used twice"));
+        }
+    }
     group.tags = record
         .tags
         .iter()

@@ -33,10 +33,13 @@ pub enum Action {
     ModifySecurityGroupAttribute,
     CreateSecurityGroup,
     DeleteSecurityGroup,
+    TagResources,
+    ListTagResources,
+    UntagResources,
 }
 
 impl Action {
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 14] = [
         Action::DescribeSecurityGroups,
         Action::DescribeSecurityGroupAttribute,
         Action::AuthorizeSecurityGroup,
@@ -48,6 +51,9 @@ impl Action {
         Action::ModifySecurityGroupAttribute,
         Action::CreateSecurityGroup,
         Action::DeleteSecurityGroup,
+        Action::TagResources,
+        Action::ListTagResources,
+        Action::UntagResources,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -63,6 +69,9 @@ impl Action {
             Action::ModifySecurityGroupAttribute => "ModifySecurityGroupAttribute",
             Action::CreateSecurityGroup => "CreateSecurityGroup",
             Action::DeleteSecurityGroup => "DeleteSecurityGroup",
+            Action::TagResources => "TagResources",
+            Action::ListTagResources => "ListTagResources",
+            Action::UntagResources => "UntagResources",
         }
     }
 
@@ -75,7 +84,9 @@ impl Action {
     pub fn is_mutating(self) -> bool {
         !matches!(
             self,
-            Action::DescribeSecurityGroups | Action::DescribeSecurityGroupAttribute
+            Action::DescribeSecurityGroups
+                | Action::DescribeSecurityGroupAttribute
+                | Action::ListTagResources
         )
     }
 }
@@ -291,6 +302,54 @@ pub struct DescribeSecurityGroupsResponse {
     pub security_groups: SecurityGroups,
 }
 
+/// The `ResourceType` of a security group in the tag actions
+/// (`TagResources`, `ListTagResources`, `UntagResources`).
+pub const RESOURCE_TYPE_SECURITY_GROUP: &str = "securitygroup";
+
+/// Documented limits of the ECS tag actions (API version 2014-05-26).
+pub mod tag_limits {
+    /// Tags one resource may carry, and `Tag.N` / `TagKey.N` entries per call.
+    pub const TAGS_PER_RESOURCE: usize = 20;
+    /// `ResourceId.N` entries per call.
+    pub const RESOURCES_PER_CALL: usize = 50;
+    /// Longest tag key, in characters (at least one).
+    pub const KEY_MAX_CHARS: usize = 128;
+    /// Longest tag value, in characters (it may be empty).
+    pub const VALUE_MAX_CHARS: usize = 128;
+    /// Prefixes a tag key may not start with: they are reserved for the
+    /// cloud's own tags.
+    pub const RESERVED_KEY_PREFIXES: [&str; 2] = ["aliyun", "acs:"];
+    /// Text neither a key nor a value may contain.
+    pub const FORBIDDEN_SUBSTRINGS: [&str; 2] = ["http://", "https://"];
+}
+
+/// One (resource, tag) pair in a `ListTagResources` answer.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct TagResource {
+    pub resource_type: LooseString,
+    pub resource_id: LooseString,
+    pub tag_key: LooseString,
+    pub tag_value: LooseString,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct TagResources {
+    pub tag_resource: Vec<TagResource>,
+}
+
+/// Answer of `ListTagResources`: one entry per tag of each listed resource;
+/// `NextToken` is empty or absent on the last page.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ListTagResourcesResponse {
+    pub request_id: LooseString,
+    #[serde(skip_serializing_if = "LooseString::is_empty")]
+    pub next_token: LooseString,
+    pub tag_resources: TagResources,
+}
+
 /// Answer of every mutating call but `CreateSecurityGroup` (reference 4.3).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
@@ -366,10 +425,36 @@ mod tests {
     }
 
     #[test]
+    fn list_tag_resources_reads_the_documented_shape() {
+        let r: ListTagResourcesResponse = serde_json::from_str(
+            r#"{"RequestId":"r","NextToken":"t","TagResources":{"TagResource":[
+                {"ResourceType":"securitygroup","ResourceId":"sg-1","TagKey":"k","TagValue":""}]}}"#,
+        )
+        .unwrap();
+        assert_eq!(r.next_token.as_str(), "t");
+        let t = &r.tag_resources.tag_resource[0];
+        assert_eq!(
+            (
+                t.resource_type.as_str(),
+                t.resource_id.as_str(),
+                t.tag_key.as_str()
+            ),
+            (RESOURCE_TYPE_SECURITY_GROUP, "sg-1", "k")
+        );
+        let empty: ListTagResourcesResponse =
+            serde_json::from_str(r#"{"RequestId":"r","TagResources":{}}"#).unwrap();
+        assert!(empty.tag_resources.tag_resource.is_empty());
+        let v = serde_json::to_value(&empty).unwrap();
+        assert!(v.get("NextToken").is_none(), "{v}");
+    }
+
+    #[test]
     fn action_names_round_trip() {
         for a in Action::ALL {
             assert_eq!(Action::parse(a.as_str()), Some(a));
         }
         assert_eq!(Action::parse("describesecuritygroups"), None);
+        assert!(Action::TagResources.is_mutating() && Action::UntagResources.is_mutating());
+        assert!(!Action::ListTagResources.is_mutating());
     }
 }

@@ -8,4 +8,5 @@ mod golden;
 mod persistence;
 mod sdk;
 mod support;
+mod tags;
 mod vectors;

@@ -98,6 +98,20 @@ fn check_scenario(sdk: &str, steps: &Value) {
     assert_eq!(egress[0]["DestCidrIp"], "0.0.0.0/0", "{sdk}");
     assert_eq!(egress[0]["IpProtocol"], "ALL", "{sdk}");
 
+    let tags = &steps["list_tags"]["body"]["TagResources"]["TagResource"];
+    assert_eq!(tags.as_array().map(Vec::len), Some(1), "{sdk}: {tags}");
+    assert_eq!(tags[0]["ResourceId"], group, "{sdk}");
+    assert_eq!(tags[0]["ResourceType"], "securitygroup", "{sdk}");
+    assert_eq!(
+        (&tags[0]["TagKey"], &tags[0]["TagValue"]),
+        (&Value::from("moat:lock"), &Value::from("holder")),
+        "{sdk}"
+    );
+    let tagged = &steps["describe_tagged"]["body"]["SecurityGroups"]["SecurityGroup"];
+    assert_eq!(tagged.as_array().map(Vec::len), Some(1), "{sdk}: {tagged}");
+    assert_eq!(tagged[0]["SecurityGroupId"], group, "{sdk}");
+    assert_eq!(tagged[0]["Tags"]["Tag"][0]["TagKey"], "moat:lock", "{sdk}");
+
     let missing = &steps["missing_group"];
     assert_eq!(missing["code"], "InvalidSecurityGroupId.NotFound", "{sdk}");
     assert_eq!(missing["status"], 404, "{sdk}");
@@ -145,6 +159,9 @@ fn official_python_sdks_work_unchanged() {
     assert_eq!(stats.ok("AuthorizeSecurityGroup"), 4);
     assert_eq!(stats.ok("RevokeSecurityGroup"), 4);
     assert_eq!(stats.ok("ModifySecurityGroupRule"), 2);
+    assert_eq!(stats.ok("TagResources"), 2);
+    assert_eq!(stats.ok("UntagResources"), 2);
+    assert_eq!(stats.ok("ListTagResources"), 2);
     assert_eq!(stats.errors("DescribeSecurityGroups"), 2);
     assert_eq!(stats.errors("DescribeSecurityGroupAttribute"), 2);
     assert!(emu.emulator().is_empty(), "both groups were deleted");

@@ -30,6 +30,7 @@ def core_scenario():
         RevokeSecurityGroupEgressRequest,
         RevokeSecurityGroupRequest,
     )
+    from aliyunsdkecs.request.v20140526 import ListTagResourcesRequest, TagResourcesRequest, UntagResourcesRequest
 
     steps = {}
 
@@ -118,6 +119,24 @@ def core_scenario():
     r.set_SecurityGroupRuleIds([p["SecurityGroupRuleId"] for p in egress["body"]["Permissions"]["Permission"]])
     steps["revoke_egress"] = send(r)
 
+    r = TagResourcesRequest.TagResourcesRequest()
+    r.set_ResourceType("securitygroup")
+    r.set_ResourceIds([group])
+    r.set_Tags([{"Key": "moat:lock", "Value": "holder"}, {"Key": "team", "Value": "web"}])
+    steps["tag"] = send(r)
+    r = UntagResourcesRequest.UntagResourcesRequest()
+    r.set_ResourceType("securitygroup")
+    r.set_ResourceIds([group])
+    r.set_TagKeys(["team"])
+    steps["untag"] = send(r)
+    r = ListTagResourcesRequest.ListTagResourcesRequest()
+    r.set_ResourceType("securitygroup")
+    r.set_ResourceIds([group])
+    steps["list_tags"] = send(r)
+    r = DescribeSecurityGroupsRequest.DescribeSecurityGroupsRequest()
+    r.set_Tags([{"Key": "moat:lock", "Value": "holder"}])
+    steps["describe_tagged"] = send(r)
+
     r = DescribeSecurityGroupsRequest.DescribeSecurityGroupsRequest()
     steps["wrong_secret"] = send(r, secret=SECRET + "-wrong")
     steps["missing_group"] = rules("sg-doesnotexist0000000")
@@ -192,6 +211,17 @@ def tea_scenario():
     steps["revoke_egress"] = send("revoke_security_group_egress", models.RevokeSecurityGroupEgressRequest(
         region_id=REGION, security_group_id=group,
         security_group_rule_id=[p["SecurityGroupRuleId"] for p in egress["body"]["Permissions"]["Permission"]]))
+
+    steps["tag"] = send("tag_resources", models.TagResourcesRequest(
+        region_id=REGION, resource_type="securitygroup", resource_id=[group],
+        tag=[models.TagResourcesRequestTag(key="moat:lock", value="holder"),
+             models.TagResourcesRequestTag(key="team", value="web")]))
+    steps["untag"] = send("untag_resources", models.UntagResourcesRequest(
+        region_id=REGION, resource_type="securitygroup", resource_id=[group], tag_key=["team"]))
+    steps["list_tags"] = send("list_tag_resources", models.ListTagResourcesRequest(
+        region_id=REGION, resource_type="securitygroup", resource_id=[group]))
+    steps["describe_tagged"] = send("describe_security_groups", models.DescribeSecurityGroupsRequest(
+        region_id=REGION, tag=[models.DescribeSecurityGroupsRequestTag(key="moat:lock", value="holder")]))
 
     steps["wrong_secret"] = send("describe_security_groups", models.DescribeSecurityGroupsRequest(region_id=REGION),
                                  secret=SECRET + "-wrong")
