@@ -1,6 +1,9 @@
 //! moat-emulator: the ECS security group API, served over loopback HTTP.
 //!
-//! This crate owns an in-memory model of regions, groups and rules, its own
+//! A service shell (configuration, the lock, persistence, stats, faults and
+//! dispatch by API version and action) serves products: ECS 2014-05-26 in
+//! `ecs/`, each action a handler in its product's table. This crate owns an
+//! in-memory model of regions, groups, rules and tags, its own
 //! signature verification written from the reference (never the client's
 //! signer, so a bug in one shows up against the other), quotas, idempotent
 //! ClientToken handling, persistence, injectable faults and call statistics.
@@ -23,6 +26,8 @@
 
 mod auth;
 mod clock;
+mod config;
+mod ecs;
 mod emulator;
 mod error;
 mod faults;
@@ -30,18 +35,20 @@ mod ids;
 mod model;
 mod params;
 mod persist;
-mod rules;
+mod product;
+mod request;
 mod server;
 pub mod signature;
 mod stats;
-mod tags;
+mod tokens;
 
 pub use auth::{AccessKey, DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET, TIMESTAMP_WINDOW_SECS};
 pub use clock::{Clock, ManualClock, SystemClock, format_timestamp, parse_timestamp};
-pub use emulator::{
-    DEFAULT_RULES_PER_GROUP, Emulator, EmulatorConfig, KNOWN_REGIONS, MAX_GROUP_REFERENCE_RULES,
-    Reply,
-};
+pub use config::{DEFAULT_RULES_PER_GROUP, EmulatorConfig, KNOWN_REGIONS};
+pub use ecs::MAX_GROUP_REFERENCE_RULES;
+pub use ecs::fields::MAX_ENTRIES_PER_CALL;
+pub use ecs::validate::MAX_RULE_DESCRIPTION_CHARS;
+pub use emulator::{Emulator, Reply};
 pub use error::{ApiError, EmulatorError, KeySpecError, SeedError};
 pub use faults::{FaultConfig, FaultConfigError};
 pub use model::{Direction, GroupType};
@@ -50,6 +57,6 @@ pub use persist::{
     GroupRecord, STATE_FORMAT_VERSION, SeedGroup, SeedRule, StateFile, load_state_file,
     save_state_file,
 };
-pub use rules::{MAX_ENTRIES_PER_CALL, MAX_RULE_DESCRIPTION_CHARS};
+pub use request::ApiRequest;
 pub use server::{EmulatorHandle, start};
 pub use stats::{CallCounts, Stats};

@@ -8,11 +8,12 @@ use moat_wire::{LooseString, Permission, Tag};
 use serde::{Deserialize, Serialize};
 
 use crate::clock::{format_timestamp, parse_timestamp};
+use crate::ecs::fields::RawRule;
+use crate::ecs::tags::{check_key, check_value};
+use crate::ecs::validate::{RuleContext, validate};
 use crate::error::{EmulatorError, SeedError};
 use crate::ids::IdGen;
 use crate::model::{Direction, Group, GroupType, Rule, TagPair, render_rule};
-use crate::rules::{RawRule, RuleContext, validate};
-use crate::tags::{check_key, check_value};
 
 /// Version of the state file format this emulator reads and writes.
 pub const STATE_FORMAT_VERSION: u32 = 1;

@@ -14,10 +14,12 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::sync::watch;
 
-use crate::emulator::{Emulator, EmulatorConfig, Reply};
+use crate::config::EmulatorConfig;
+use crate::emulator::{Emulator, Reply};
 use crate::error::{ApiError, EmulatorError};
 use crate::faults::{Fault, FaultConfig};
 use crate::params::Params;
+use crate::request::ApiRequest;
 
 /// Largest request body read; SDK requests carry everything in the query.
 const MAX_BODY_BYTES: usize = 1 << 20;
@@ -270,52 +272,38 @@ async fn api(
         parts.uri.query(),
         (form && !body.is_empty()).then_some(body),
     );
-    let v3 = parts
-        .headers
-        .get(hyper::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("ACS3-"));
-    let action = match params.raw("Action") {
-        Some(a) => a.to_owned(),
-        None => parts
+    let req = ApiRequest {
+        method: parts.method.as_str().to_owned(),
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().unwrap_or_default().to_owned(),
+        headers: parts
             .headers
-            .get("x-acs-action")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned(),
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect(),
+        body: body.to_vec(),
+        params,
     };
-    if v3 && !params.contains("Signature") {
-        // Newer SDKs sign with ACS3-HMAC-SHA256 in a header unless told to
-        // use signature v2 (reference 1.8): say so plainly.
-        emulator.record_call(&action, false);
-        let e = ApiError::bad(
-            "IncompleteSignature",
-            "The request signature does not conform to Aliyun standards: this emulator verifies signature version 1.0 only (configure the SDK with signature_algorithm v2).",
-        );
-        return Ok(api_response(error_answer(emulator, &e, &params)));
-    }
     let (fault, latency) = emulator.next_fault();
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
     match fault {
-        None => Ok(api_response(
-            emulator.handle(parts.method.as_str(), &params),
-        )),
+        None => Ok(api_response(emulator.handle_request(&req))),
         Some(Fault::Answer(e)) => {
-            emulator.record_call(&action, false);
-            Ok(api_response(error_answer(emulator, &e, &params)))
+            emulator.record_call(req.action().unwrap_or_default(), false);
+            Ok(api_response(error_answer(emulator, &e, &req)))
         }
         Some(Fault::Drop { execute }) => {
             if execute {
-                emulator.handle_uncounted(parts.method.as_str(), &params);
+                emulator.handle_uncounted(&req);
             }
-            emulator.record_call(&action, false);
+            emulator.record_call(req.action().unwrap_or_default(), false);
             Err(DropConnection)
         }
     }
 }
 
-fn error_answer(emulator: &Emulator, e: &ApiError, params: &Params) -> Reply {
-    emulator.error_reply(e, params, emulator.next_request_id())
+fn error_answer(emulator: &Emulator, e: &ApiError, req: &ApiRequest) -> Reply {
+    emulator.error_reply(e, req, emulator.next_request_id())
 }

@@ -449,14 +449,9 @@ pub(crate) fn list_tag_resources(
     };
     let after = match params.get("NextToken") {
         None => None,
-        // The odd capitalisation is ECS's own for a bad token (reference
-        // 2.1); which code this action uses is UNCONFIRMED.
-        Some(t) => Some(decode_token(t).ok_or_else(|| {
-            ApiError::bad(
-                "InValidParameter.NextToken",
-                "The specified NextToken is not valid.",
-            )
-        })?),
+        // ECS's code for a bad token (reference 2.1); which code this action
+        // uses is UNCONFIRMED.
+        Some(t) => Some(decode_token(t).ok_or_else(super::bad_next_token)?),
     };
     let mut pairs: Vec<(&str, &TagPair)> = Vec::new();
     if kind == Kind::SecurityGroup
