@@ -121,6 +121,7 @@ fn inputs(groups: usize, per_group: usize) -> (PolicySet, Vec<LiveGroup>) {
             } else {
                 Mode::Authoritative
             },
+            group_type: None,
             origin: Origin {
                 file: file.clone(),
                 line: 1,

@@ -33,6 +33,7 @@ pub fn live_to_policy(live: &LiveGroup) -> GroupPolicy {
         region: live.region.clone(),
         name: (!live.name.is_empty()).then(|| live.name.clone()),
         mode: Mode::Authoritative,
+        group_type: None,
         origin: origin.clone(),
         rules: kept
             .into_values()

@@ -602,6 +602,102 @@ impl fmt::Display for Mode {
     }
 }
 
+/// The type of a security group: the API's `SecurityGroupType` (`normal`,
+/// `enterprise`), which the console calls basic and advanced. The type sets
+/// what ECS does with a flow no rule decides: a basic group accepts inbound
+/// traffic from instances of the same group (its [`InnerAccessPolicy`]) and
+/// all outbound traffic; an enterprise group denies both directions. One
+/// network interface carries groups of one type only.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum GroupType {
+    /// A basic security group (the API's default).
+    #[default]
+    Normal,
+    /// An enterprise (advanced) security group.
+    Enterprise,
+}
+
+impl GroupType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupType::Normal => "normal",
+            GroupType::Enterprise => "enterprise",
+        }
+    }
+
+    /// Parses the API's `SecurityGroupType` in any letter case.
+    pub fn parse(s: &str) -> Option<GroupType> {
+        match s.to_ascii_lowercase().as_str() {
+            "normal" => Some(GroupType::Normal),
+            "enterprise" => Some(GroupType::Enterprise),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for GroupType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A group's `InnerAccessPolicy`: whether instances of the group reach each
+/// other whatever the rules say (`Accept`, the default of a basic group), or
+/// only as the rules allow (`Drop`; always so in an enterprise group, where
+/// it cannot be changed). ModifySecurityGroupPolicy sets it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum InnerAccessPolicy {
+    Accept,
+    Drop,
+}
+
+impl InnerAccessPolicy {
+    /// What a group of `group_type` has when nothing changed it.
+    pub fn default_for(group_type: GroupType) -> InnerAccessPolicy {
+        match group_type {
+            GroupType::Normal => InnerAccessPolicy::Accept,
+            GroupType::Enterprise => InnerAccessPolicy::Drop,
+        }
+    }
+
+    /// The API's spelling (`Accept`, `Drop`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InnerAccessPolicy::Accept => "Accept",
+            InnerAccessPolicy::Drop => "Drop",
+        }
+    }
+
+    /// Parses `Accept` / `Drop` in any letter case, as the API does.
+    pub fn parse(s: &str) -> Option<InnerAccessPolicy> {
+        match s.to_ascii_lowercase().as_str() {
+            "accept" => Some(InnerAccessPolicy::Accept),
+            "drop" => Some(InnerAccessPolicy::Drop),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for InnerAccessPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The desired state of one security group.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupPolicy {
@@ -610,6 +706,10 @@ pub struct GroupPolicy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     pub mode: Mode,
+    /// The `type:` the policy states for the group, if any. Live reads tell
+    /// the truth; a stated type that differs from it is reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_type: Option<GroupType>,
     /// Where the group's block starts.
     pub origin: Origin,
     /// Expanded rules of both directions, sorted by key, identities unique.

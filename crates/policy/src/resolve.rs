@@ -404,6 +404,7 @@ pub(crate) fn build(files: Vec<ReadFile>, diags: &mut Vec<Diagnostic>) -> Policy
                     region: region.value.clone(),
                     name: g.name.as_ref().map(|n| n.value.0.clone()),
                     mode: g.mode.as_ref().map(|m| m.value).unwrap_or_default(),
+                    group_type: None,
                     origin: origin(file, g.pos),
                     rules,
                 });

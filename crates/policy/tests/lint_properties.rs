@@ -1,13 +1,16 @@
 //! Properties of ECS evaluation and lint over random rule sets: the cells
 //! `eval::cells` decides agree with `eval::decide` on flows inside them (also
 //! when split over two rule sets and decided against each, as plan exposure
-//! notes do), and lint never panics and reports in a stable order.
+//! notes do), the combined evaluation of an interface's groups decides one
+//! basic group exactly as the single-group evaluation does and agrees with
+//! the cells of all its groups' rules, and lint never panics and reports in
+//! a stable order.
 
 use ipnet::IpNet;
-use moat_policy::eval::{self, Flow, Space};
+use moat_policy::eval::{self, Flow, GroupOnInterface, Interface, PeerGroups, Space};
 use moat_policy::{
-    DesiredRule, Direction, GroupPolicy, LintIgnore, Mode, NicType, Origin, Peer, PolicySet,
-    PortRange, Protocol, Rule, RuleKey, Verdict,
+    DesiredRule, Direction, GroupPolicy, GroupType, LintIgnore, Mode, NicType, Origin, Peer,
+    PolicySet, PortRange, Protocol, Rule, RuleKey, Verdict,
 };
 use proptest::prelude::*;
 
@@ -90,8 +93,134 @@ fn addr_of(v: u128) -> std::net::IpAddr {
     ))
 }
 
+/// A rule of [`rule`], or now and then one whose peer is a security group.
+fn rule_or_group_rule() -> impl Strategy<Value = Rule> {
+    (rule(), 0u8..6).prop_map(|(mut r, g)| {
+        if g == 0 {
+            r.key.peer = Peer::group("sg-app");
+        }
+        r
+    })
+}
+
+/// Addresses in and around [`NETS`], and IPv4-mapped forms of some.
+const ADDRS: &[&str] = &[
+    "0.0.0.1",
+    "8.8.8.8",
+    "8.8.9.1",
+    "9.0.0.1",
+    "10.1.2.3",
+    "10.2.0.1",
+    "130.0.0.1",
+    "198.51.100.7",
+    "203.0.113.5",
+    "203.0.113.20",
+    "::ffff:8.8.8.8",
+    "::ffff:10.1.2.3",
+    "2001:db8::1",
+];
+
+fn flow() -> impl Strategy<Value = Flow> {
+    (
+        any::<bool>(),
+        protocol(),
+        prop_oneof![
+            Just(None),
+            Just(Some(22)),
+            Just(Some(3306)),
+            (1u16..5000).prop_map(Some)
+        ],
+        0..ADDRS.len(),
+    )
+        .prop_map(|(ingress, protocol, port, a)| {
+            let direction = if ingress {
+                Direction::Ingress
+            } else {
+                Direction::Egress
+            };
+            let port = if protocol.takes_ports() { port } else { None };
+            Flow::new(
+                direction,
+                protocol,
+                port,
+                ADDRS[a].parse().expect("valid address"),
+            )
+        })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn one_basic_group_on_an_interface_decides_like_the_group(
+        rules in proptest::collection::vec(rule_or_group_rule(), 0..12),
+        flow in flow(),
+        peer_known in any::<bool>(),
+    ) {
+        let refs: Vec<&Rule> = rules.iter().collect();
+        let iface = Interface::single_basic("sg-web", refs.iter().copied());
+        // An other end that is not an instance of the group, known or not.
+        let others = ["sg-other".to_owned()];
+        let peer = if peer_known { PeerGroups::Known(&others) } else { PeerGroups::Unknown };
+        let single = eval::decide(refs.iter().copied(), &flow);
+        let combined = eval::decide_interface(&iface, &flow, peer);
+        prop_assert_eq!(combined.verdict, single.verdict, "{:?}", flow);
+        prop_assert!(
+            match (combined.rule(), single.rule) {
+                (Some(a), Some(b)) => std::ptr::eq(a, b),
+                (None, None) => true,
+                _ => false,
+            },
+            "{:?}: {:?} vs {:?}", flow, combined, single
+        );
+        prop_assert_eq!(combined.group(), single.rule.map(|_| "sg-web"));
+
+        let e = eval::explain(refs.iter().copied(), &flow);
+        let ce = eval::explain_interface(&iface, &flow, PeerGroups::Unknown);
+        let rules_of = |v: &[eval::GroupRule<'_>]| v.iter().map(|gr| gr.rule.clone()).collect::<Vec<_>>();
+        let plain = |v: &[&Rule]| v.iter().map(|r| (*r).clone()).collect::<Vec<_>>();
+        prop_assert_eq!(rules_of(&ce.overridden), plain(&e.overridden));
+        prop_assert_eq!(rules_of(&ce.undecidable), plain(&e.undecidable));
+    }
+
+    #[test]
+    fn cells_of_an_interface_agree_with_its_combined_decision(
+        a in proptest::collection::vec(rule(), 0..6),
+        b in proptest::collection::vec(rule(), 0..6),
+        enterprise in any::<bool>(),
+        all in any::<bool>(),
+        ingress in any::<bool>(),
+    ) {
+        let group_type = if enterprise { GroupType::Enterprise } else { GroupType::Normal };
+        let iface = Interface::new(vec![
+            GroupOnInterface::new("sg-a", group_type, &a),
+            GroupOnInterface::new("sg-b", group_type, &b),
+        ]).expect("one type");
+        let direction = if ingress { Direction::Ingress } else { Direction::Egress };
+        let space = Space {
+            direction,
+            nic_type: NicType::Intranet,
+            protocol: if all { Protocol::All } else { Protocol::Tcp },
+            ports: PortRange::NotApplicable,
+            peer: "0.0.0.0/0".parse::<IpNet>().expect("valid network"),
+        };
+        let cells = eval::cells_under(&iface.all_rules(), &space, 100_000, iface.defaults())
+            .expect("small input");
+        for cell in &cells {
+            let port_points = match cell.ports {
+                PortRange::Range { from, to } => vec![Some(from), Some(to)],
+                PortRange::NotApplicable => vec![None],
+            };
+            for port in port_points {
+                for addr in [cell.addresses.first, cell.addresses.last] {
+                    let flow = Flow::new(direction, cell.protocol, port, addr_of(addr));
+                    let d = eval::decide_interface(&iface, &flow, PeerGroups::Unknown);
+                    prop_assert_eq!(d.verdict, cell.decision.verdict, "{:?} {:?}", flow, cell);
+                    prop_assert_eq!(d.rule().map(|r| r.priority), cell.decision.rule.map(|r| r.priority));
+                }
+            }
+        }
+    }
 
     #[test]
     fn cells_agree_with_decide(
@@ -198,6 +327,7 @@ proptest! {
                 region: "cn-hangzhou".into(),
                 name: None,
                 mode: Mode::Authoritative,
+                group_type: None,
                 origin: Origin { file: "p.yaml".into(), line: 1, column: 3 },
                 rules: desired,
             }],

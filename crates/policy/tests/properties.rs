@@ -327,6 +327,7 @@ prop_compose! {
             region: "cn-hangzhou".to_owned(),
             name,
             mode: if additive { Mode::Additive } else { Mode::Authoritative },
+            group_type: None,
             origin: origin(),
             rules: by_key.into_values().collect(),
         }

@@ -108,6 +108,7 @@ pub fn group(id: &str, mode: Mode, rules: Vec<DesiredRule>) -> GroupPolicy {
         region: "ap-southeast-1".to_owned(),
         name: Some("web-prod".to_owned()),
         mode,
+        group_type: None,
         origin: origin("policies/web.yaml", 3, 5),
         rules,
     }

@@ -9,6 +9,12 @@
 //! of several equal rules would not close it). A drop of the same or a
 //! better priority that covers the flow therefore removes the exposure, and
 //! one of a worse priority does not.
+//!
+//! Flows no rule decides get the default of the group's type (the policy's
+//! `type:`, basic when it states none). Both types deny ingress by default;
+//! what differs (a basic group admitting its own instances, an enterprise
+//! group denying egress) concerns no public address, so the checks answer
+//! the same for both, but they do not assume it.
 
 use std::collections::BTreeSet;
 
@@ -16,7 +22,7 @@ use ipnet::IpNet;
 
 use super::{Emitter, PEER, join_and};
 use crate::codes;
-use crate::eval::{self, AddrRange, Space};
+use crate::eval::{self, AddrRange, Defaults, Space};
 use crate::model::{DesiredRule, Direction, NicType, PortRange, Protocol, Verdict};
 
 /// A port lint watches, with the service people know it by.
@@ -116,7 +122,13 @@ struct Candidate<'a> {
     closed: Vec<bool>,
 }
 
-pub(super) fn check<'g>(effective: &[&'g DesiredRule], emit: &mut Emitter<'g, '_>) {
+/// `defaults` are those of the group's type: what ECS does with the flows
+/// no rule decides.
+pub(super) fn check<'g>(
+    effective: &[&'g DesiredRule],
+    defaults: Defaults,
+    emit: &mut Emitter<'g, '_>,
+) {
     let nic_types: BTreeSet<NicType> = effective
         .iter()
         .filter(|r| r.rule.key.direction == Direction::Ingress)
@@ -130,11 +142,16 @@ pub(super) fn check<'g>(effective: &[&'g DesiredRule], emit: &mut Emitter<'g, '_
                 r.rule.key.direction == Direction::Ingress && r.rule.key.nic_type == nic_type
             })
             .collect();
-        check_nic(&rules, nic_type, emit);
+        check_nic(&rules, nic_type, defaults, emit);
     }
 }
 
-fn check_nic<'g>(rules: &[&'g DesiredRule], nic_type: NicType, emit: &mut Emitter<'g, '_>) {
+fn check_nic<'g>(
+    rules: &[&'g DesiredRule],
+    nic_type: NicType,
+    defaults: Defaults,
+    emit: &mut Emitter<'g, '_>,
+) {
     let targets: Vec<SensitivePort> = MANAGEMENT_PORTS
         .iter()
         .chain(&DATA_PORTS)
@@ -178,7 +195,7 @@ fn check_nic<'g>(rules: &[&'g DesiredRule], nic_type: NicType, emit: &mut Emitte
                 ports: PortRange::single(target.port),
                 peer: whole_space(v6),
             };
-            let Ok(cells) = eval::cells(&plain, &space, MAX_CELLS) else {
+            let Ok(cells) = eval::cells_under(&plain, &space, MAX_CELLS, defaults) else {
                 for &i in &opening {
                     candidates[i].exposed[ti] = candidates[i].public;
                 }
@@ -262,7 +279,7 @@ fn check_nic<'g>(rules: &[&'g DesiredRule], nic_type: NicType, emit: &mut Emitte
             );
         }
     }
-    all_open(&plain, &candidates, nic_type, emit);
+    all_open(&plain, &candidates, nic_type, defaults, emit);
 }
 
 /// MOAT003: an accept of every protocol, or of every TCP or UDP port, that
@@ -271,6 +288,7 @@ fn all_open<'g>(
     plain: &[&crate::model::Rule],
     candidates: &[Candidate<'g>],
     nic_type: NicType,
+    defaults: Defaults,
     emit: &mut Emitter<'g, '_>,
 ) {
     for c in candidates {
@@ -291,7 +309,7 @@ fn all_open<'g>(
             ports: key.ports,
             peer,
         };
-        let (exposed, closed) = match eval::cells(plain, &space, MAX_CELLS) {
+        let (exposed, closed) = match eval::cells_under(plain, &space, MAX_CELLS, defaults) {
             Ok(cells) => {
                 let closed = cells.iter().any(|cell| {
                     cell.decision.verdict == Verdict::Drop && eval::public_count(cell.addresses) > 0

@@ -24,6 +24,7 @@ use serde::Serialize;
 
 use crate::codes;
 use crate::diag::{Diagnostic, Severity};
+use crate::eval::Defaults;
 use crate::model::{DesiredRule, GroupPolicy, Origin, PolicySet, RuleKey};
 
 pub use exposure::{DATA_PORTS, MANAGEMENT_PORTS, RISKY_PORTS, SensitivePort, WIDE_V4, WIDE_V6};
@@ -96,7 +97,8 @@ fn lint_group(group: &GroupPolicy, today: jiff::civil::Date, out: &mut Vec<Findi
         .iter()
         .filter(|r| !r.is_expired(today))
         .collect();
-    exposure::check(&effective, &mut emit);
+    let defaults = Defaults::of(group.group_type.unwrap_or_default());
+    exposure::check(&effective, defaults, &mut emit);
     overlap::check(&effective, &mut emit);
     emit.flush();
     unused_ignores(group, today, start, &mut emit);

@@ -84,6 +84,37 @@ fn ssh_from_ipv6_everywhere_is_an_error() {
 }
 
 #[test]
+fn ssh_from_ipv4_mapped_ipv6_everywhere_is_flagged_like_ipv4() {
+    // `::ffff:0.0.0.0/96` is the IPv4 space written as IPv6.
+    let text = policy(&rule("allow: tcp/22; from: \"::ffff:0.0.0.0/96\""), "");
+    assert_eq!(
+        summary(&text),
+        ["11 MOAT001 management port tcp/22 (SSH) is open to the internet from ::ffff:0.0.0.0/96"]
+    );
+    // Within it, the mapped IPv4 networks are judged as IPv4: a mapped
+    // private range is private, a mapped /16 of public space is wide.
+    let text = policy(
+        &[
+            rule("allow: tcp/3306; from: \"::ffff:10.0.0.0/104\""),
+            rule("allow: tcp/3389; from: \"::ffff:8.8.0.0/112\""),
+        ]
+        .concat(),
+        "",
+    );
+    assert_eq!(codes_of(&text), ["14 MOAT001"], "{:#?}", summary(&text));
+    // A drop written in IPv4 closes what the mapped accept opens.
+    let text = policy(
+        &[
+            rule("allow: tcp/22; from: \"::ffff:0.0.0.0/96\"; priority: 50"),
+            rule("deny: tcp/22; from: 0.0.0.0/0; priority: 1"),
+        ]
+        .concat(),
+        "",
+    );
+    assert_eq!(summary(&text), Vec::<String>::new());
+}
+
+#[test]
 fn all_protocols_from_anywhere_trips_every_exposure_check() {
     let text = policy(&rule("allow: all; from: 0.0.0.0/0"), "");
     assert_eq!(
