@@ -94,12 +94,22 @@ impl<'a> Interface<'a> {
         Ok(Interface { groups })
     }
 
+    /// An interface with one group of `group_type` (and its default inner
+    /// access policy): how `moat explain --group` sees a group.
+    pub fn single(
+        id: &'a str,
+        group_type: GroupType,
+        rules: impl IntoIterator<Item = &'a Rule>,
+    ) -> Interface<'a> {
+        Interface {
+            groups: vec![GroupOnInterface::new(id, group_type, rules)],
+        }
+    }
+
     /// An interface with one basic group of these rules: what moat assumed
     /// for every group before it knew about interfaces.
     pub fn single_basic(id: &'a str, rules: impl IntoIterator<Item = &'a Rule>) -> Interface<'a> {
-        Interface {
-            groups: vec![GroupOnInterface::new(id, GroupType::Normal, rules)],
-        }
+        Interface::single(id, GroupType::Normal, rules)
     }
 
     pub fn groups(&self) -> &[GroupOnInterface<'a>] {
