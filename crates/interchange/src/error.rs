@@ -114,31 +114,25 @@ impl ImportErrors {
 }
 
 impl fmt::Display for ImportErrors {
+    /// One line per error, each with its causes: the list is the message,
+    /// so [`ImportErrors`] has no source of its own.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, e) in self.0.iter().enumerate() {
             if i > 0 {
                 f.write_str("\n")?;
             }
             write!(f, "{e}")?;
-            // The chain printer of the caller sees only the first error's
-            // source; for the others the cause is written inline.
-            if i > 0 {
-                let mut source = std::error::Error::source(e);
-                while let Some(s) = source {
-                    write!(f, ": {s}")?;
-                    source = s.source();
-                }
+            let mut source = std::error::Error::source(e);
+            while let Some(s) = source {
+                write!(f, ": {s}")?;
+                source = s.source();
             }
         }
         Ok(())
     }
 }
 
-impl std::error::Error for ImportErrors {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.0.first().and_then(std::error::Error::source)
-    }
-}
+impl std::error::Error for ImportErrors {}
 
 /// What is wrong.
 #[derive(Debug, PartialEq, thiserror::Error)]
@@ -196,7 +190,7 @@ pub enum ErrorKind {
         field: String,
         protocol: moat_policy::Protocol,
     },
-    #[error("{field}")]
+    #[error("invalid {field}")]
     Cidr {
         field: String,
         #[source]

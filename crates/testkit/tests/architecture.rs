@@ -1,8 +1,9 @@
 //! Keeps the crate graph honest: every `moat-*` dependency edge of every
 //! crate must be one of the edges drawn in docs/architecture.md.
 //!
-//! Imports flow one way: cli -> exec -> {diff, aliyun} -> policy; the
-//! emulator shares only the wire types with the client, never the reverse.
+//! Imports flow one way: cli -> exec -> {diff, aliyun} -> policy, and
+//! cli -> interchange -> policy; the emulator shares only the wire types
+//! with the client, never the reverse.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -14,6 +15,8 @@ const ALLOWED: &[(&str, &str, &[&str])] = &[
     ("diff", "dependencies", &["moat-policy"]),
     ("aliyun", "dependencies", &["moat-policy", "moat-wire"]),
     ("emulator", "dependencies", &["moat-wire"]),
+    // Terraform, ROS and CSV know the canonical model and nothing above it.
+    ("interchange", "dependencies", &["moat-policy"]),
     (
         "exec",
         "dependencies",
@@ -28,6 +31,7 @@ const ALLOWED: &[(&str, &str, &[&str])] = &[
             "moat-aliyun",
             "moat-exec",
             "moat-emulator",
+            "moat-interchange",
             "moat-wire",
         ],
     ),
@@ -42,6 +46,7 @@ const ALLOWED: &[(&str, &str, &[&str])] = &[
         &["moat-testkit", "moat-emulator"],
     ),
     ("emulator", "dev-dependencies", &["moat-testkit"]),
+    ("interchange", "dev-dependencies", &["moat-testkit"]),
     (
         "exec",
         "dev-dependencies",
@@ -111,7 +116,7 @@ fn crate_imports_follow_the_architecture() {
         }
     }
     assert!(
-        seen.len() >= 8,
+        seen.len() >= 9,
         "expected every crate to be checked, saw {seen:?}"
     );
     assert!(

@@ -51,21 +51,21 @@ pub fn import_terraform(
     let Some(obj) = root.as_object() else {
         return Err(one(At::Pointer(String::new()), ErrorKind::NotTerraform));
     };
+    // A state says `"version": 4` (a number); `terraform show -json` says
+    // `"format_version": "1.0"` (a string). Anything else is not Terraform's.
     let doc = match (obj.get("version"), obj.get("format_version")) {
-        (Some(v), _) => {
-            if v.as_u64() != Some(4) {
-                let found = v
-                    .as_str()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| v.to_string());
+        (Some(Value::Number(n)), _) => {
+            if n.as_u64() != Some(4) {
                 return Err(one(
                     At::Pointer("/version".into()),
-                    ErrorKind::StateVersion { found },
+                    ErrorKind::StateVersion {
+                        found: n.to_string(),
+                    },
                 ));
             }
             Doc::StateV4(obj)
         }
-        (None, Some(v)) => {
+        (_, Some(v)) => {
             let version = v.as_str().unwrap_or_default();
             if version.split('.').next() != Some("1") {
                 let found = v
@@ -79,7 +79,7 @@ pub fn import_terraform(
             }
             Doc::Show(obj)
         }
-        (None, None) => return Err(one(At::Pointer(String::new()), ErrorKind::NotTerraform)),
+        _ => return Err(one(At::Pointer(String::new()), ErrorKind::NotTerraform)),
     };
 
     let mut asm = Assembler::new(&file, options.region.as_deref());
