@@ -98,10 +98,11 @@ pub fn import_ros(
         };
         match kind {
             "ALIYUN::ECS::SecurityGroup" => {
-                if let Some(name) = props.get("SecurityGroupName").and_then(Node::as_str) {
-                    if let Some(id) = options.group_ids.get(logical_id) {
-                        asm.name(id, name);
-                    }
+                if let (Some(name), Some(id)) = (
+                    props.get("SecurityGroupName").and_then(Node::as_str),
+                    options.group_ids.get(logical_id),
+                ) {
+                    asm.name(id, name);
                 }
                 for (list, direction) in [
                     ("SecurityGroupIngress", Direction::Ingress),
@@ -215,8 +216,8 @@ struct Cx<'a> {
 impl Cx<'_> {
     /// A property as text, with `Ref` to a parameter resolved to its
     /// default and `Ref` / `Fn::GetAtt` of a name given with `--group-id`
-    /// resolved to that group. `Ok(None)` when absent or empty.
-    fn field(&self, props: &Node, name: &str) -> Result<Option<Field>, Fault> {
+    /// resolved to that group. `Ok(None)` when absent or null.
+    fn raw(&self, props: &Node, name: &str) -> Result<Option<Field>, Fault> {
         let Some(node) = props.get(name) else {
             return Ok(None);
         };
@@ -268,7 +269,12 @@ impl Cx<'_> {
             }
             _ => return Err(shape(node, "a value")),
         };
-        Ok(fields::set(Some(Field::new(name, text, node.at()))))
+        Ok(Some(Field::new(name, text, node.at())))
+    }
+
+    /// A property as text; `Ok(None)` when absent, null or blank.
+    fn field(&self, props: &Node, name: &str) -> Result<Option<Field>, Fault> {
+        Ok(fields::set(self.raw(props, name)?))
     }
 
     fn parameter_default(&self, name: &str) -> Option<String> {
@@ -356,7 +362,7 @@ impl Cx<'_> {
         let priority = fields::priority(self.field(props, "Priority")?.as_ref())?;
         let nic_type = fields::nic_type(self.field(props, "NicType")?.as_ref())?;
         let description = self
-            .field(props, "Description")?
+            .raw(props, "Description")?
             .map(|f| f.text)
             .unwrap_or_default();
         let key = RuleKey {
