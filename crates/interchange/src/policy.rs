@@ -14,13 +14,15 @@ use std::fmt::Write as _;
 
 use ipnet::IpNet;
 use moat_policy::model::DEFAULT_PRIORITY;
-use moat_policy::{Direction, NicType, Peer, ServiceAtom, Verdict, load_policy_str};
+use moat_policy::{Direction, Mode, NicType, Peer, ServiceAtom, Verdict, load_policy_str};
 
 use crate::error::{At, ErrorKind, ImportError, ImportErrors, Location};
 use crate::imported::{Imported, ImportedGroup, ImportedRule};
 
-/// The imported groups as one policy file.
-pub fn render_policy(imported: &Imported) -> Result<String, ImportErrors> {
+/// The imported groups as one policy file, every group in `mode`.
+/// Authoritative groups lose the live rules the source did not hold at the
+/// next apply; additive groups leave them alone.
+pub fn render_policy(imported: &Imported, mode: Mode) -> Result<String, ImportErrors> {
     let mut errors = Vec::new();
     for g in &imported.groups {
         for r in &g.rules {
@@ -54,7 +56,7 @@ pub fn render_policy(imported: &Imported) -> Result<String, ImportErrors> {
         out.push_str("security_groups:\n");
     }
     for g in &imported.groups {
-        write_group(&mut out, g, &sets);
+        write_group(&mut out, g, &sets, mode);
     }
     verify(imported, &out)?;
     Ok(out)
@@ -112,13 +114,13 @@ struct Attrs<'a> {
     description: &'a str,
 }
 
-fn write_group(out: &mut String, g: &ImportedGroup, sets: &HashMap<IpNet, String>) {
+fn write_group(out: &mut String, g: &ImportedGroup, sets: &HashMap<IpNet, String>, mode: Mode) {
     let _ = writeln!(out, "  - id: {}", scalar(&g.id));
     let _ = writeln!(out, "    region: {}", scalar(&g.region));
     if let Some(name) = &g.name {
         let _ = writeln!(out, "    name: {}", scalar(name));
     }
-    out.push_str("    mode: authoritative\n");
+    let _ = writeln!(out, "    mode: {mode}");
     for direction in Direction::ALL {
         let rules: Vec<&ImportedRule> = g
             .rules

@@ -40,7 +40,7 @@ fn terraform_trip(groups: &[GroupPolicy]) -> Result<Rules, String> {
     let region = groups.first().map(|g| g.region.as_str());
     let imported = import_terraform("terraform.tfstate", &state, &options(region, &[]))
         .map_err(|e| format!("{e}\n{hcl}"))?;
-    render_policy(&imported).map_err(|e| e.to_string())?;
+    render_policy(&imported, Mode::Authoritative).map_err(|e| e.to_string())?;
     Ok(common::rules(&imported))
 }
 
