@@ -135,7 +135,9 @@ fn build(spec: BlockSpec, level: usize) -> Block {
     for (i, item) in spec.items.into_iter().enumerate() {
         match item {
             Item::Attr(key, value) => {
-                let pad = widths[i] - key.chars().count() + 1;
+                // `widths` has an entry per item, and the width of a run is
+                // at least the length of each key in it.
+                let pad = widths[i].saturating_sub(key.chars().count()) + 1;
                 let mut key = Decorated::new(Ident::new_sanitized(key));
                 key.decor_mut().set_suffix(" ".repeat(pad));
                 let mut attr = Attribute::new(key, value);

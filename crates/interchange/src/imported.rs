@@ -50,7 +50,8 @@ impl fmt::Display for Source {
 }
 
 /// One canonical rule and every place that defines it (several when a
-/// source defines the same ECS rule twice, which ECS keeps as one).
+/// source defines the same ECS rule twice, which ECS keeps as one). Never
+/// without a source.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ImportedRule {
     pub rule: Rule,
@@ -180,6 +181,7 @@ impl Assembler {
             }
             Entry::Occupied(mut o) if o.get().rule == rule => o.get_mut().sources.push(source),
             Entry::Occupied(o) => {
+                // Every stored rule was inserted with its first source.
                 let kind = ErrorKind::ConflictingRule {
                     group: group.to_owned(),
                     key: Box::new(rule.key),

@@ -309,3 +309,15 @@ fn csv_problems() {
         .is_ok()
     );
 }
+
+#[test]
+fn ros_yaml_short_form_functions_read_as_their_long_form() {
+    let t = "ROSTemplateFormatVersion: '2015-09-01'\nParameters:\n  Bastion:\n    Type: String\n    Default: 192.0.2.0/24\nResources:\n  R:\n    Type: ALIYUN::ECS::SecurityGroupIngress\n    Properties:\n      SecurityGroupId: sg-bp1a\n      IpProtocol: tcp\n      PortRange: 22/22\n      SourceCidrIp: !Ref Bastion\n  S:\n    Type: ALIYUN::ECS::SecurityGroupIngress\n    Properties:\n      SecurityGroupId: sg-bp1a\n      IpProtocol: tcp\n      PortRange: 80/80\n      SourceGroupId: !GetAtt Web.SecurityGroupId\n";
+    let imported = import_ros("t.yaml", t, &options(HZ, &[("Web", "sg-bp1web")])).expect("imports");
+    assert_eq!(imported.rule_count(), 2);
+    let k = kinds(import_ros("t.yaml", t, &options(HZ, &[])));
+    assert!(
+        matches!(&k[..], [(At::LineCol { line: 20, .. }, ErrorKind::Unresolved { function: "Fn::GetAtt", target, .. })] if target == "Web"),
+        "{k:?}"
+    );
+}

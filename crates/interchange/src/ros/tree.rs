@@ -4,7 +4,7 @@
 use std::fmt;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_saphyr::Spanned;
+use serde_saphyr::{Spanned, Tagged};
 
 use crate::error::At;
 
@@ -103,7 +103,7 @@ fn options() -> serde_saphyr::Options {
 }
 
 pub(crate) fn parse(text: &str) -> Result<Node, SyntaxError> {
-    match serde_saphyr::from_str_with_options::<Spanned<Raw>>(text, options()) {
+    match serde_saphyr::from_str_with_options::<Spanned<Tagged<Raw>>>(text, options()) {
         Ok(root) => Ok(convert(root)),
         Err(err) => {
             let at = err
@@ -123,17 +123,62 @@ pub(crate) fn parse(text: &str) -> Result<Node, SyntaxError> {
     }
 }
 
+type Item = Spanned<Tagged<Raw>>;
+
 enum Raw {
     Null,
     Scalar(String),
     Str(String),
-    Seq(Vec<Spanned<Raw>>),
-    Map(Vec<(Spanned<Raw>, Spanned<Raw>)>),
+    Seq(Vec<Item>),
+    Map(Vec<(Item, Item)>),
 }
 
-fn convert(raw: Spanned<Raw>) -> Node {
+/// A node; a YAML short-form function (`!Ref X`, `!GetAtt A.B`, `!Join
+/// [...]`) becomes the long form it stands for (`{Ref: X}`,
+/// `{Fn::GetAtt: [A, B]}`, `{Fn::Join: [...]}`), so the reader sees one
+/// shape whichever a template uses.
+fn convert(raw: Item) -> Node {
     let loc = raw.referenced;
-    let value = match raw.value {
+    let Tagged(value, tag) = raw.value;
+    let node = Node {
+        value: plain(value),
+        line: loc.line(),
+        column: loc.column(),
+    };
+    let Some(name) = tag.as_deref().and_then(|t| t.strip_prefix('!')) else {
+        return node;
+    };
+    if name.starts_with('!') || name.is_empty() {
+        // `!!str` and friends are YAML's own types, not functions.
+        return node;
+    }
+    let key = |s: &str| Node {
+        value: Value::Str(s.to_owned()),
+        line: node.line,
+        column: node.column,
+    };
+    let (function, argument) = match (name, &node.value) {
+        ("Ref", _) => ("Ref".to_owned(), node.clone()),
+        ("GetAtt", Value::Str(s)) if s.contains('.') => {
+            let (resource, attribute) = s.split_once('.').unwrap_or((s, ""));
+            let args = Node {
+                value: Value::Seq(vec![key(resource), key(attribute)]),
+                line: node.line,
+                column: node.column,
+            };
+            ("Fn::GetAtt".to_owned(), args)
+        }
+        (other, _) => (format!("Fn::{other}"), node.clone()),
+    };
+    Node {
+        value: Value::Map(vec![(key(&function), argument)]),
+        line: node.line,
+        column: node.column,
+    }
+}
+
+fn plain(raw: Raw) -> Value {
+    match raw {
         Raw::Null => Value::Null,
         Raw::Scalar(s) => Value::Scalar(s),
         Raw::Str(s) => Value::Str(s),
@@ -144,11 +189,6 @@ fn convert(raw: Spanned<Raw>) -> Node {
                 .map(|(k, v)| (convert(k), convert(v)))
                 .collect(),
         ),
-    };
-    Node {
-        value,
-        line: loc.line(),
-        column: loc.column(),
     }
 }
 
