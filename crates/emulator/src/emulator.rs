@@ -27,7 +27,7 @@ use crate::stats::Stats;
 use crate::tokens::{TokenCache, check_token, fingerprint};
 
 /// Every API the emulator answers, told apart by the `Version` of a request.
-pub(crate) const PRODUCTS: &[&Product] = &[&crate::ecs::PRODUCT];
+pub(crate) const PRODUCTS: &[&Product] = &[&crate::ecs::PRODUCT, &crate::vpc::PRODUCT];
 
 /// One API answer: HTTP status and JSON body.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -224,6 +224,7 @@ impl Emulator {
                 .or_default()
                 .insert(g.id.clone(), g);
         }
+        state.network = file.network.clone();
         inner.cloud.state = state;
         let snapshot = self.changed(&mut inner);
         drop(inner);
@@ -409,6 +410,7 @@ fn snapshot_of(state: &State) -> StateFile {
             .values()
             .flat_map(|groups| groups.values().map(move |g| record_of(g, groups)))
             .collect(),
+        network: state.network.clone(),
         ..StateFile::default()
     }
 }

@@ -33,6 +33,7 @@ mod error;
 mod faults;
 mod ids;
 mod model;
+pub mod network;
 mod params;
 mod persist;
 mod product;
@@ -41,6 +42,7 @@ mod server;
 pub mod signature;
 mod stats;
 mod tokens;
+mod vpc;
 
 pub use auth::{AccessKey, DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET, TIMESTAMP_WINDOW_SECS};
 pub use clock::{Clock, ManualClock, SystemClock, format_timestamp, parse_timestamp};

@@ -368,6 +368,8 @@ impl Group {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct State {
     pub regions: BTreeMap<String, BTreeMap<String, Group>>,
+    /// VPCs, vSwitches, instances, interfaces, EIPs and network ACLs.
+    pub network: crate::network::Network,
 }
 
 impl State {
@@ -385,7 +387,7 @@ impl State {
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.regions.values().all(BTreeMap::is_empty)
+        self.regions.values().all(BTreeMap::is_empty) && self.network.is_empty()
     }
 }
 

@@ -26,6 +26,10 @@ pub struct StateFile {
     /// Every group of every region, sorted by region then id.
     #[serde(default)]
     pub groups: Vec<GroupRecord>,
+    /// VPCs, vSwitches, instances, interfaces, EIPs and network ACLs, under
+    /// the API's member names; left out when there are none.
+    #[serde(default, skip_serializing_if = "crate::network::Network::is_empty")]
+    pub network: crate::network::Network,
 }
 
 impl Default for StateFile {
@@ -33,6 +37,7 @@ impl Default for StateFile {
         StateFile {
             format_version: STATE_FORMAT_VERSION,
             groups: Vec::new(),
+            network: crate::network::Network::default(),
         }
     }
 }

@@ -16,10 +16,21 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+mod instances;
+
+pub use instances::{
+    AssociatedPublicIp, DescribeInstancesResponse, DescribeNetworkInterfacesResponse, EipAddress,
+    Instance, InstanceIdSets, InstanceNetworkInterface, InstanceNetworkInterfaces, Instances,
+    IpAddresses, NetworkInterfaceSet, NetworkInterfaceSets, PrivateIpSet, PrivateIpSets,
+    RunInstancesResponse, SecurityGroupIds, VpcAttributes,
+};
+
 /// The only API version moat speaks.
 pub const API_VERSION: &str = "2014-05-26";
 
-/// Actions of the security group API that moat uses or emulates.
+/// Actions of the ECS API that moat uses or emulates: the security group
+/// actions, and the instance and interface actions that tell which groups
+/// decide an instance's traffic.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Action {
     DescribeSecurityGroups,
@@ -36,10 +47,19 @@ pub enum Action {
     TagResources,
     ListTagResources,
     UntagResources,
+    RunInstances,
+    DescribeInstances,
+    StartInstance,
+    StartInstances,
+    StopInstance,
+    StopInstances,
+    JoinSecurityGroup,
+    LeaveSecurityGroup,
+    DescribeNetworkInterfaces,
 }
 
 impl Action {
-    pub const ALL: [Action; 14] = [
+    pub const ALL: [Action; 23] = [
         Action::DescribeSecurityGroups,
         Action::DescribeSecurityGroupAttribute,
         Action::AuthorizeSecurityGroup,
@@ -54,6 +74,15 @@ impl Action {
         Action::TagResources,
         Action::ListTagResources,
         Action::UntagResources,
+        Action::RunInstances,
+        Action::DescribeInstances,
+        Action::StartInstance,
+        Action::StartInstances,
+        Action::StopInstance,
+        Action::StopInstances,
+        Action::JoinSecurityGroup,
+        Action::LeaveSecurityGroup,
+        Action::DescribeNetworkInterfaces,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -72,6 +101,15 @@ impl Action {
             Action::TagResources => "TagResources",
             Action::ListTagResources => "ListTagResources",
             Action::UntagResources => "UntagResources",
+            Action::RunInstances => "RunInstances",
+            Action::DescribeInstances => "DescribeInstances",
+            Action::StartInstance => "StartInstance",
+            Action::StartInstances => "StartInstances",
+            Action::StopInstance => "StopInstance",
+            Action::StopInstances => "StopInstances",
+            Action::JoinSecurityGroup => "JoinSecurityGroup",
+            Action::LeaveSecurityGroup => "LeaveSecurityGroup",
+            Action::DescribeNetworkInterfaces => "DescribeNetworkInterfaces",
         }
     }
 
@@ -87,6 +125,8 @@ impl Action {
             Action::DescribeSecurityGroups
                 | Action::DescribeSecurityGroupAttribute
                 | Action::ListTagResources
+                | Action::DescribeInstances
+                | Action::DescribeNetworkInterfaces
         )
     }
 }

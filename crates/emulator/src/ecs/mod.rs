@@ -1,5 +1,5 @@
-//! ECS, API version 2014-05-26: the security group actions and the tag
-//! actions on security groups.
+//! ECS, API version 2014-05-26: the security group actions, the tag
+//! actions on security groups, and the instance and interface actions.
 //!
 //! Each action module holds handlers over the shared [`Cloud`]; this module
 //! holds the action table the service shell dispatches on.
@@ -7,6 +7,7 @@
 mod describe;
 pub(crate) mod fields;
 mod groups;
+mod instances;
 mod rules;
 pub(crate) mod tags;
 pub(crate) mod validate;
@@ -43,6 +44,15 @@ pub(crate) const PRODUCT: Product = Product {
         write("TagResources", tag_resources),
         read("ListTagResources", list_tag_resources),
         write("UntagResources", untag_resources),
+        write("RunInstances", instances::run_instances),
+        read("DescribeInstances", instances::describe_instances),
+        write("StartInstance", instances::start_instance),
+        write("StartInstances", instances::start_instances),
+        write("StopInstance", instances::stop_instance),
+        write("StopInstances", instances::stop_instances),
+        write("JoinSecurityGroup", instances::join_group),
+        write("LeaveSecurityGroup", instances::leave_group),
+        read("DescribeNetworkInterfaces", instances::describe_interfaces),
     ],
 };
 

@@ -18,7 +18,7 @@ fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn sdk_python() -> PathBuf {
+pub fn sdk_python() -> PathBuf {
     if let Some(p) = std::env::var_os("MOAT_SDK_PYTHON").filter(|p| !p.is_empty()) {
         let p = PathBuf::from(p);
         assert!(

@@ -196,6 +196,16 @@ impl Client {
 
     /// The full parameter list of a call, signed, in wire order.
     pub fn signed(&self, action: &str, business: &[(&str, &str)]) -> Vec<(String, String)> {
+        self.signed_for("2014-05-26", action, business)
+    }
+
+    /// [`Client::signed`] for another API version (VPC is `2016-04-28`).
+    pub fn signed_for(
+        &self,
+        version: &str,
+        action: &str,
+        business: &[(&str, &str)],
+    ) -> Vec<(String, String)> {
         let nonce = format!(
             "nonce-{}-{}",
             std::process::id(),
@@ -203,7 +213,7 @@ impl Client {
         );
         let mut params: Vec<(String, String)> = vec![
             ("Action".into(), action.into()),
-            ("Version".into(), "2014-05-26".into()),
+            ("Version".into(), version.into()),
             ("Format".into(), "JSON".into()),
             ("AccessKeyId".into(), self.key_id.clone()),
             ("SignatureMethod".into(), "HMAC-SHA1".into()),
@@ -240,6 +250,13 @@ impl Client {
 
     pub fn try_call(&self, action: &str, business: &[(&str, &str)]) -> std::io::Result<Resp> {
         self.send(&self.signed(action, business))
+    }
+
+    /// A VPC (2016-04-28) call.
+    #[track_caller]
+    pub fn vpc(&self, action: &str, business: &[(&str, &str)]) -> Resp {
+        self.send(&self.signed_for("2016-04-28", action, business))
+            .unwrap_or_else(|e| panic!("{action}: {e}"))
     }
 
     #[track_caller]
