@@ -8,6 +8,7 @@ mod describe;
 pub(crate) mod fields;
 mod groups;
 mod instances;
+mod interfaces;
 mod rules;
 pub(crate) mod tags;
 pub(crate) mod validate;
@@ -52,7 +53,7 @@ pub(crate) const PRODUCT: Product = Product {
         write("StopInstances", instances::stop_instances),
         write("JoinSecurityGroup", instances::join_group),
         write("LeaveSecurityGroup", instances::leave_group),
-        read("DescribeNetworkInterfaces", instances::describe_interfaces),
+        read("DescribeNetworkInterfaces", interfaces::describe_interfaces),
     ],
 };
 
