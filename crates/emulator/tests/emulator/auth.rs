@@ -92,7 +92,7 @@ fn unknown_keys_and_signature_parameters_are_refused() {
     resign(&set("SignatureMethod", "HMAC-SHA256")).err(400, "InvalidParamater");
     resign(&set("SignatureVersion", "2.0")).err(400, "InvalidParamater");
     resign(&set("Version", "2016-01-01")).err(400, "InvalidVersion");
-    resign(&set("Action", "DescribeInstances")).err(403, "InvalidAction");
+    resign(&set("Action", "DescribeImages")).err(403, "InvalidAction");
     resign(&|p: &mut Vec<(String, String)>| p.retain(|(k, _)| k != "Timestamp"))
         .err(400, "IllegalTimestamp");
     resign(&|p: &mut Vec<(String, String)>| p.retain(|(k, _)| k != "SignatureNonce"))
