@@ -66,9 +66,24 @@ pub fn format_timestamp(unix_seconds: i64) -> String {
     )
 }
 
-/// Parses exactly `YYYY-MM-DDThh:mm:ssZ` (no fractions, no offsets), the
-/// only form the signature rules allow for `Timestamp`.
+/// Parses `YYYY-MM-DDThh:mm:ssZ` in UTC, the form the signature rules give
+/// for `Timestamp` and `x-acs-date`, also with fractional seconds
+/// (`2026-12-01T09:00:00.123Z`, one to nine digits, as the npm `aliyun-sdk`
+/// sends, reference 9), which are dropped. Offsets other than `Z` are
+/// refused.
 pub fn parse_timestamp(s: &str) -> Option<i64> {
+    let s = match s.split_once('.') {
+        None => s,
+        Some((whole, fraction)) => {
+            let digits = fraction.strip_suffix('Z')?;
+            if digits.is_empty() || digits.len() > 9 || !digits.bytes().all(|c| c.is_ascii_digit())
+            {
+                return None;
+            }
+            // The seconds without their fraction, and the Z back.
+            return parse_timestamp(&format!("{whole}Z"));
+        }
+    };
     let b = s.as_bytes();
     // ASCII only, so that the byte slices below fall on character bounds.
     if !s.is_ascii()
@@ -142,6 +157,14 @@ mod tests {
         assert_eq!(format_timestamp(1_456_231_584), "2016-02-23T12:46:24Z");
         assert_eq!(parse_timestamp("2016-02-23T12:46:24Z"), Some(1_456_231_584));
         assert_eq!(parse_timestamp("2024-02-29T23:59:59Z"), Some(1_709_251_199));
+        assert_eq!(
+            parse_timestamp("2016-02-23T12:46:24.123Z"),
+            Some(1_456_231_584)
+        );
+        assert_eq!(
+            parse_timestamp("2016-02-23T12:46:24.000000001Z"),
+            Some(1_456_231_584)
+        );
     }
 
     #[test]
@@ -155,7 +178,12 @@ mod tests {
     fn refuses_other_forms() {
         for bad in [
             "2016-02-23T12:46:24",
-            "2016-02-23T12:46:24.000Z",
+            "2016-02-23T12:46:24.Z",
+            "2016-02-23T12:46:24.1234567890Z",
+            "2016-02-23T12:46:24.12a",
+            "2016-02-23T12:46:24.123",
+            "2016-02-23T12:46:24.1.2Z",
+            "2016-02-23T12:46:24.123+08:00",
             "2016-02-23 12:46:24Z",
             "2016-02-30T12:46:24Z",
             "2023-02-29T00:00:00Z",

@@ -3,10 +3,12 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::auth::AccessKey;
 use crate::clock::{Clock, SystemClock};
 use crate::faults::FaultConfig;
+use crate::sts::OidcProvider;
 
 /// Default for `--rules-per-group`: rules of both directions together
 /// (reference 5: 200 in the docs up to late 2024).
@@ -67,7 +69,23 @@ pub struct EmulatorConfig {
     pub clock: Arc<dyn Clock>,
     /// Seed for group, rule and request ids; random when `None`.
     pub id_seed: Option<u64>,
+    /// Role ARNs STS lets any accepted key assume.
+    pub roles: Vec<String>,
+    /// OIDC providers AssumeRoleWithOIDC takes tokens of.
+    pub oidc_providers: Vec<OidcProvider>,
+    /// A connection that has carried nothing for this long is closed.
+    pub idle_timeout: Duration,
+    /// Connections open at once; at the cap a new one closes the one idle
+    /// longest.
+    pub max_connections: usize,
 }
+
+/// Default for `--idle-timeout`: longer than the HTTP clients' own pool
+/// timeouts of interest here, so that a client seldom reuses a connection
+/// the emulator is closing.
+pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 60;
+/// Default for `--max-connections`.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 
 impl Default for EmulatorConfig {
     fn default() -> Self {
@@ -80,6 +98,10 @@ impl Default for EmulatorConfig {
             state_file: None,
             clock: Arc::new(SystemClock),
             id_seed: None,
+            roles: Vec::new(),
+            oidc_providers: Vec::new(),
+            idle_timeout: Duration::from_secs(DEFAULT_IDLE_TIMEOUT_SECS),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }

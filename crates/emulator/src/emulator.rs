@@ -19,15 +19,21 @@ use crate::ids::IdGen;
 use crate::model::{Group, State};
 use crate::params::Params;
 use crate::persist::{
-    SeedGroup, StateFile, group_from_record, load_state_file, record_of, save_state_file,
+    SeedGroup, StateFile, group_from_record, load_state_file, record_of, remove_stale_temp_files,
+    save_state_file,
 };
 use crate::product::{Answer, Auth, Call, Cloud, Handler, Limits, Product};
 use crate::request::ApiRequest;
 use crate::stats::Stats;
+use crate::sts::Directory;
 use crate::tokens::{TokenCache, check_token, fingerprint};
 
 /// Every API the emulator answers, told apart by the `Version` of a request.
-pub(crate) const PRODUCTS: &[&Product] = &[&crate::ecs::PRODUCT, &crate::vpc::PRODUCT];
+pub(crate) const PRODUCTS: &[&Product] = &[
+    &crate::ecs::PRODUCT,
+    &crate::vpc::PRODUCT,
+    &crate::sts::PRODUCT,
+];
 
 /// One API answer: HTTP status and JSON body.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,6 +56,7 @@ struct Inner {
 #[derive(Debug)]
 pub struct Emulator {
     auth: Authenticator,
+    sts: Directory,
     clock: std::sync::Arc<dyn Clock>,
     limits: Limits,
     state_file: Option<std::path::PathBuf>,
@@ -83,7 +90,8 @@ impl Emulator {
         };
         let seed = config.id_seed;
         let emulator = Emulator {
-            auth: Authenticator::new(keys),
+            auth: Authenticator::new(keys, seed),
+            sts: Directory::new(&config.roles, &config.oidc_providers)?,
             clock: config.clock.clone(),
             limits: Limits {
                 rules_per_group: config.rules_per_group,
@@ -104,6 +112,12 @@ impl Emulator {
             faults: Mutex::new(FaultState::new(config.faults.clone())),
             written: Mutex::new(0),
         };
+        if let Some(path) = &config.state_file {
+            let removed = remove_stale_temp_files(path);
+            if removed > 0 {
+                tracing::info!(removed, path = %path.display(), "removed temporary state files left by an interrupted write");
+            }
+        }
         if let Some(path) = &config.state_file
             && path.exists()
         {
@@ -347,8 +361,9 @@ impl Emulator {
             )
         })?;
         let now = self.clock.now();
-        match spec.auth {
-            Auth::Signed => self.auth.authenticate(req, now)?,
+        let caller = match spec.auth {
+            Auth::Signed => Some(self.auth.authenticate(req, now)?),
+            Auth::Anonymous => None,
         };
         let region = if product.regional {
             params
@@ -373,7 +388,10 @@ impl Emulator {
             params,
             region,
             now,
+            caller: caller.as_ref(),
             limits: self.limits,
+            auth: &self.auth,
+            sts: &self.sts,
         };
         let write = match spec.handler {
             Handler::Read(read) => return read(&inner.cloud, &call),

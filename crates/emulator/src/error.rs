@@ -122,6 +122,8 @@ pub enum EmulatorError {
     },
     #[error(transparent)]
     Seed(#[from] SeedError),
+    #[error(transparent)]
+    Sts(#[from] crate::sts::StsSpecError),
 }
 
 /// Why a group or rule given to the seeding API (or found in a state file)

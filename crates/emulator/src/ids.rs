@@ -45,6 +45,15 @@ impl IdGen {
             .collect()
     }
 
+    /// `len` characters drawn from `alphabet` (ASCII). STS keys are made of
+    /// these: they guard only an emulator on loopback, so a fast
+    /// non-cryptographic sequence will do.
+    pub(crate) fn chars(&mut self, len: usize, alphabet: &[u8]) -> String {
+        (0..len)
+            .map(|_| char::from(alphabet[(self.next_u64() % alphabet.len() as u64) as usize]))
+            .collect()
+    }
+
     /// An uppercase UUID-shaped request id, e.g.
     /// `473469C7-AA6F-4DC5-B3DB-A3DC0DE3C83E`.
     pub(crate) fn request_id(&mut self) -> String {

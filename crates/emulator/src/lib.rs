@@ -2,7 +2,9 @@
 //!
 //! A service shell (configuration, the lock, persistence, stats, faults and
 //! dispatch by API version and action) serves products: ECS 2014-05-26 in
-//! `ecs/`, each action a handler in its product's table. This crate owns an
+//! `ecs/` and STS 2015-04-01 in `sts/`, each action a handler in its
+//! product's table. Requests are signed with v1.0 or ACS3-HMAC-SHA256. This
+//! crate owns an
 //! in-memory model of regions, groups, rules and tags, its own
 //! signature verification written from the reference (never the client's
 //! signer, so a bug in one shows up against the other), quotas, idempotent
@@ -24,9 +26,11 @@
 //! ```
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod acs3;
 mod auth;
 mod clock;
 mod config;
+mod connections;
 mod ecs;
 mod emulator;
 mod error;
@@ -41,12 +45,16 @@ mod request;
 mod server;
 pub mod signature;
 mod stats;
+mod sts;
 mod tokens;
 mod vpc;
 
 pub use auth::{AccessKey, DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET, TIMESTAMP_WINDOW_SECS};
 pub use clock::{Clock, ManualClock, SystemClock, format_timestamp, parse_timestamp};
-pub use config::{DEFAULT_RULES_PER_GROUP, EmulatorConfig, KNOWN_REGIONS};
+pub use config::{
+    DEFAULT_IDLE_TIMEOUT_SECS, DEFAULT_MAX_CONNECTIONS, DEFAULT_RULES_PER_GROUP, EmulatorConfig,
+    KNOWN_REGIONS,
+};
 pub use ecs::MAX_GROUP_REFERENCE_RULES;
 pub use ecs::fields::MAX_ENTRIES_PER_CALL;
 pub use ecs::validate::MAX_RULE_DESCRIPTION_CHARS;
@@ -62,3 +70,7 @@ pub use persist::{
 pub use request::ApiRequest;
 pub use server::{EmulatorHandle, start};
 pub use stats::{CallCounts, Stats};
+pub use sts::{
+    ACCOUNT_ID, MAX_SESSION_SECS, MIN_SESSION_SECS, OidcProvider, STS_VERSION, StsSpecError,
+    check_role_arn, unsigned_token,
+};

@@ -366,6 +366,61 @@ pub fn load_state_file(path: &Path) -> Result<StateFile, EmulatorError> {
     Ok(file)
 }
 
+/// The name of the temporary file a write of `path` goes through first.
+fn temp_name(file_name: &str, pid: u32, seq: u64) -> String {
+    format!(".{file_name}.tmp-{pid}-{seq}")
+}
+
+/// Removes temporary files that writes of `path` left behind when their
+/// process died between creating and renaming them. A temporary file of a
+/// process that still runs is kept: it may be writing right now. Where the
+/// system cannot say whether a process runs (no `/proc`), files older than
+/// ten minutes count as left behind. Returns how many were removed.
+pub(crate) fn remove_stale_temp_files(path: &Path) -> usize {
+    let Some(file_name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return 0;
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return 0;
+    };
+    let prefix = format!(".{file_name}.tmp-");
+    let proc_fs = Path::new("/proc/self").exists();
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix(&prefix) else {
+            continue;
+        };
+        let Some(pid) = rest
+            .split_once('-')
+            .and_then(|(pid, seq)| seq.parse::<u64>().ok().and(pid.parse::<u32>().ok()))
+        else {
+            continue;
+        };
+        if pid == std::process::id() {
+            continue;
+        }
+        let stale = if proc_fs {
+            !Path::new("/proc").join(pid.to_string()).exists()
+        } else {
+            entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age.as_secs() > 600)
+        };
+        if stale && std::fs::remove_file(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
 /// Writes a state file atomically, creating its directory if needed: the
 /// JSON goes to a temporary file in the same directory, is flushed to disk,
 /// and is renamed over the target, so a reader (or a crash) sees the old
@@ -388,7 +443,7 @@ pub fn save_state_file(path: &Path, state: &StateFile) -> Result<(), EmulatorErr
     // process, or two processes) from sharing a temporary file.
     static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = dir.join(format!(".{file_name}.tmp-{}-{seq}", std::process::id()));
+    let tmp = dir.join(temp_name(&file_name, std::process::id(), seq));
     let write = || -> std::io::Result<()> {
         std::fs::create_dir_all(&dir)?;
         let mut f = std::fs::File::create(&tmp)?;
@@ -406,6 +461,28 @@ pub fn save_state_file(path: &Path, state: &StateFile) -> Result<(), EmulatorErr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stale_temporary_files_are_removed_and_live_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        // Beyond the largest process id Linux hands out (2^22).
+        let dead = dir.path().join(temp_name("state.json", 4_294_967, 3));
+        let ours = dir
+            .path()
+            .join(temp_name("state.json", std::process::id(), 9));
+        let other = dir.path().join(".other.json.tmp-4294967-1");
+        let odd = dir.path().join(".state.json.tmp-notapid");
+        for f in [&dead, &ours, &other, &odd] {
+            std::fs::write(f, "{").unwrap();
+        }
+        let removed = remove_stale_temp_files(&path);
+        if Path::new("/proc/self").exists() {
+            assert_eq!(removed, 1);
+            assert!(!dead.exists());
+        }
+        assert!(ours.exists() && other.exists() && odd.exists());
+    }
 
     #[test]
     fn region_and_group_id_shapes() {

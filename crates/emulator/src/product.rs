@@ -9,10 +9,12 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::auth::{Authenticator, Caller};
 use crate::error::ApiError;
 use crate::ids::IdGen;
 use crate::model::State;
 use crate::params::Params;
+use crate::sts::Directory;
 
 /// A successful answer before its RequestId is set: the members of the JSON
 /// object in order. Kept as data so that a ClientToken replay can answer
@@ -76,7 +78,13 @@ pub(crate) struct Call<'a> {
     /// empty for a global product.
     pub region: &'a str,
     pub now: i64,
+    /// Who signed the call; `None` for an action that takes no signature.
+    pub caller: Option<&'a Caller>,
     pub limits: Limits,
+    /// Accepted keys and the credentials STS has issued.
+    pub auth: &'a Authenticator,
+    /// The roles and OIDC providers STS knows.
+    pub sts: &'a Directory,
 }
 
 /// Reads the cloud.
@@ -95,8 +103,11 @@ pub(crate) enum Handler {
 /// How a call must be authenticated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Auth {
-    /// Signed with an accepted key.
+    /// Signed with an accepted key (v1.0 or ACS3).
     Signed,
+    /// Taken without a signature (STS AssumeRoleWithOIDC: the token is the
+    /// credential).
+    Anonymous,
 }
 
 #[derive(Clone, Copy, Debug)]

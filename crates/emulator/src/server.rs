@@ -15,6 +15,7 @@ use hyper_util::rt::TokioIo;
 use tokio::sync::watch;
 
 use crate::config::EmulatorConfig;
+use crate::connections::{Activity, Registry, Tracked, out_of_descriptors};
 use crate::emulator::{Emulator, Reply};
 use crate::error::{ApiError, EmulatorError};
 use crate::faults::{Fault, FaultConfig};
@@ -25,6 +26,13 @@ use crate::request::ApiRequest;
 const MAX_BODY_BYTES: usize = 1 << 20;
 /// How long a shutdown waits for open connections to finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// What the accept loop and each connection obey.
+#[derive(Clone, Copy, Debug)]
+struct ServerLimits {
+    idle_timeout: Duration,
+    max_connections: usize,
+}
 
 /// A running emulator: its address, its core, and a clean shutdown (also
 /// on drop).
@@ -62,10 +70,14 @@ pub fn start(config: EmulatorConfig) -> Result<EmulatorHandle, EmulatorError> {
         .build()
         .map_err(EmulatorError::Runtime)?;
     let (stop, stopped) = watch::channel(false);
+    let limits = ServerLimits {
+        idle_timeout: config.idle_timeout,
+        max_connections: config.max_connections.max(1),
+    };
     let core = emulator.clone();
     let thread = std::thread::Builder::new()
         .name(format!("moat-emulator-{}", addr.port()))
-        .spawn(move || runtime.block_on(serve(listener, core, stopped)))
+        .spawn(move || runtime.block_on(serve(listener, core, limits, stopped)))
         .map_err(EmulatorError::Runtime)?;
     tracing::info!(%addr, "emulator listening");
     Ok(EmulatorHandle {
@@ -116,9 +128,71 @@ impl Drop for EmulatorHandle {
     }
 }
 
+/// How long a closing connection may take to finish its answer.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// Serves one connection until the client closes it, it has been idle for
+/// `idle_timeout` (not counting time spent answering), the registry asks it
+/// to make room, or the server stops.
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    emulator: Arc<Emulator>,
+    (id, activity): (u64, Arc<Activity>),
+    registry: Arc<Registry>,
+    idle_timeout: Duration,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let for_service = activity.clone();
+    let service = service_fn(move |req| {
+        let emulator = emulator.clone();
+        let serving = for_service.serving();
+        async move {
+            let answer = route(emulator, req).await;
+            drop(serving);
+            answer
+        }
+    });
+    let io = TokioIo::new(Tracked::new(stream, activity.clone()));
+    let conn = http1::Builder::new().serve_connection(io, service);
+    tokio::pin!(conn);
+    loop {
+        // While a request is being answered the clock does not run (the
+        // answer's end counts as activity); the floor keeps a zero timeout
+        // from spinning.
+        let wait = if activity.is_busy() {
+            idle_timeout
+        } else {
+            idle_timeout.saturating_sub(activity.idle_for())
+        }
+        .max(Duration::from_millis(10));
+        tokio::select! {
+            _ = conn.as_mut() => break,
+            _ = stopped.changed() => {
+                conn.as_mut().graceful_shutdown();
+                let _ = conn.await;
+                break;
+            }
+            _ = activity.evict.notified() => {
+                conn.as_mut().graceful_shutdown();
+                let _ = tokio::time::timeout(CLOSE_GRACE, conn.as_mut()).await;
+                break;
+            }
+            _ = tokio::time::sleep(wait) => {
+                if !activity.is_busy() && activity.idle_for() >= idle_timeout {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(CLOSE_GRACE, conn.as_mut()).await;
+                    break;
+                }
+            }
+        }
+    }
+    registry.unregister(id);
+}
+
 async fn serve(
     listener: std::net::TcpListener,
     emulator: Arc<Emulator>,
+    limits: ServerLimits,
     mut stopped: watch::Receiver<bool>,
 ) {
     let listener = match tokio::net::TcpListener::from_std(listener) {
@@ -128,6 +202,7 @@ async fn serve(
             return;
         }
     };
+    let registry = Arc::new(Registry::new());
     let mut connections = tokio::task::JoinSet::new();
     loop {
         tokio::select! {
@@ -135,27 +210,33 @@ async fn serve(
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
+                    // At the cap, the connection idle longest makes room; when
+                    // every one is answering a request, the newcomer is closed.
+                    if registry.len() >= limits.max_connections && !registry.evict_idlest() {
+                        tracing::warn!(max = limits.max_connections, "connection cap reached, every connection busy: closing a new one");
+                        drop(stream);
+                        continue;
+                    }
                     let _ = stream.set_nodelay(true);
-                    let emulator = emulator.clone();
-                    let mut stopped = stopped.clone();
-                    connections.spawn(async move {
-                        let service = service_fn(move |req| {
-                            let emulator = emulator.clone();
-                            async move { route(emulator, req).await }
-                        });
-                        let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
-                        tokio::pin!(conn);
-                        tokio::select! {
-                            _ = conn.as_mut() => {}
-                            _ = stopped.changed() => {
-                                conn.as_mut().graceful_shutdown();
-                                let _ = conn.await;
-                            }
-                        }
-                    });
+                    // Registered here, not in its task: a burst of accepts
+                    // runs before any of their tasks do, and must count.
+                    let (id, activity) = registry.register();
+                    connections.spawn(serve_connection(
+                        stream,
+                        emulator.clone(),
+                        (id, activity),
+                        registry.clone(),
+                        limits.idle_timeout,
+                        stopped.clone(),
+                    ));
                 }
                 Err(e) => {
-                    // Running out of file descriptors must not spin the loop.
+                    // Out of file descriptors: close the longest-idle
+                    // connection so that the next accept succeeds, and do
+                    // not spin the loop meanwhile.
+                    if out_of_descriptors(&e) {
+                        registry.evict_idlest();
+                    }
                     tracing::warn!(error = %e, "accept failed");
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use anyhow::{Context as _, bail};
 use clap::Args;
 use moat_emulator::{
-    AccessKey, DEFAULT_RULES_PER_GROUP, DEMO_ACCESS_KEY_ID, EmulatorConfig, FaultConfig,
+    AccessKey, DEFAULT_IDLE_TIMEOUT_SECS, DEFAULT_MAX_CONNECTIONS, DEFAULT_RULES_PER_GROUP,
+    DEMO_ACCESS_KEY_ID, EmulatorConfig, FaultConfig, OidcProvider,
 };
 
 use crate::exit::Exit;
@@ -51,6 +52,31 @@ pub struct EmulatorArgs {
     /// Seed of the fault sequence, for repeatable runs.
     #[arg(long, value_name = "N")]
     pub fault_seed: Option<u64>,
+    /// A RAM role STS lets any accepted key assume (AssumeRole,
+    /// AssumeRoleWithOIDC), e.g. acs:ram::1000000000000001:role/moat; repeatable.
+    #[arg(long = "role", value_name = "ROLE_ARN", value_parser = parse_role)]
+    pub roles: Vec<String>,
+    /// An OIDC provider whose tokens AssumeRoleWithOIDC takes, with the `iss`
+    /// they must carry; repeatable. Token signatures are not checked.
+    #[arg(long = "oidc-provider", value_name = "PROVIDER_ARN=ISSUER", value_parser = parse_provider)]
+    pub oidc_providers: Vec<OidcProvider>,
+    /// Seconds a connection may stay idle before the emulator closes it.
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_IDLE_TIMEOUT_SECS)]
+    pub idle_timeout: u64,
+    /// Connections open at once; at the cap a new one closes the one idle
+    /// longest.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+}
+
+fn parse_role(s: &str) -> Result<String, String> {
+    moat_emulator::check_role_arn(s)
+        .map(|()| s.to_owned())
+        .map_err(|e| e.to_string())
+}
+
+fn parse_provider(s: &str) -> Result<OidcProvider, String> {
+    OidcProvider::parse_spec(s).map_err(|e| e.to_string())
 }
 
 fn parse_key(s: &str) -> Result<AccessKey, String> {
@@ -102,6 +128,18 @@ pub fn run(args: EmulatorArgs) -> anyhow::Result<Exit> {
     if args.rules_per_group == 0 {
         bail!("--rules-per-group must be at least 1");
     }
+    if args.idle_timeout == 0 {
+        bail!("--idle-timeout must be at least 1 second");
+    }
+    if args.max_connections == 0 {
+        bail!("--max-connections must be at least 1");
+    }
+    for role in &args.roles {
+        tracing::info!(role = %role, "STS role");
+    }
+    for p in &args.oidc_providers {
+        tracing::info!(provider = %p.arn, issuer = %p.issuer, "STS OIDC provider (token signatures are not checked)");
+    }
     if !args.listen.ip().is_loopback() && !args.allow_non_loopback {
         bail!(
             "--listen {} is not a loopback address; pass --allow-non-loopback to serve other hosts",
@@ -130,6 +168,10 @@ pub fn run(args: EmulatorArgs) -> anyhow::Result<Exit> {
         rules_per_group: args.rules_per_group,
         faults,
         state_file: args.state,
+        roles: args.roles,
+        oidc_providers: args.oidc_providers,
+        idle_timeout: std::time::Duration::from_secs(args.idle_timeout),
+        max_connections: args.max_connections,
         ..EmulatorConfig::default()
     };
     let signals = StopSignals::install().context("catching stop signals")?;
@@ -231,6 +273,16 @@ mod tests {
             "0.25",
             "--fault-seed",
             "9",
+            "--role",
+            "acs:ram::1000000000000001:role/moat-readonly",
+            "--role",
+            "acs:ram::1000000000000001:role/moat-apply",
+            "--oidc-provider",
+            "acs:ram::1000000000000001:oidc-provider/ci=https://token.ci.example.com",
+            "--idle-timeout",
+            "5",
+            "--max-connections",
+            "64",
         ])
         .unwrap();
         let Command::Emulator(args) = cli.command else {
@@ -247,6 +299,12 @@ mod tests {
             ),
             (50, 20, 0.25, Some(9))
         );
+        assert_eq!(args.roles.len(), 2);
+        assert_eq!(
+            args.oidc_providers[0].issuer,
+            "https://token.ci.example.com"
+        );
+        assert_eq!((args.idle_timeout, args.max_connections), (5, 64));
     }
 
     #[test]
@@ -259,6 +317,11 @@ mod tests {
                 "--access-key",
             ),
             (&["emulator", "--listen", "localhost"][..], "--listen"),
+            (&["emulator", "--role", "acs:ram::1:user/x"][..], "--role"),
+            (
+                &["emulator", "--oidc-provider", "acs:ram::1:oidc-provider/ci"][..],
+                "--oidc-provider",
+            ),
         ] {
             let err = parse(args).unwrap_err().to_string();
             assert!(err.contains(flag), "{err}");

@@ -124,6 +124,11 @@ pub(crate) struct RawRule {
 }
 
 impl RawRule {
+    /// True when no field is given.
+    pub(crate) fn is_empty(&self) -> bool {
+        Field::ALL.into_iter().all(|f| self.get(f).is_none())
+    }
+
     pub(crate) fn get(&self, f: Field) -> Option<&str> {
         self.values[f.index()].as_deref().filter(|v| !v.is_empty())
     }

@@ -4,9 +4,12 @@
 
 use std::collections::HashSet;
 
+use super::fields::RawRule;
 use super::fields::{RuleSelection, read_selection};
 use super::required;
-use super::validate::{RuleContext, ValidRule, modified_rule, top_level_fields, validate};
+use super::validate::{
+    RuleContext, ValidRule, modified_rule, rule_pattern, top_level_fields, validate,
+};
 use crate::error::ApiError;
 use crate::model::{Direction, Group, GroupType, Peer, Rule, State};
 use crate::persist::new_rule_id;
@@ -258,7 +261,13 @@ fn modify_rule(
 ) -> Result<(Answer, bool), ApiError> {
     let (state, region, params) = (&mut cloud.state, call.region, call.params);
     let gid = required(params, "SecurityGroupId")?;
-    let rule_id = required(params, "SecurityGroupRuleId")?;
+    let request = top_level_fields(params);
+    let Some(rule_id) = params.get("SecurityGroupRuleId") else {
+        if request.is_empty() {
+            return Err(ApiError::missing("MissingParameter", "SecurityGroupRuleId"));
+        }
+        return modify_by_fields(cloud, call, direction, &request);
+    };
     let group = state
         .group(region, gid)
         .ok_or_else(ApiError::group_not_found)?;
@@ -269,7 +278,7 @@ fn modify_rule(
             ApiError::new(
                 404,
                 "InvalidSecurityGroupRuleId.NotFound",
-                "The specified SecurityGroupRuleId does not exist.",
+                "The specified SecurityGroupRuleId is not exists.",
             )
         })?;
     let ctx = RuleContext {
@@ -279,7 +288,7 @@ fn modify_rule(
         // sets must be in the API's range.
         wide_priority: params.get("Priority").is_none(),
     };
-    let valid = modified_rule(rule, &top_level_fields(params), ctx)?;
+    let valid = modified_rule(rule, &request, ctx)?;
     if valid.identity.peer != rule.identity.peer {
         check_peer_group(state, group, &valid, direction)?;
     }
@@ -299,4 +308,58 @@ fn modify_rule(
     };
     group.update(rule_id, valid.identity, valid.priority, valid.description);
     Ok((Answer::empty(), changed))
+}
+
+/// The legacy Modify form: the rule named by its fields (reference 2.5,
+/// section 9) gets the request's description; nothing else changes.
+fn modify_by_fields(
+    cloud: &mut Cloud,
+    call: &Call,
+    direction: Direction,
+    request: &RawRule,
+) -> Result<(Answer, bool), ApiError> {
+    let (state, region, params) = (&mut cloud.state, call.region, call.params);
+    let gid = required(params, "SecurityGroupId")?;
+    let group = state
+        .group(region, gid)
+        .ok_or_else(ApiError::group_not_found)?;
+    let ctx = RuleContext {
+        direction,
+        classic: group.is_classic(),
+        // A system rule above 100 can be named by its priority.
+        wide_priority: true,
+    };
+    let pattern = rule_pattern(request, ctx)?;
+    let mut matching = group.rules().filter(|r| pattern.matches(r));
+    let Some(rule) = matching.next() else {
+        return Err(ApiError::new(
+            404,
+            "SecurityGroupRule.NotFound",
+            "The target security group rule not exist.",
+        ));
+    };
+    if matching.next().is_some() {
+        // The service's code when the fields name several rules is
+        // UNCONFIRMED; this is its documented code for an unusable Modify
+        // request.
+        return Err(ApiError::bad(
+            "InvalidParam.InvalidModifyRuleRequest",
+            "The request parameters are illegal: the rule fields match more than one rule; give SecurityGroupRuleId or the fields that tell them apart (Policy, NicType, SourcePortRange, Priority).",
+        ));
+    }
+    let (rule_id, priority, identity) = (rule.id.clone(), rule.priority, rule.identity.clone());
+    let unchanged = pattern
+        .description
+        .as_ref()
+        .is_none_or(|d| *d == rule.description);
+    drop(matching);
+    let description = match pattern.description {
+        Some(d) if !unchanged => d,
+        _ => return Ok((Answer::empty(), false)),
+    };
+    let Some(group) = state.group_mut(region, gid) else {
+        return Err(ApiError::group_not_found());
+    };
+    group.update(&rule_id, identity, priority, description);
+    Ok((Answer::empty(), true))
 }

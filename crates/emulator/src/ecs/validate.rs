@@ -498,3 +498,51 @@ pub(crate) fn modified_rule(
     }
     validate(&merged, ctx)
 }
+
+/// The rule a legacy Modify request names by its fields (no
+/// `SecurityGroupRuleId`, the 2019-era form Terraform and `pop-core` still
+/// send): protocol, ports and peer must match; policy, NIC type, source
+/// ports, the second address and priority must match when given and match
+/// anything when left out.
+#[derive(Clone, Debug)]
+pub(crate) struct RulePattern {
+    identity: RuleIdentity,
+    policy: bool,
+    nic_type: bool,
+    source_ports: bool,
+    local: bool,
+    priority: Option<i64>,
+    /// The description to set, when given.
+    pub description: Option<String>,
+}
+
+impl RulePattern {
+    pub(crate) fn matches(&self, rule: &Rule) -> bool {
+        let (want, have) = (&self.identity, &rule.identity);
+        want.direction == have.direction
+            && want.protocol == have.protocol
+            && want.ports == have.ports
+            && want.peer == have.peer
+            && (!self.policy || want.drop == have.drop)
+            && (!self.nic_type || want.nic_type == have.nic_type)
+            && (!self.source_ports || want.source_ports == have.source_ports)
+            && (!self.local || want.local == have.local)
+            && self.priority.is_none_or(|p| p == rule.priority)
+    }
+}
+
+/// Reads a legacy Modify request's fields into a pattern; they are checked
+/// as an Authorize request's would be.
+pub(crate) fn rule_pattern(request: &RawRule, ctx: RuleContext) -> Result<RulePattern, ApiError> {
+    let valid = validate(request, ctx)?;
+    let side = Side::of(ctx.direction);
+    Ok(RulePattern {
+        identity: valid.identity,
+        policy: request.get(Field::Policy).is_some(),
+        nic_type: request.get(Field::NicType).is_some(),
+        source_ports: request.get(Field::SourcePortRange).is_some(),
+        local: request.get(side.local_v4).is_some() || request.get(side.local_v6).is_some(),
+        priority: request.get(Field::Priority).map(|_| valid.priority),
+        description: request.get(Field::Description).map(|_| valid.description),
+    })
+}

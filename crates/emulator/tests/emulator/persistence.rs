@@ -257,3 +257,28 @@ fn seeding_creates_groups_with_explicit_ids_without_signing() {
     save_state_file(&path, &StateFile::default()).unwrap();
     assert!(load_state_file(&path).unwrap().groups.is_empty());
 }
+
+#[test]
+fn temporary_files_of_an_interrupted_write_are_removed_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("local-cloud.json");
+    // What a process killed between writing and renaming leaves: a whole or
+    // half temporary file (its process id is beyond any Linux hands out).
+    let stale = dir.path().join(".local-cloud.json.tmp-4294967-12");
+    std::fs::write(&stale, "{\"FormatVersion\": 1, \"Gro").unwrap();
+    let p = path.clone();
+    let emu = start_with(move |cfg| cfg.state_file = Some(p));
+    if std::path::Path::new("/proc/self").exists() {
+        assert!(!stale.exists(), "the stale temporary file is gone");
+    }
+    let c = Client::new(emu.addr());
+    create_group(&c, "after-restart");
+    assert_eq!(load_state_file(&path).unwrap().groups.len(), 1);
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|n| n.to_string_lossy().contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}

@@ -1,5 +1,6 @@
-//! Interop with Alibaba Cloud's official Python SDKs (the old core SDK and
-//! the Tea SDK with signature v2), driven by `tests/sdk/interop.py`.
+//! Interop with Alibaba Cloud's official Python SDKs (the old core SDK, the
+//! Tea SDK with signature v2 and the Tea SDK with its default ACS3
+//! signature), driven by `tests/sdk/interop.py`.
 //!
 //! The interpreter comes from `MOAT_SDK_PYTHON`; without it the test builds
 //! the virtual environment with `scripts/sdk-venv.sh`. A missing Python fails
@@ -89,6 +90,17 @@ fn check_scenario(sdk: &str, steps: &Value) {
     assert_eq!(modified[2]["Description"], "https, modified", "{sdk}");
     assert_eq!(modified[2]["Priority"], 10, "{sdk}");
 
+    let by_fields = rules(&steps["describe_after_modify_by_fields"]);
+    assert_eq!(by_fields[0]["Description"], "ssh, by fields", "{sdk}");
+    assert_eq!(
+        by_fields[0]["SecurityGroupRuleId"], after[0]["SecurityGroupRuleId"],
+        "{sdk}"
+    );
+    assert_eq!(
+        by_fields[1], modified[1],
+        "{sdk}: only the named rule changed"
+    );
+
     let left = rules(&steps["describe_after_revoke"]);
     assert_eq!(left.len(), 1, "{sdk}");
     assert_eq!(left[0]["IpProtocol"], "ICMPv6", "{sdk}");
@@ -140,7 +152,8 @@ fn official_python_sdks_work_unchanged() {
         .unwrap_or_else(|e| panic!("interop.py printed no JSON ({e}):\n{stdout}"));
 
     check_scenario("core", &report["core"]);
-    check_scenario("tea", &report["tea"]);
+    check_scenario("tea_v2", &report["tea_v2"]);
+    check_scenario("tea_acs3", &report["tea_acs3"]);
 
     // The old core SDK compares the server's string to sign with its own and,
     // when they are equal, reports the wrong secret as such: this holds only
@@ -149,20 +162,23 @@ fn official_python_sdks_work_unchanged() {
         report["core"]["wrong_secret"]["code"],
         "InvalidAccessKeySecret"
     );
-    assert_eq!(
-        report["tea"]["wrong_secret"]["code"],
-        "SignatureDoesNotMatch"
-    );
-    assert_eq!(report["tea"]["wrong_secret"]["status"], 400);
+    for tea in ["tea_v2", "tea_acs3"] {
+        assert_eq!(
+            report[tea]["wrong_secret"]["code"], "SignatureDoesNotMatch",
+            "{tea}"
+        );
+        assert_eq!(report[tea]["wrong_secret"]["status"], 400, "{tea}");
+    }
 
+    // Three scenarios, each with the same calls.
     let stats = emu.emulator().stats();
-    assert_eq!(stats.ok("AuthorizeSecurityGroup"), 4);
-    assert_eq!(stats.ok("RevokeSecurityGroup"), 4);
-    assert_eq!(stats.ok("ModifySecurityGroupRule"), 2);
-    assert_eq!(stats.ok("TagResources"), 2);
-    assert_eq!(stats.ok("UntagResources"), 2);
-    assert_eq!(stats.ok("ListTagResources"), 2);
-    assert_eq!(stats.errors("DescribeSecurityGroups"), 2);
-    assert_eq!(stats.errors("DescribeSecurityGroupAttribute"), 2);
+    assert_eq!(stats.ok("AuthorizeSecurityGroup"), 6);
+    assert_eq!(stats.ok("RevokeSecurityGroup"), 6);
+    assert_eq!(stats.ok("ModifySecurityGroupRule"), 6);
+    assert_eq!(stats.ok("TagResources"), 3);
+    assert_eq!(stats.ok("UntagResources"), 3);
+    assert_eq!(stats.ok("ListTagResources"), 3);
+    assert_eq!(stats.errors("DescribeSecurityGroups"), 3);
+    assert_eq!(stats.errors("DescribeSecurityGroupAttribute"), 3);
     assert!(emu.emulator().is_empty(), "both groups were deleted");
 }

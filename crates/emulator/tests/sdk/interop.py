@@ -3,9 +3,10 @@
 Usage: interop.py HOST PORT ACCESS_KEY_ID ACCESS_KEY_SECRET REGION
 
 Runs the same scenario through the old core SDK (AcsClient with request
-classes, signature 1.0 by default) and through the Tea SDK configured for
-signature v2, and prints one JSON document with the outcome of every step.
-The Rust test that starts the emulator asserts on that document.
+classes, signature 1.0), through the Tea SDK configured for signature v2
+(v1.0 on the wire) and through the Tea SDK with its default configuration
+(ACS3-HMAC-SHA256), and prints one JSON document with the outcome of every
+step. The Rust test that starts the emulator asserts on that document.
 """
 
 import json
@@ -95,6 +96,17 @@ def core_scenario():
     steps["modify"] = send(r)
     steps["describe_after_modify"] = rules(group)
 
+    # The legacy form: the rule named by its fields, its description changed.
+    r = ModifySecurityGroupRuleRequest.ModifySecurityGroupRuleRequest()
+    r.set_SecurityGroupId(group)
+    r.set_IpProtocol("tcp")
+    r.set_PortRange("22/22")
+    r.set_SourceCidrIp("10.0.0.0/8")
+    r.set_Policy("accept")
+    r.set_Description("ssh, by fields")
+    steps["modify_by_fields"] = send(r)
+    steps["describe_after_modify_by_fields"] = rules(group)
+
     r = RevokeSecurityGroupRequest.RevokeSecurityGroupRequest()
     r.set_SecurityGroupId(group)
     r.set_IpProtocol("TCP")
@@ -147,7 +159,7 @@ def core_scenario():
     return steps
 
 
-def tea_scenario():
+def tea_scenario(signature_algorithm):
     from alibabacloud_ecs20140526 import models
     from alibabacloud_ecs20140526.client import Client
     from alibabacloud_tea_openapi.exceptions import AlibabaCloudException
@@ -157,8 +169,12 @@ def tea_scenario():
     steps = {}
 
     def client(secret=SECRET):
-        return Client(Config(access_key_id=AK, access_key_secret=secret, region_id=REGION,
-                             endpoint=f"{HOST}:{PORT}", protocol="http", signature_algorithm="v2"))
+        config = Config(access_key_id=AK, access_key_secret=secret, region_id=REGION,
+                        endpoint=f"{HOST}:{PORT}", protocol="http")
+        # None keeps the SDK's default, ACS3-HMAC-SHA256.
+        if signature_algorithm is not None:
+            config.signature_algorithm = signature_algorithm
+        return Client(config)
 
     def send(method, request, secret=SECRET):
         try:
@@ -173,12 +189,12 @@ def tea_scenario():
                                                                  direction=direction))
 
     steps["create"] = send("create_security_group", models.CreateSecurityGroupRequest(
-        region_id=REGION, security_group_name="tea-sdk-group", vpc_id="vpc-interop"))
+        region_id=REGION, security_group_name=f"tea-{signature_algorithm or 'acs3'}-group", vpc_id="vpc-interop"))
     group = steps["create"]["body"]["SecurityGroupId"]
 
     P = models.AuthorizeSecurityGroupRequestPermissions
     steps["authorize_permissions"] = send("authorize_security_group", models.AuthorizeSecurityGroupRequest(
-        region_id=REGION, security_group_id=group, client_token="tea-authorize-1", permissions=[
+        region_id=REGION, security_group_id=group, client_token=f"tea-{signature_algorithm or 'acs3'}-authorize-1", permissions=[
             P(ip_protocol="tcp", port_range="22/22", source_cidr_ip="10.0.0.0/8", policy="accept", priority="1",
               description=DESCRIPTION),
             P(ip_protocol="icmpv6", port_range="-1/-1", ipv_6source_cidr_ip="2001:db8::/32", policy="drop",
@@ -196,6 +212,10 @@ def tea_scenario():
         region_id=REGION, security_group_id=group, security_group_rule_id=https[0]["SecurityGroupRuleId"],
         description="https, modified", priority="10"))
     steps["describe_after_modify"] = rules(group)
+    steps["modify_by_fields"] = send("modify_security_group_rule", models.ModifySecurityGroupRuleRequest(
+        region_id=REGION, security_group_id=group, ip_protocol="tcp", port_range="22/22",
+        source_cidr_ip="10.0.0.0/8", policy="accept", description="ssh, by fields"))
+    steps["describe_after_modify_by_fields"] = rules(group)
     steps["revoke_by_fields"] = send("revoke_security_group", models.RevokeSecurityGroupRequest(
         region_id=REGION, security_group_id=group, permissions=[models.RevokeSecurityGroupRequestPermissions(
             ip_protocol="TCP", port_range="22/22", source_cidr_ip="10.0.0.0/8")]))
@@ -238,4 +258,8 @@ def run(scenario):
         return {"crashed": traceback.format_exc()}
 
 
-print(json.dumps({"core": run(core_scenario), "tea": run(tea_scenario)}, ensure_ascii=False))
+print(json.dumps({
+    "core": run(core_scenario),
+    "tea_v2": run(lambda: tea_scenario("v2")),
+    "tea_acs3": run(lambda: tea_scenario(None)),
+}, ensure_ascii=False))
