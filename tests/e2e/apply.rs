@@ -57,18 +57,26 @@ fn apply_local_asks_first_then_converges_and_a_snapshot_rolls_back() {
     );
     again.expect_stdout("No changes.");
 
-    // The journal has a line per call, mutating ones with a token.
+    // The journal has a line per attempt, mutating ones with a token, and
+    // an intent and an outcome around each rule-changing call.
     let journal = std::fs::read_to_string(env.home().join(".moat/journal.jsonl")).expect("journal");
     let lines: Vec<serde_json::Value> = journal
         .lines()
         .map(|l| serde_json::from_str(l).expect("a JSON line"))
         .collect();
     assert!(lines.iter().any(|l| l["action"] == "AuthorizeSecurityGroupEgress" && l["client_token"].is_string()));
+    let attempts: Vec<&serde_json::Value> =
+        lines.iter().filter(|l| l["kind"] == "attempt").collect();
     assert!(
-        lines
+        attempts
             .iter()
             .all(|l| l["request_id"].is_string() && l["outcome"] == "ok")
     );
+    let count = |kind: &str| lines.iter().filter(|l| l["kind"] == kind).count();
+    assert!(count("intent") > 0);
+    assert_eq!(count("intent"), count("outcome"));
+    // Every call of the apply is in the journal, the plan's reads included.
+    assert!(attempts.iter().any(|l| l["phase"] == "plan"), "{journal}");
 
     // Roll back with the snapshot: the first plan's changes come back.
     let snapshots = env.home().join(".moat/snapshots");
@@ -184,13 +192,9 @@ fn guards_refuse_before_any_mutating_call() {
         "{}",
         refused.snapshot()
     );
-    assert!(
-        refused
-            .stderr
-            .contains("plan removes 3 rules, more than --max-destroy 2"),
-        "{}",
-        refused.snapshot()
-    );
+    refused
+        .expect_stderr("plan removes 3 rules, more than the 2 allowed")
+        .expect_stderr("hint: to allow more removals, raise --max-destroy");
     assert_eq!(mutating_calls(&handle), 0);
 
     // Add a live SSH rule, then a policy without it: the protect selector

@@ -19,6 +19,16 @@ pub const RULE_NOT_FOUND_CODES: [&str; 4] = [
     "SecurityGroupRule.NotFound",
 ];
 
+/// Error codes of a quota reached (reference 4.4 and 5): the group's rules,
+/// its group-reference rules, a prefix list's associations. Sending the
+/// call again gets the same answer, and other groups are likely at the
+/// same limit.
+pub const QUOTA_CODES: [&str; 3] = [
+    "AuthorizationLimitExceed",
+    "AuthorizedGroupRule.LimitExceed",
+    "LimitExceed.PrefixListAssociationResource",
+];
+
 /// An error answer of the service (reference 1.9 and 4.4).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiError {
@@ -55,6 +65,11 @@ impl ApiError {
     /// The group itself does not exist.
     pub fn is_group_not_found(&self) -> bool {
         self.code == "InvalidSecurityGroupId.NotFound"
+    }
+
+    /// One of [`QUOTA_CODES`].
+    pub fn is_quota_exceeded(&self) -> bool {
+        QUOTA_CODES.contains(&self.code.as_str())
     }
 }
 
@@ -232,6 +247,10 @@ impl CallError {
 
     pub fn is_group_not_found(&self) -> bool {
         self.api().is_some_and(ApiError::is_group_not_found)
+    }
+
+    pub fn is_quota_exceeded(&self) -> bool {
+        self.api().is_some_and(ApiError::is_quota_exceeded)
     }
 }
 

@@ -13,7 +13,7 @@ use moat_aliyun::{
     resolve_credentials,
 };
 use moat_emulator::{DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET, EmulatorConfig, EmulatorHandle};
-use moat_exec::{GroupRef, LiveState};
+use moat_exec::{Reader, Session, SessionOptions};
 use moat_policy::PolicySet;
 
 use crate::args::GlobalArgs;
@@ -54,14 +54,6 @@ pub fn today() -> anyhow::Result<Date> {
             .to_datetime(jiff::Timestamp::now())
             .date()),
     }
-}
-
-/// The groups of a policy set, as read requests.
-pub fn group_refs(set: &PolicySet) -> Vec<GroupRef> {
-    set.groups
-        .iter()
-        .map(|g| GroupRef::new(&g.id, &g.region))
-        .collect()
 }
 
 /// A connected client, and the local cloud it talks to when `--local`.
@@ -181,27 +173,20 @@ impl Cloud {
         })
     }
 
-    /// A group of the policies is not in the cloud. The local cloud was
-    /// seeded from the policies of its first use, so say how to reseed it.
-    pub fn explain_missing(&self, err: anyhow::Error) -> anyhow::Error {
-        if self.local.is_some() {
-            anyhow::anyhow!(
-                "{err:#}; the local cloud in {LOCAL_STATE} was seeded from other policies: delete it to seed a new one from these"
-            )
-        } else {
-            err
-        }
+    /// True when this is the embedded local cloud.
+    pub fn is_local(&self) -> bool {
+        self.local.is_some()
     }
 
-    /// Reads the live rules of `groups`, failing closed.
-    pub async fn read(&self, groups: &[GroupRef]) -> anyhow::Result<LiveState> {
-        let state = moat_exec::read_groups(
-            &self.client.read_only(),
-            groups,
-            moat_exec::DEFAULT_READ_CONCURRENCY,
-        )
-        .await?;
-        Ok(state)
+    /// A reader: plan, drift, export and explain hold nothing that can
+    /// change a group.
+    pub fn reader(&self) -> Reader {
+        Reader::new(self.client.read_only())
+    }
+
+    /// A session for apply, with its journal open.
+    pub fn session(&self, options: SessionOptions<'_>) -> anyhow::Result<Session> {
+        Ok(Session::open(self.client.clone(), options)?)
     }
 }
 

@@ -1,6 +1,11 @@
-//! Exit codes and the one place errors are printed.
+//! Exit codes, the one place errors are printed, and the hints: what to do
+//! about an error is chosen here, from the typed errors of the libraries,
+//! never written into their messages.
 
 use std::io::Write;
+
+use moat_diff::PlanError;
+use moat_exec::{GuardError, GuardProblem, PreflightError};
 
 /// Exit codes, the same for every command (DESIGN 2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -11,12 +16,13 @@ pub enum Exit {
     /// Bad input, an API failure, a refused apply, lint errors.
     Error = 1,
     /// Changes present (`plan --detailed-exitcode`, `drift`).
-    #[allow(dead_code, reason = "returned by plan and drift")]
     Changes = 2,
+    /// Stopped by SIGINT or SIGTERM (128 + 2, as shells report it).
+    Interrupted = 130,
 }
 
-/// Prints the error chain once, each cause on its own line, and returns the
-/// error exit code.
+/// Prints the error chain once, each cause on its own line, then the hints
+/// for it, and returns the error exit code.
 pub fn report(err: &anyhow::Error) -> Exit {
     // A reader that went away (`moat plan | head`) is not worth a message.
     let broken_pipe = err.chain().any(|cause| {
@@ -33,7 +39,75 @@ pub fn report(err: &anyhow::Error) -> Exit {
         let _ = write!(stderr, ": {cause}");
     }
     let _ = writeln!(stderr);
+    for hint in hints(err) {
+        let _ = writeln!(stderr, "hint: {hint}");
+    }
     Exit::Error
+}
+
+/// What to do about `err`, from the first cause moat knows.
+pub fn hints(err: &anyhow::Error) -> Vec<String> {
+    for cause in err.chain() {
+        if let Some(e) = cause.downcast_ref::<PreflightError>() {
+            return match e {
+                PreflightError::Stale(_) => vec![stale_hint()],
+                PreflightError::Refused(g) => guard_hints(g),
+                PreflightError::Read(_) => Vec::new(),
+            };
+        }
+        if let Some(g) = cause.downcast_ref::<GuardError>() {
+            return guard_hints(g);
+        }
+        if let Some(PlanError::NotSigned { .. }) = cause.downcast_ref::<PlanError>() {
+            return vec![
+                "plans are signed by `moat plan -o PLANFILE` when MOAT_PLAN_KEY or --plan-key-file gives the key; plan again with the key apply uses".to_owned(),
+            ];
+        }
+        if let Some(PlanError::HashMismatch { .. } | PlanError::UnsupportedSchema { .. }) =
+            cause.downcast_ref::<PlanError>()
+        {
+            return vec![
+                "make a new plan with this moat: moat plan POLICIES -o PLANFILE".to_owned(),
+            ];
+        }
+    }
+    Vec::new()
+}
+
+fn stale_hint() -> String {
+    "run moat plan again, review the new plan, and apply that one".to_owned()
+}
+
+fn guard_hints(g: &GuardError) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut add = |hint: &str| {
+        if !out.iter().any(|h| h == hint) {
+            out.push(hint.to_owned());
+        }
+    };
+    for p in &g.problems {
+        match p {
+            GuardProblem::Protected { .. } => {
+                add("to remove or change protected rules anyway, pass --allow-protected")
+            }
+            GuardProblem::MaxDestroy { .. } => {
+                add("to allow more removals, raise --max-destroy (default 25)")
+            }
+            GuardProblem::RuleQuota { .. } | GuardProblem::GroupRefQuota { .. } => add(
+                "split the plan into smaller ones; if the account's rule quota is higher, pass --rules-per-group",
+            ),
+            GuardProblem::MissingGroup { .. } => {
+                add("create the group, or remove it from the policy (moat does not create groups)")
+            }
+            GuardProblem::Malformed { .. }
+            | GuardProblem::InvalidRule { .. }
+            | GuardProblem::InvalidGroup { .. }
+            | GuardProblem::ForeignRuleId { .. } => {
+                add("the plan file was not written by moat plan, or was edited: make a new plan")
+            }
+        }
+    }
+    out
 }
 
 /// Prints a command-line error (or the help and version texts clap produces

@@ -9,8 +9,10 @@ mod args;
 mod commands;
 mod context;
 mod exit;
+mod interrupt;
 mod local;
 mod output;
+mod planning;
 
 use std::process::ExitCode;
 

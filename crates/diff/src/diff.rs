@@ -15,9 +15,10 @@ use moat_policy::{
 
 use crate::exposure;
 use crate::plan::{
-    Action, Attributes, Change, GroupPlan, GroupStatus, Plan, Protection, ProtectionSource, Reason,
+    Action, Attributes, Change, GroupPlan, GroupStatus, Plan, ProtectedRule, Reason,
     UnmodeledAction, UnmodeledEntry, sha256_hex,
 };
+use crate::protect::{protection_of, unmodeled_protection};
 
 /// What the caller decides for a diff.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,13 +47,13 @@ pub const PROTECTED_RULE_REASON: &str = "the policy rule says protected: true";
 /// id and region) and returns the plan. Live groups the policy does not name
 /// are ignored: moat manages only the groups it is given. A policy group with
 /// no live counterpart becomes a [`GroupStatus::Missing`] entry with no
-/// changes; [`Plan::check_groups_exist`] turns that into an error.
+/// changes (apply refuses such a plan).
 pub fn diff(policy: &PolicySet, live: &[LiveGroup], options: &DiffOptions) -> Plan {
     let by_id: HashMap<(&str, &str), &LiveGroup> = live
         .iter()
         .map(|g| ((g.id.as_str(), g.region.as_str()), g))
         .collect();
-    let mut groups: Vec<GroupPlan> = policy
+    let groups: Vec<GroupPlan> = policy
         .groups
         .iter()
         .map(
@@ -62,11 +63,12 @@ pub fn diff(policy: &PolicySet, live: &[LiveGroup], options: &DiffOptions) -> Pl
             },
         )
         .collect();
-    groups.sort_by(|a, b| (&a.id, &a.region).cmp(&(&b.id, &b.region)));
-    Plan::new(groups)
+    Plan::from_groups(policy, groups)
 }
 
-fn missing_group(gp: &GroupPolicy) -> GroupPlan {
+/// The plan of a policy group that does not exist live: no changes, status
+/// missing.
+pub fn missing_group(gp: &GroupPolicy) -> GroupPlan {
     GroupPlan {
         id: gp.id.clone(),
         region: gp.region.clone(),
@@ -78,6 +80,7 @@ fn missing_group(gp: &GroupPolicy) -> GroupPlan {
         fingerprint: None,
         changes: Vec::new(),
         unmodeled: Vec::new(),
+        protected: Vec::new(),
         findings: Vec::new(),
     }
 }
@@ -115,13 +118,13 @@ pub fn diff_group(
             Some(d) if d.is_expired(options.today) => {
                 let on = d.expires.unwrap_or(options.today);
                 for lr in rules.iter() {
-                    changes.push(removal(policy, gp, Some(d), lr, Reason::Expired { on }));
+                    changes.push(removal(Some(d), lr, Reason::Expired { on }));
                 }
             }
-            Some(d) => reconcile(policy, gp, d, rules, &mut changes),
+            Some(d) => reconcile(d, rules, &mut changes),
             None if gp.mode == Mode::Authoritative => {
                 for lr in rules.iter() {
-                    changes.push(removal(policy, gp, None, lr, Reason::NotInPolicy));
+                    changes.push(removal(None, lr, Reason::NotInPolicy));
                 }
             }
             None => {}
@@ -145,6 +148,32 @@ pub fn diff_group(
     }
     changes.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
 
+    // The rules `protected: true` guards that a change touches go into the
+    // plan, so apply can derive the same protections from the live rules.
+    let mut protected: Vec<ProtectedRule> = changes
+        .iter()
+        .filter(|c| c.action.touches_live())
+        .filter_map(|c| desired.get(&c.key).filter(|d| d.protected))
+        .map(|d| ProtectedRule {
+            key: d.rule.key.clone(),
+            origin: d.origin.clone(),
+        })
+        .collect();
+    protected.sort();
+    protected.dedup();
+    let live_rules: HashMap<&str, &Rule> = live
+        .rules
+        .iter()
+        .map(|r| (r.id.as_str(), &r.rule))
+        .collect();
+    for c in changes.iter_mut().filter(|c| c.action.touches_live()) {
+        c.protection = c
+            .live_ids
+            .iter()
+            .filter_map(|id| live_rules.get(id.as_str()))
+            .find_map(|r| protection_of(&policy.protect, &protected, &gp.id, r));
+    }
+
     let mut unmodeled: Vec<UnmodeledEntry> = live
         .unmodeled
         .iter()
@@ -163,6 +192,7 @@ pub fn diff_group(
         fingerprint: Some(fingerprint(live)),
         changes,
         unmodeled,
+        protected,
         findings: Vec::new(),
     };
     exposure::annotate(&mut plan, live);
@@ -170,14 +200,9 @@ pub fn diff_group(
 }
 
 /// A desired rule that is live (possibly several times): keep one rule, fix
-/// its attributes in place, and revoke the extras.
-fn reconcile(
-    policy: &PolicySet,
-    gp: &GroupPolicy,
-    d: &DesiredRule,
-    rules: &[&LiveRule],
-    changes: &mut Vec<Change>,
-) {
+/// its attributes in place (or replace it, to clear its description), and
+/// revoke the extras.
+fn reconcile(d: &DesiredRule, rules: &[&LiveRule], changes: &mut Vec<Change>) {
     // Prefer a rule that already matches (nothing to modify); among equals,
     // the smallest id, so the choice does not depend on the API's order.
     // `rules` is sorted by id and never empty (it comes from a map entry).
@@ -191,7 +216,7 @@ fn reconcile(
     for lr in rules {
         if lr.id != keeper.id {
             let of = keeper.id.clone();
-            changes.push(removal(policy, gp, Some(d), lr, Reason::Duplicate { of }));
+            changes.push(removal(Some(d), lr, Reason::Duplicate { of }));
         }
     }
     let mut reasons = Vec::new();
@@ -202,28 +227,32 @@ fn reconcile(
         reasons.push(Reason::DescriptionDiffers);
     }
     if !reasons.is_empty() {
+        // ECS cannot clear a field in place (reference 2.5): a description
+        // that must go takes a revoke and a new authorize.
+        let clears = d.rule.description.is_empty() && !keeper.rule.description.is_empty();
+        let action = if clears {
+            reasons.push(Reason::CannotClearInPlace);
+            Action::Replace
+        } else {
+            Action::Change
+        };
         changes.push(Change {
-            action: Action::Change,
+            action,
             reasons,
             key: d.rule.key.clone(),
             before: Some(attributes(&keeper.rule)),
             after: Some(attributes(&d.rule)),
             live_ids: vec![keeper.id.clone()],
             origin: Some(d.origin.clone()),
-            protection: protection(policy, &gp.id, Some(d), &keeper.rule),
+            protection: None,
             exposure: Vec::new(),
             findings: Vec::new(),
         });
     }
 }
 
-fn removal(
-    policy: &PolicySet,
-    gp: &GroupPolicy,
-    desired: Option<&DesiredRule>,
-    lr: &LiveRule,
-    reason: Reason,
-) -> Change {
+/// A removal; its protection is filled in by the caller.
+fn removal(desired: Option<&DesiredRule>, lr: &LiveRule, reason: Reason) -> Change {
     Change {
         action: Action::Remove,
         reasons: vec![reason],
@@ -232,7 +261,7 @@ fn removal(
         after: None,
         live_ids: vec![lr.id.clone()],
         origin: desired.map(|d| d.origin.clone()),
-        protection: protection(policy, &gp.id, desired, &lr.rule),
+        protection: None,
         exposure: Vec::new(),
         findings: Vec::new(),
     }
@@ -243,29 +272,6 @@ fn attributes(rule: &Rule) -> Attributes {
         priority: rule.priority,
         description: rule.description.clone(),
     }
-}
-
-/// The protection of a live rule that a change removes or modifies:
-/// `protected: true` on the policy rule first, then the top-level selectors,
-/// which also match live rules the policy no longer contains.
-fn protection(
-    policy: &PolicySet,
-    group_id: &str,
-    desired: Option<&DesiredRule>,
-    live: &Rule,
-) -> Option<Protection> {
-    if let Some(d) = desired.filter(|d| d.protected) {
-        return Some(Protection {
-            source: ProtectionSource::Rule,
-            reason: PROTECTED_RULE_REASON.to_owned(),
-            origin: d.origin.clone(),
-        });
-    }
-    policy.protection(group_id, live).map(|s| Protection {
-        source: ProtectionSource::Selector,
-        reason: s.reason.clone(),
-        origin: s.origin.clone(),
-    })
 }
 
 fn unmodeled_entry(
@@ -282,24 +288,7 @@ fn unmodeled_entry(
             protection: None,
         };
     }
-    // An unmodeled rule has no service or peer moat can compare, so a
-    // selector whose other fields match is taken to protect it: refusing a
-    // removal by mistake is recoverable, revoking a protected rule is not.
-    let protection = policy
-        .protect
-        .iter()
-        .find(|s| {
-            s.group.as_deref().is_none_or(|g| g == gp.id)
-                && s.direction.is_none_or(|d| d == u.direction)
-                && s.description_prefix
-                    .as_deref()
-                    .is_none_or(|p| u.description.starts_with(p))
-        })
-        .map(|s| Protection {
-            source: ProtectionSource::Selector,
-            reason: s.reason.clone(),
-            origin: s.origin.clone(),
-        });
+    let protection = unmodeled_protection(&policy.protect, &gp.id, u);
     UnmodeledEntry {
         action: UnmodeledAction::Remove,
         rule: u.clone(),

@@ -104,7 +104,9 @@ impl<'r> Scope<'r> {
 
 fn notes_for<'r>(change: &Change, before: &[&'r Rule], after: &[&'r Rule]) -> Vec<Exposure> {
     // A description does not take part in evaluation.
-    if change.action == Action::Change && !change.reasons.contains(&Reason::PriorityDiffers) {
+    if matches!(change.action, Action::Change | Action::Replace)
+        && !change.reasons.contains(&Reason::PriorityDiffers)
+    {
         return Vec::new();
     }
     let key = &change.key;
@@ -210,7 +212,7 @@ fn unknown(change: &Change, why: &str) -> Exposure {
     let verb = match (change.action, key.verdict) {
         (Action::Add, Verdict::Accept) | (Action::Remove, Verdict::Drop) => "opens",
         (Action::Add, Verdict::Drop) | (Action::Remove, Verdict::Accept) => "closes",
-        (Action::Change, _) => "reorders",
+        (Action::Change | Action::Replace, _) => "reorders",
     };
     let word = match verb {
         "closes" => closes_word(key.direction),

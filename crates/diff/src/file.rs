@@ -6,10 +6,12 @@
 //! the schema version before anything else, so a plan written by an
 //! incompatible moat is refused with a typed error rather than misread, and
 //! recomputes the hash so that a plan edited by hand is refused too: apply
-//! must do exactly the plan that was reviewed, or nothing.
+//! must do exactly the plan that was reviewed, or nothing. A signed plan
+//! carries an HMAC of everything else in the file (see [`crate::PlanKey`]).
 
 use std::io::{self, Write};
 
+use moat_policy::ProtectSelector;
 use serde::{Deserialize, Serialize};
 
 use crate::PlanError;
@@ -22,8 +24,11 @@ struct PlanFileOut<'a> {
     schema_version: u32,
     moat_version: &'a str,
     plan_hash: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signature: Option<&'a str>,
     summary: Summary,
     groups: &'a [GroupPlan],
+    protect: &'a [ProtectSelector],
 }
 
 #[derive(Deserialize)]
@@ -33,11 +38,14 @@ struct PlanFileIn {
     schema_version: u32,
     moat_version: String,
     plan_hash: String,
+    #[serde(default)]
+    signature: Option<String>,
     // The summary is derived from the groups; it is in the file for readers
     // and is not trusted on load.
     #[allow(dead_code)]
     summary: Summary,
     groups: Vec<GroupPlan>,
+    protect: Vec<ProtectSelector>,
 }
 
 /// Just enough to recognise a plan and its version before reading the rest.
@@ -48,18 +56,33 @@ struct Header {
 }
 
 impl Plan {
-    /// Writes the plan file: pretty JSON with a trailing newline.
-    pub fn write_json(&self, out: &mut dyn Write) -> io::Result<()> {
-        let doc = PlanFileOut {
+    fn document<'a>(&'a self, signature: Option<&'a str>) -> PlanFileOut<'a> {
+        PlanFileOut {
             format: PLAN_FORMAT,
             schema_version: self.schema_version,
             moat_version: &self.moat_version,
             plan_hash: self.hash(),
+            signature,
             summary: self.summary(),
             groups: &self.groups,
-        };
+            protect: &self.protect,
+        }
+    }
+
+    /// Writes the plan file: pretty JSON with a trailing newline.
+    pub fn write_json(&self, out: &mut dyn Write) -> io::Result<()> {
+        let doc = self.document(self.signature.as_deref());
         serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::from)?;
         out.write_all(b"\n")
+    }
+
+    /// What a signature covers: the compact JSON of the whole document
+    /// without the signature. Serialising the types moat reads back gives
+    /// the same bytes as when the plan was written, so a plan read from a
+    /// file verifies exactly when nothing in it that moat reads changed.
+    pub(crate) fn signed_bytes(&self) -> Vec<u8> {
+        // Serialising plain data into a Vec cannot fail.
+        serde_json::to_vec(&self.document(None)).unwrap_or_default()
     }
 
     /// The plan file as a string.
@@ -91,6 +114,8 @@ impl Plan {
             schema_version: file.schema_version,
             moat_version: file.moat_version,
             groups: file.groups,
+            protect: file.protect,
+            signature: file.signature,
         };
         let computed = plan.hash();
         if computed != file.plan_hash {

@@ -14,42 +14,38 @@ mod exposure;
 mod file;
 mod findings;
 mod plan;
+mod protect;
+mod sign;
 mod views;
 
-pub use diff::{DiffOptions, PROTECTED_RULE_REASON, diff, diff_group, fingerprint};
+pub use diff::{DiffOptions, PROTECTED_RULE_REASON, diff, diff_group, fingerprint, missing_group};
 pub use findings::FindingRef;
 pub use plan::{
     Action, Attributes, Change, Exposure, ExposureKind, FindingSeverity, GroupPlan, GroupStatus,
-    MOAT_VERSION, PLAN_FORMAT, PLAN_SCHEMA_VERSION, Plan, PlanFinding, Protection,
+    MOAT_VERSION, PLAN_FORMAT, PLAN_SCHEMA_VERSION, Plan, PlanFinding, ProtectedRule, Protection,
     ProtectionSource, Reason, Summary, UnmodeledAction, UnmodeledEntry,
 };
+pub use protect::{protection_of, unmodeled_protection};
+pub use sign::{KeyError, PlanKey, SIGNATURE_PREFIX};
 
 pub use views::{
     CSV_COLUMNS, DriftGroup, DriftReport, DriftStatus, MARKDOWN_LIMIT, RenderOptions, render_csv,
     render_drift_json, render_drift_text, render_json, render_markdown, render_text,
 };
 
-use moat_policy::Origin;
-
-/// Why a plan cannot be loaded or used.
+/// Why a plan file cannot be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
-    #[error("security group {group} in region {region} (policy at {origin}) does not exist")]
-    GroupMissing {
-        group: String,
-        region: String,
-        origin: Origin,
-    },
     #[error("not a moat plan file (no \"format\": \"moat-plan\")")]
     NotAPlan,
     #[error("plan schema version {} is not supported (this moat reads version {supported})", found.map_or_else(|| "(none)".to_owned(), |v| v.to_string()))]
     UnsupportedSchema { found: Option<u32>, supported: u32 },
     #[error("plan file is not valid")]
     Malformed(#[source] serde_json::Error),
-    #[error(
-        "plan is stale: security group {group} in region {region} changed since the plan was made; run moat plan again"
-    )]
-    Stale { group: String, region: String },
     #[error("plan hash {recorded} does not match its contents ({computed}); the file was edited")]
     HashMismatch { recorded: String, computed: String },
+    /// A key is configured and the plan carries no signature, or one made
+    /// with another key.
+    #[error("plan is not signed with the configured key")]
+    NotSigned { signed: bool },
 }

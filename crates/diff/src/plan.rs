@@ -9,13 +9,18 @@
 use std::fmt;
 
 use jiff::civil::Date;
-use moat_policy::{Direction, Mode, Origin, RuleKey, Severity, UnmodeledRule};
+use moat_policy::{
+    Direction, Mode, Origin, PolicySet, ProtectSelector, RuleKey, Severity, UnmodeledRule,
+};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// Version of the plan file layout. It changes whenever a field is removed or
-/// changes meaning; adding a field that old readers may ignore keeps it.
-pub const PLAN_SCHEMA_VERSION: u32 = 1;
+/// changes meaning, or a reader that ignored a new field would apply
+/// something else; adding a field that old readers may safely ignore keeps
+/// it. Version 2 carries the protect selectors and protected rules apply
+/// derives protection from, and the `replace` action.
+pub const PLAN_SCHEMA_VERSION: u32 = 2;
 
 /// The value of the `format` field that marks a JSON document as a moat plan.
 pub const PLAN_FORMAT: &str = "moat-plan";
@@ -31,6 +36,10 @@ pub enum Action {
     Add,
     /// Modify a live rule in place, by rule id (priority or description).
     Change,
+    /// Revoke a live rule by id and authorize it again at once: the only way
+    /// to clear its description, which ECS cannot do in place. The rule is
+    /// absent between the two calls.
+    Replace,
     /// Revoke live rules, by rule id.
     Remove,
 }
@@ -40,17 +49,24 @@ impl Action {
         match self {
             Action::Add => "add",
             Action::Change => "change",
+            Action::Replace => "replace",
             Action::Remove => "remove",
         }
     }
 
     /// The Terraform-style marker the views put in front of a change.
-    pub fn symbol(self) -> char {
+    pub fn symbol(self) -> &'static str {
         match self {
-            Action::Add => '+',
-            Action::Change => '~',
-            Action::Remove => '-',
+            Action::Add => "+",
+            Action::Change => "~",
+            Action::Replace => "-/+",
+            Action::Remove => "-",
         }
+    }
+
+    /// True for the actions that act on a live rule (everything but add).
+    pub fn touches_live(self) -> bool {
+        self != Action::Add
     }
 }
 
@@ -79,6 +95,12 @@ pub enum Reason {
     PriorityDiffers,
     /// Change: the description differs from the policy.
     DescriptionDiffers,
+    /// Replace: the policy wants no description, and ECS cannot clear one in
+    /// place.
+    CannotClearInPlace,
+    /// Add: an apply started at `at` revoked this rule to replace it and
+    /// stopped before authorizing it again (its journal says so).
+    RevokedByInterruptedApply { at: String },
 }
 
 impl fmt::Display for Reason {
@@ -90,6 +112,11 @@ impl fmt::Display for Reason {
             Reason::Duplicate { of } => write!(f, "duplicate of live rule {of}"),
             Reason::PriorityDiffers => f.write_str("priority differs"),
             Reason::DescriptionDiffers => f.write_str("description differs"),
+            Reason::CannotClearInPlace => f.write_str("ECS cannot clear a description in place"),
+            Reason::RevokedByInterruptedApply { at } => write!(
+                f,
+                "revoked by an interrupted apply at {at} (a replace that did not finish)"
+            ),
         }
     }
 }
@@ -131,6 +158,15 @@ impl fmt::Display for Protection {
         };
         write!(f, "{} ({what} at {})", self.reason, self.origin)
     }
+}
+
+/// A rule the policy marks `protected: true`, carried in the plan so that
+/// apply can tell, from the live rule itself, that a change touches it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ProtectedRule {
+    pub key: RuleKey,
+    /// Where the policy rule is written.
+    pub origin: Origin,
 }
 
 /// How a change alters what can reach the group (or what the group can
@@ -256,6 +292,8 @@ pub struct Change {
     /// The policy rule behind the change, when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<Origin>,
+    /// Shown to the reviewer. Apply does not read it: it derives protection
+    /// from [`Plan::protect`], [`GroupPlan::protected`] and the live rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protection: Option<Protection>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -328,6 +366,10 @@ pub struct GroupPlan {
     pub changes: Vec<Change>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unmodeled: Vec<UnmodeledEntry>,
+    /// The rules the policy marks `protected: true` that a change of this
+    /// group touches (sorted by key).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub protected: Vec<ProtectedRule>,
     /// Lint findings about the group rather than one rule.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<PlanFinding>,
@@ -347,6 +389,12 @@ impl GroupPlan {
             match c.action {
                 Action::Add => s.add += 1,
                 Action::Change => s.change += 1,
+                // As Terraform counts a replacement: one rule goes, one comes.
+                Action::Replace => {
+                    s.add += 1;
+                    s.remove += 1;
+                    s.replace += 1;
+                }
                 Action::Remove => s.remove += 1,
             }
         }
@@ -363,6 +411,23 @@ impl GroupPlan {
         !self.summary().is_empty()
     }
 
+    /// Live rules moat cannot model that the plan keeps.
+    pub fn kept_unmodeled(&self) -> impl Iterator<Item = &UnmodeledEntry> {
+        self.unmodeled
+            .iter()
+            .filter(|u| u.action == UnmodeledAction::Keep)
+    }
+
+    /// True when the live group differs from its policy: it is missing, the
+    /// plan changes it, or it is authoritative and holds rules moat cannot
+    /// model (which the plan keeps, so apply alone does not bring it in
+    /// line). Unmodeled rules of an additive group are not drift.
+    pub fn drifts(&self) -> bool {
+        self.status == GroupStatus::Missing
+            || self.has_changes()
+            || (self.mode == Mode::Authoritative && self.kept_unmodeled().next().is_some())
+    }
+
     /// True when the name the policy gives differs from the live name.
     pub fn name_differs(&self) -> bool {
         match (&self.name, &self.live_name) {
@@ -373,12 +438,16 @@ impl GroupPlan {
 }
 
 /// Counts of what a plan does, as in `Plan: 3 to add, 1 to change, 2 to remove.`
-/// Unmodeled rules that the plan revokes count as removals.
+/// Unmodeled rules that the plan revokes count as removals; a replace counts
+/// as one add and one remove (as Terraform counts it), and `replace` says
+/// how many of those there are.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     pub add: usize,
     pub change: usize,
     pub remove: usize,
+    #[serde(default)]
+    pub replace: usize,
 }
 
 impl Summary {
@@ -392,6 +461,7 @@ impl std::ops::AddAssign for Summary {
         self.add += o.add;
         self.change += o.change;
         self.remove += o.remove;
+        self.replace += o.replace;
     }
 }
 
@@ -418,15 +488,44 @@ pub struct Plan {
     pub moat_version: String,
     /// Sorted by group id.
     pub groups: Vec<GroupPlan>,
+    /// The policy's top-level protect selectors that can match a rule of
+    /// the plan's groups. Apply derives protection from these and the live
+    /// rules, so a saved plan keeps protecting what the policy protected.
+    pub protect: Vec<ProtectSelector>,
+    /// The HMAC-SHA256 signature of a plan file saved with a key
+    /// (`hmac-sha256:` and 64 hex digits); `None` when unsigned.
+    pub signature: Option<String>,
 }
 
 impl Plan {
-    /// An empty plan of the current schema.
+    /// A plan of the current schema with no protect selectors.
     pub fn new(groups: Vec<GroupPlan>) -> Plan {
         Plan {
             schema_version: PLAN_SCHEMA_VERSION,
             moat_version: MOAT_VERSION.to_owned(),
             groups,
+            protect: Vec::new(),
+            signature: None,
+        }
+    }
+
+    /// The plan of `groups` (sorted here) under `policy`, carrying the
+    /// policy's protect selectors that can apply to them.
+    pub fn from_groups(policy: &PolicySet, mut groups: Vec<GroupPlan>) -> Plan {
+        groups.sort_by(|a, b| (&a.id, &a.region).cmp(&(&b.id, &b.region)));
+        let protect = policy
+            .protect
+            .iter()
+            .filter(|s| {
+                s.group
+                    .as_deref()
+                    .is_none_or(|id| groups.iter().any(|g| g.id == id))
+            })
+            .cloned()
+            .collect();
+        Plan {
+            protect,
+            ..Plan::new(groups)
         }
     }
 
@@ -475,48 +574,26 @@ impl Plan {
             .sum()
     }
 
-    /// Refuses a plan that names a group that does not exist live: such a
-    /// plan cannot be applied, and `moat plan` reports it as an error.
-    pub fn check_groups_exist(&self) -> Result<(), crate::PlanError> {
-        match self.missing_groups().next() {
-            None => Ok(()),
-            Some(g) => Err(crate::PlanError::GroupMissing {
-                group: g.id.clone(),
-                region: g.region.clone(),
-                origin: g.origin.clone(),
-            }),
-        }
+    /// True when some group differs from its policy (see
+    /// [`GroupPlan::drifts`]).
+    pub fn drifts(&self) -> bool {
+        self.groups.iter().any(GroupPlan::drifts)
     }
 
-    /// Checks the plan against freshly read live groups: every group the
-    /// plan was computed for must still exist with the same fingerprint, or
-    /// the plan is stale and nothing may be applied. Groups missing when the
-    /// plan was made are refused as missing.
-    pub fn check_fresh(&self, live: &[moat_policy::LiveGroup]) -> Result<(), crate::PlanError> {
-        self.check_groups_exist()?;
-        for g in &self.groups {
-            let now = live
-                .iter()
-                .find(|l| l.id == g.id && l.region == g.region)
-                .map(crate::fingerprint);
-            if now.is_none() || now != g.fingerprint {
-                return Err(crate::PlanError::Stale {
-                    group: g.id.clone(),
-                    region: g.region.clone(),
-                });
-            }
-        }
-        Ok(())
-    }
-
-    /// A stable hash of the plan's decisions: `sha256:` and 64 hex digits.
+    /// A stable hash of everything apply acts on: `sha256:` and 64 hex
+    /// digits.
     ///
-    /// It covers, per group, the id, region, mode and live fingerprint, and
-    /// per change the action, key, attributes and live ids, plus unmodeled
-    /// removals. It leaves out what only explains a decision (reasons,
-    /// origins, exposure notes, lint findings) and the moat version, so the
-    /// same decisions always hash the same: apply derives its idempotency
-    /// tokens from it, and a retry after an upgrade must not apply twice.
+    /// It covers the schema version; per group the id, region, mode,
+    /// status, live fingerprint, each change's action, key, desired
+    /// attributes and live ids, the unmodeled rules it removes and the
+    /// protected rules; and the protect selectors. Editing any of these
+    /// (deleting a selector, a protected rule, a change) changes the hash,
+    /// which loading checks. It leaves out what only explains a decision
+    /// (reasons, origins of changes, exposure notes, lint findings, the
+    /// `protection` shown on a change) and the moat version, so the same
+    /// decisions always hash the same: apply derives its idempotency tokens
+    /// from it, and a retry after an upgrade must not apply twice.
+    ///
     /// The bytes hashed are the compact JSON of a fixed structure (struct
     /// fields in declaration order, no whitespace), which is canonical
     /// because serde_json writes struct fields in declaration order.
@@ -526,9 +603,11 @@ impl Plan {
             id: &'a str,
             region: &'a str,
             mode: Mode,
+            status: GroupStatus,
             fingerprint: Option<&'a str>,
             changes: Vec<ChangeDecision<'a>>,
             unmodeled_removals: Vec<&'a str>,
+            protected: &'a [ProtectedRule],
         }
         #[derive(Serialize)]
         struct ChangeDecision<'a> {
@@ -544,6 +623,7 @@ impl Plan {
                 id: &g.id,
                 region: &g.region,
                 mode: g.mode,
+                status: g.status,
                 fingerprint: g.fingerprint.as_deref(),
                 changes: g
                     .changes
@@ -561,11 +641,13 @@ impl Plan {
                     .filter(|u| u.action == UnmodeledAction::Remove)
                     .map(|u| u.rule.id.as_str())
                     .collect(),
+                protected: &g.protected,
             })
             .collect();
         // Serialising plain structs of strings, numbers and enums into a
         // Vec cannot fail; an empty input would still hash deterministically.
-        let bytes = serde_json::to_vec(&(PLAN_SCHEMA_VERSION, groups)).unwrap_or_default();
+        let bytes =
+            serde_json::to_vec(&(self.schema_version, groups, &self.protect)).unwrap_or_default();
         sha256_hex(&bytes)
     }
 }

@@ -16,13 +16,23 @@ use std::time::{Duration, Instant};
 
 use moat_aliyun::RetryPolicy;
 use moat_emulator::FaultConfig;
+use moat_exec::Guards;
 use moat_exec::apply::{ApplyOptions, apply, call_floor};
 use moat_policy::{Direction, Rule};
 
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use common::{client_with, desired, emulator, errors, make_plan, mutating_calls, rule, with};
+use common::{
+    client_with, desired, emulator, errors, make_plan, mutating_calls, rule, session, with,
+};
+
+fn no_destroy_limit() -> Guards {
+    Guards {
+        max_destroy: usize::MAX,
+        ..Guards::default()
+    }
+}
 
 /// Per group: 60 live rules; the policy keeps 30 of them (10 with a new
 /// priority), adds 60 (40 ingress, 20 egress) and drops 30 (20 ingress, 10
@@ -81,11 +91,11 @@ async fn bench_bulk(groups: usize) {
     handle.emulator().reset_stats();
     let options = ApplyOptions {
         parallel: 8,
-        max_destroy: usize::MAX,
+        guards: no_destroy_limit(),
         ..ApplyOptions::default()
     };
     let started = Instant::now();
-    let report = apply(&c, &plan, &options).await.expect("apply");
+    let report = apply(&session(&c), &plan, &options).await.expect("apply");
     let wall = started.elapsed();
     let stats = handle.emulator().stats();
     let total = stats.total();
@@ -98,10 +108,12 @@ async fn bench_bulk(groups: usize) {
         after.summary()
     );
     println!(
-        "mutating calls: {} (floor {floor}); all calls: {total} (reads before: {}, verify: {}); error answers: {}",
+        "mutating calls: {} (floor {floor}); all calls: {total} (the summary counted {}: {} reads, {} rule changes, {} for the lease); error answers: {}",
         mutating_calls(&stats),
-        report.read_calls,
-        groups,
+        report.api_calls(),
+        report.calls.reads,
+        report.calls.changes,
+        report.calls.locks,
         errors(&stats)
     );
     println!(
@@ -129,7 +141,7 @@ async fn bench_small() {
     let (plan, _) = make_plan(&c, &set).await;
     handle.emulator().reset_stats();
     let started = Instant::now();
-    let report = apply(&c, &plan, &ApplyOptions::default())
+    let report = apply(&session(&c), &plan, &ApplyOptions::default())
         .await
         .expect("apply");
     let wall = started.elapsed();
@@ -180,11 +192,11 @@ async fn bench_faults(runs: u64) {
             })
             .expect("faults");
         let options = ApplyOptions {
-            max_destroy: usize::MAX,
+            guards: no_destroy_limit(),
             verify_backoff: Duration::from_millis(1),
             ..ApplyOptions::default()
         };
-        match apply(&c, &plan, &options).await {
+        match apply(&session(&c), &plan, &options).await {
             Ok(r) if r.is_complete() => converged += 1,
             Ok(_) => stopped += 1,
             Err(_) => refused += 1,
@@ -194,7 +206,7 @@ async fn bench_faults(runs: u64) {
             .set_faults(FaultConfig::default())
             .expect("no faults");
         let (again, _) = make_plan(&c, &set).await;
-        if let Ok(r) = apply(&c, &again, &options).await
+        if let Ok(r) = apply(&session(&c), &again, &options).await
             && r.is_complete()
             && !make_plan(&c, &set).await.0.has_changes()
         {

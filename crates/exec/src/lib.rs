@@ -1,30 +1,48 @@
-//! moat-exec: reading live state for plan, drift and export, and applying.
+//! moat-exec: the plan pipeline, the preflight and the executor.
 //!
-//! This crate owns reading live groups through the client (concurrent,
-//! fail closed), exporting them as a policy that plans to no change, and
-//! [`apply()`]: the stale check, the guards (protected rules, `max_destroy`,
-//! quotas, missing groups), snapshots, the order of calls per group
-//! (authorize, modify, revoke: make-before-break), batching, ClientTokens
-//! derived from the plan, bounded concurrency across groups, verification,
-//! the JSONL journal and the per-group report. See `docs/apply.md`.
+//! This crate owns the one way a plan is made from policies ([`plan()`]:
+//! read every group under the shared rate limit, diff each on the task that
+//! read it, mark missing groups, attach lint findings), the one check a plan
+//! passes before it is applied ([`preflight()`]: the plan alone, then the
+//! touched groups read anew for freshness, rule ids, derived protection and
+//! quotas), and [`apply()`]: snapshots, the order of calls per group
+//! (authorize, modify, replace, revoke: make-before-break), batching,
+//! ClientTokens derived from the plan, bounded concurrency across groups, a
+//! write-ahead JSONL journal, graceful stops (interrupt, quota, journal),
+//! verification and the per-group report. Every call of a run goes through
+//! a [`Session`] (or, for reads only, a [`Reader`]), which counts and
+//! journals it. Export of live groups as a policy lives here too. See
+//! `docs/apply.md`.
 //!
 //! It must not know about YAML parsing (policies arrive parsed; snapshots
-//! are written through `moat_policy`'s renderer), rendering plans, the
-//! terminal (it prints nothing: progress goes through the [`Progress`]
-//! trait, logs through `tracing`) or the command line (options arrive as
-//! [`ApplyOptions`]).
+//! and the preflight's rule check go through `moat_policy`'s renderer and
+//! loader), rendering plans, the terminal or signals (it prints nothing:
+//! progress goes through the [`Progress`] trait, logs through `tracing`, and
+//! the caller raises a [`StopSignal`]), or the command line (options arrive
+//! as [`ApplyOptions`], [`PlanOptions`] and [`Guards`]).
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod apply;
 pub mod export;
+pub mod journal;
+pub mod pipeline;
+pub mod preflight;
 pub mod read;
+pub mod session;
 
 pub use apply::{
-    ApplyError, ApplyOptions, ApplyReport, GroupReport, GuardError, GuardProblem, Progress, apply,
-    check_guards,
+    ApplyError, ApplyOptions, ApplyReport, GroupReport, NotDoneReason, Progress, apply,
 };
 pub use export::{list_region_groups, live_to_policy, render_export};
+pub use journal::{InterruptedReplace, JournalError, JournalLine, LineKind, interrupted_replaces};
+pub use pipeline::{PlanOptions, Planned, group_refs, plan};
+pub use preflight::{
+    GuardError, GuardProblem, Guards, Preflight, PreflightError, StaleError, StaleGroup, StaleKind,
+    check_live, check_plan, preflight, preflight_with, touched_groups,
+};
 pub use read::{
-    DEFAULT_READ_CONCURRENCY, GroupReadError, GroupRef, LiveState, MappedState, ReadError,
-    read_groups, read_groups_with,
+    DEFAULT_READ_CONCURRENCY, GroupReadError, GroupRef, LiveState, ReadError, read_groups,
+};
+pub use session::{
+    CallCounts, Reader, RegionError, Session, SessionOptions, StopReason, StopSignal,
 };

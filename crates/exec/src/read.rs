@@ -7,14 +7,17 @@
 //! not exist is not an error here; it is reported as missing so the plan can
 //! name it with the policy's file and line.
 
-use std::collections::BTreeMap;
+use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
-use moat_aliyun::{CallError, ConfigError, ReadClient};
+use moat_aliyun::CallError;
 use moat_policy::LiveGroup;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
+
+use crate::journal::CallContext;
+use crate::session::{Reader, RegionError};
 
 /// Groups read at once when the caller does not say.
 pub const DEFAULT_READ_CONCURRENCY: usize = 16;
@@ -66,12 +69,8 @@ pub struct GroupReadError {
 pub enum ReadError {
     /// No client could be made for a region (an unknown region without an
     /// endpoint override, for example).
-    #[error("region {region}")]
-    Region {
-        region: String,
-        #[source]
-        source: ConfigError,
-    },
+    #[error(transparent)]
+    Region(RegionError),
     /// One or more groups could not be read. The first failure (in the
     /// order the groups were asked for) is the source; the count says how
     /// many more there were.
@@ -96,14 +95,14 @@ fn read_failures(failures: &[GroupRef]) -> String {
 }
 
 /// Reads every rule of each group in `groups`, at most `concurrency` at a
-/// time, with one client per region sharing `client`'s pool, rate limit and
-/// credentials. Duplicate entries are read once.
+/// time, through the reader's clients (one per region, sharing the reader's
+/// pool, rate limit and credentials). Duplicate entries are read once.
 pub async fn read_groups(
-    client: &ReadClient,
+    reader: &Reader,
     groups: &[GroupRef],
     concurrency: usize,
 ) -> Result<LiveState, ReadError> {
-    let read = read_groups_with(client, groups, concurrency, |g| g).await?;
+    let read = read_groups_with(reader, "read", "", groups, concurrency, |g| g).await?;
     Ok(LiveState {
         groups: read.groups,
         missing: read.missing,
@@ -124,8 +123,11 @@ pub struct MappedState<T> {
 /// [`read_groups`], handing each group to `map` as soon as it is read, on
 /// the task that read it. A plan diffs each group there, so the diff runs
 /// while other reads wait for the rate limit instead of after all of them.
-pub async fn read_groups_with<T, F>(
-    client: &ReadClient,
+/// `phase` and `plan` name the reads in the journal.
+pub(crate) async fn read_groups_with<T, F>(
+    reader: &Reader,
+    phase: &'static str,
+    plan: &str,
     groups: &[GroupRef],
     concurrency: usize,
     map: F,
@@ -135,26 +137,14 @@ where
     F: Fn(LiveGroup) -> T + Send + Sync + 'static,
 {
     let map = Arc::new(map);
-    let mut clients: BTreeMap<&str, ReadClient> = BTreeMap::new();
-    for g in groups {
-        if !clients.contains_key(g.region.as_str()) {
-            let regional = if g.region == client.region() {
-                client.clone()
-            } else {
-                client
-                    .for_region(&g.region)
-                    .map_err(|source| ReadError::Region {
-                        region: g.region.clone(),
-                        source,
-                    })?
-            };
-            clients.insert(&g.region, regional);
-        }
-    }
+    let clients = reader
+        .clients(groups.iter().map(|g| g.region.as_str()))
+        .map_err(ReadError::Region)?;
 
     let mut wanted: Vec<GroupRef> = Vec::with_capacity(groups.len());
+    let mut seen: HashSet<&GroupRef> = HashSet::with_capacity(groups.len());
     for g in groups {
-        if !wanted.contains(g) {
+        if seen.insert(g) {
             wanted.push(g.clone());
         }
     }
@@ -162,9 +152,10 @@ where
     let permits = Arc::new(Semaphore::new(concurrency.max(1)));
     let mut tasks = JoinSet::new();
     for (index, g) in wanted.iter().enumerate() {
-        let Some(regional) = clients.get(g.region.as_str()).cloned() else {
+        let Some(regional) = clients.get(g.region.as_str()) else {
             continue;
         };
+        let client = reader.observed(regional, CallContext::read(phase, plan, &g.id, &g.region));
         let permits = permits.clone();
         let id = g.id.clone();
         let map = map.clone();
@@ -172,7 +163,7 @@ where
             // The semaphore is never closed, so acquiring cannot fail; if it
             // somehow did, reading without a permit is still correct.
             let permit = permits.acquire_owned().await.ok();
-            let result = regional.describe_security_group_attribute(&id, None).await;
+            let result = client.describe_security_group_attribute(&id, None).await;
             drop(permit);
             let result = result.map(|outcome| (outcome.calls.len(), map(outcome.value)));
             (index, result)

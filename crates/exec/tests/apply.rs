@@ -1,6 +1,6 @@
 //! Apply against the in-process emulator: the floor of calls, order,
-//! verification, snapshots and restore, the journal, guards, stale plans
-//! and a group that stops.
+//! verification, snapshots and restore, the write-ahead journal and the
+//! call count, guards, stale plans and a group that stops.
 
 mod common;
 
@@ -9,13 +9,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::*;
 use moat_aliyun::AttemptLog;
-use moat_diff::{Action, Protection, ProtectionSource};
+use moat_diff::Action;
 use moat_emulator::FaultConfig;
 use moat_exec::apply::{
-    ApplyError, ApplyOptions, CallEvent, GroupReport, GuardProblem, JournalLine, NotDoneReason,
-    Progress, apply, call_floor,
+    ApplyError, ApplyOptions, CallEvent, GroupReport, NotDoneReason, Progress, apply, call_floor,
 };
-use moat_policy::{Direction, Origin, Peer};
+use moat_exec::{
+    GuardError, GuardProblem, Guards, JournalLine, LineKind, PreflightError, Session,
+    SessionOptions,
+};
+use moat_policy::{Direction, Origin, Peer, ProtectSelector};
 
 const A: &str = "sg-bpapplya0001";
 const B: &str = "sg-bpapplyb0001";
@@ -100,14 +103,21 @@ async fn applies_at_the_floor_in_order_verifies_journals_and_restores() {
     let log = Arc::new(AttemptLog::new());
     let progress = Arc::new(Counter::default());
     let options = ApplyOptions {
-        journal: Some(journal.clone()),
         snapshot_dir: Some(snapshots.clone()),
-        observer: Some(log.clone()),
         progress: Some(progress.clone()),
         ..ApplyOptions::default()
     };
+    let s = Session::open(
+        c.clone(),
+        SessionOptions {
+            journal: Some(&journal),
+            observer: Some(log.clone()),
+            stop: None,
+        },
+    )
+    .expect("journal opens");
     handle.emulator().reset_stats();
-    let report = apply(&c, &plan, &options).await.expect("apply runs");
+    let report = apply(&s, &plan, &options).await.expect("apply runs");
     let stats = handle.emulator().stats();
 
     // The floor of mutating calls, and nothing else but reads.
@@ -118,9 +128,14 @@ async fn applies_at_the_floor_in_order_verifies_journals_and_restores() {
         report.groups.iter().map(|g| g.verified).collect::<Vec<_>>(),
         [Some(true); 2]
     );
-    // 2 reads before, 8 changes, 1 verify read per group.
+    // 2 reads before, 8 changes, 1 verify read per group: the summary's
+    // count is the service's.
     assert_eq!(report.api_calls(), 12);
     assert_eq!(stats.total(), 12);
+    assert_eq!(
+        (report.calls.reads, report.calls.changes, report.calls.locks),
+        (4, 8, 0)
+    );
     let line = report.to_string();
     assert!(
         line.starts_with(
@@ -169,51 +184,73 @@ async fn applies_at_the_floor_in_order_verifies_journals_and_restores() {
     let (again, _) = make_plan(&c, &set).await;
     assert!(!again.has_changes(), "{}", again.to_json());
     handle.emulator().reset_stats();
-    let noop = apply(&c, &again, &options).await.expect("no-op apply");
+    let noop = apply(&session(&c), &again, &options)
+        .await
+        .expect("no-op apply");
     assert_eq!(mutating_calls(&handle.emulator().stats()), 0);
     assert!(noop.groups.is_empty() && noop.is_complete());
 
-    // Journal: one JSON line per attempt with the documented fields, and
-    // no secret.
+    // Journal: one attempt line per attempt with the documented fields, an
+    // intent before and an outcome after each rule-changing step, and no
+    // secret.
     let text = std::fs::read_to_string(&journal).expect("journal written");
     assert!(!text.contains(KEY_SECRET));
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), records.len(), "one line per attempt");
-    for l in &lines {
-        let v: serde_json::Value = serde_json::from_str(l).expect("a JSON line");
-        for field in [
-            "time",
-            "plan",
-            "group",
-            "phase",
-            "action",
-            "batch",
-            "attempt",
-            "outcome",
-            "duration_ms",
-        ] {
-            assert!(v.get(field).is_some(), "{field} missing in {l}");
-        }
-        let parsed: JournalLine = serde_json::from_str(l).expect("a journal line");
-        parsed
-            .time
-            .parse::<jiff::Timestamp>()
-            .expect("RFC 3339 time");
-        assert!(parsed.time.ends_with('Z'));
-    }
     let parsed: Vec<JournalLine> = lines
         .iter()
-        .map(|l| serde_json::from_str(l).expect("line"))
+        .map(|l| serde_json::from_str(l).expect("a journal line"))
         .collect();
+    let attempts: Vec<&JournalLine> = parsed
+        .iter()
+        .filter(|l| l.kind == LineKind::Attempt)
+        .collect();
+    assert_eq!(attempts.len(), records.len(), "one line per attempt");
+    for (l, text) in parsed.iter().zip(&lines) {
+        let v: serde_json::Value = serde_json::from_str(text).expect("a JSON line");
+        for field in ["time", "kind", "phase", "action", "batch"] {
+            assert!(v.get(field).is_some(), "{field} missing in {text}");
+        }
+        if l.kind == LineKind::Attempt {
+            for field in ["group", "attempt", "outcome", "duration_ms"] {
+                assert!(v.get(field).is_some(), "{field} missing in {text}");
+            }
+        }
+        l.time.parse::<jiff::Timestamp>().expect("RFC 3339 time");
+        assert!(l.time.ends_with('Z'));
+    }
+    // Write-ahead: every rule-changing attempt comes after its intent and
+    // before its outcome, all three with the same token.
+    let intents = parsed.iter().filter(|l| l.kind == LineKind::Intent).count();
+    let outcomes = parsed
+        .iter()
+        .filter(|l| l.kind == LineKind::Outcome)
+        .count();
+    assert_eq!((intents, outcomes), (floor, floor));
+    for (i, l) in parsed.iter().enumerate() {
+        if l.kind != LineKind::Attempt || !["add", "change", "remove"].contains(&l.phase.as_str()) {
+            continue;
+        }
+        let token = l.client_token.as_deref().expect("a token");
+        let same = |k: LineKind| {
+            parsed
+                .iter()
+                .position(|o| o.kind == k && o.client_token.as_deref() == Some(token))
+                .expect("intent and outcome")
+        };
+        assert!(
+            same(LineKind::Intent) < i && i < same(LineKind::Outcome),
+            "{l:?}"
+        );
+    }
     let first_add = parsed
         .iter()
-        .find(|l| l.phase == "add" && l.group == A)
+        .find(|l| l.phase == "add" && l.group == A && l.kind == LineKind::Attempt)
         .expect("an add line");
     assert_eq!(first_add.plan, plan.hash());
     assert_eq!(first_add.direction, Some(Direction::Ingress));
     assert_eq!(first_add.batch, 1);
     assert_eq!(first_add.rules.len(), 100);
-    assert_eq!(first_add.outcome, "ok");
+    assert_eq!(first_add.outcome.as_deref(), Some("ok"));
     assert!(first_add.request_id.is_some());
     assert!(
         first_add
@@ -226,6 +263,12 @@ async fn applies_at_the_floor_in_order_verifies_journals_and_restores() {
         .find(|l| l.phase == "remove" && l.group == A && l.direction == Some(Direction::Ingress))
         .expect("a revoke line");
     assert_eq!(revoke.rule_ids.len(), 2);
+    let reads: Vec<&str> = parsed
+        .iter()
+        .filter(|l| l.action == "DescribeSecurityGroupAttribute")
+        .map(|l| l.phase.as_str())
+        .collect();
+    assert_eq!(reads, ["preflight", "preflight", "verify", "verify"]);
 
     // Snapshots: one policy file per group; planning from them and
     // applying restores the original rules.
@@ -239,21 +282,43 @@ async fn applies_at_the_floor_in_order_verifies_journals_and_restores() {
     let restore_set =
         moat_policy::load_policies(&report.snapshots).expect("the snapshots load as a policy");
     let (restore, _) = make_plan(&c, &restore_set).await;
+    // tcp/80 had no description: taking "web" off again is a replace,
+    // which counts as one add and one remove.
     assert_eq!(
         restore.summary().to_string(),
-        "Plan: 3 to add, 2 to change, 154 to remove."
+        "Plan: 4 to add, 1 to change, 155 to remove."
     );
+    assert_eq!(restore.summary().replace, 1);
     let restore_options = ApplyOptions {
-        max_destroy: 1000,
+        guards: Guards {
+            max_destroy: 1000,
+            ..Guards::default()
+        },
         ..ApplyOptions::default()
     };
-    let restored = apply(&c, &restore, &restore_options)
+    let restored = apply(&session(&c), &restore, &restore_options)
         .await
         .expect("restore");
     assert!(restored.is_complete(), "{restored}");
     let now = live(&c, &[A, B]).await;
     for (before, after) in original.iter().zip(&now) {
         assert_eq!(rule_set(before), rule_set(after), "{} restored", before.id);
+    }
+}
+
+fn refused(r: Result<moat_exec::ApplyReport, ApplyError>) -> GuardError {
+    match r {
+        Err(ApplyError::Preflight(PreflightError::Refused(g))) => g,
+        other => panic!("expected a guard refusal, got {other:?}"),
+    }
+}
+
+fn guards(f: impl FnOnce(&mut Guards)) -> ApplyOptions {
+    let mut g = Guards::default();
+    f(&mut g);
+    ApplyOptions {
+        guards: g,
+        ..ApplyOptions::default()
     }
 }
 
@@ -265,44 +330,42 @@ async fn guards_refuse_before_any_change() {
     seed_group(&handle, A, &live_a());
     seed_group(&handle, B, &live_b());
     let c = client(&handle, 3);
-    let set = desired(&[(A, want_a()), (B, want_b())]);
+    let s = session(&c);
+    let mut set = desired(&[(A, want_a()), (B, want_b())]);
     let (plan, _) = make_plan(&c, &set).await;
     handle.emulator().reset_stats();
 
-    let refused = |r: Result<moat_exec::ApplyReport, ApplyError>| match r {
-        Err(ApplyError::Guard(g)) => g,
-        other => panic!("expected a guard refusal, got {other:?}"),
-    };
-
     // More removals than max_destroy.
-    let options = ApplyOptions {
-        max_destroy: 2,
-        ..ApplyOptions::default()
-    };
-    let g = refused(apply(&c, &plan, &options).await);
+    let g = refused(apply(&s, &plan, &guards(|g| g.max_destroy = 2)).await);
     assert_eq!(
         g.to_string(),
-        "apply refused, nothing changed: plan removes 3 rules, more than --max-destroy 2"
+        "plan removes 3 rules, more than the 2 allowed"
     );
 
-    // A protected removal (a protect selector, say) and a protected change.
-    let mut protected = plan.clone();
-    for ch in &mut protected.groups[0].changes {
-        if ch.action != Action::Add && ch.key.ports == moat_policy::PortRange::single(3306)
-            || ch.action == Action::Change && ch.key.ports == moat_policy::PortRange::single(80)
-        {
-            ch.protection = Some(Protection {
-                source: ProtectionSource::Selector,
-                reason: "database access is reviewed".into(),
-                origin: Origin {
-                    file: "policy.yaml".into(),
-                    line: 3,
-                    column: 3,
-                },
-            });
+    // A protect selector covers the removal of tcp/3306; `protected: true`
+    // the change of tcp/80.
+    set.protect.push(ProtectSelector {
+        reason: "database access is reviewed".into(),
+        origin: Origin {
+            file: "policy.yaml".into(),
+            line: 3,
+            column: 3,
+        },
+        group: Some(A.into()),
+        direction: None,
+        services: Some(vec![
+            rule(Direction::Ingress, 3306, "0.0.0.0/0").key.service(),
+        ]),
+        peers: None,
+        description_prefix: None,
+    });
+    for d in &mut set.groups[0].rules {
+        if d.rule.key.ports == moat_policy::PortRange::single(80) {
+            d.protected = true;
         }
     }
-    let g = refused(apply(&c, &protected, &ApplyOptions::default()).await);
+    let (protected, _) = make_plan(&c, &set).await;
+    let g = refused(apply(&s, &protected, &ApplyOptions::default()).await);
     assert_eq!(g.problems.len(), 2, "{g}");
     let text = g.to_string();
     assert!(
@@ -316,12 +379,11 @@ async fn guards_refuse_before_any_change() {
     assert!(text.contains("database access is reviewed (protect selector at policy.yaml:3:3)"));
     // Allowed, the protections no longer refuse (checked with a guard that
     // still refuses for another reason, so nothing is applied).
-    let options = ApplyOptions {
-        allow_protected: true,
-        max_destroy: 0,
-        ..ApplyOptions::default()
-    };
-    let g = refused(apply(&c, &protected, &options).await);
+    let options = guards(|g| {
+        g.allow_protected = true;
+        g.max_destroy = 0;
+    });
+    let g = refused(apply(&s, &protected, &options).await);
     assert!(
         matches!(g.problems[..], [GuardProblem::MaxDestroy { .. }]),
         "{g}"
@@ -329,11 +391,7 @@ async fn guards_refuse_before_any_change() {
 
     // The rule quota, counted at the fullest point (A has 7 live rules and
     // adds 150 ingress rules before removing 2).
-    let options = ApplyOptions {
-        rules_per_group: 150,
-        ..ApplyOptions::default()
-    };
-    let g = refused(apply(&c, &plan, &options).await);
+    let g = refused(apply(&s, &plan, &guards(|g| g.rules_per_group = 150)).await);
     assert_eq!(
         g.problems,
         [GuardProblem::RuleQuota {
@@ -352,11 +410,7 @@ async fn guards_refuse_before_any_change() {
         refs.push(r);
     }
     let (ref_plan, _) = make_plan(&c, &desired(&[(B, refs)])).await;
-    let options = ApplyOptions {
-        max_group_refs: 2,
-        ..ApplyOptions::default()
-    };
-    let g = refused(apply(&c, &ref_plan, &options).await);
+    let g = refused(apply(&s, &ref_plan, &guards(|g| g.max_group_refs = 2)).await);
     assert!(
         matches!(
             &g.problems[..],
@@ -375,7 +429,7 @@ async fn guards_refuse_before_any_change() {
         &desired(&[(B, want_b()), ("sg-bpapplynone1", live_b())]),
     )
     .await;
-    let g = refused(apply(&c, &missing, &ApplyOptions::default()).await);
+    let g = refused(apply(&s, &missing, &ApplyOptions::default()).await);
     assert!(
         g.to_string()
             .contains("security group sg-bpapplynone1 in region cn-hangzhou does not exist"),
@@ -383,17 +437,13 @@ async fn guards_refuse_before_any_change() {
     );
 
     // Several problems are listed together.
-    let options = ApplyOptions {
-        max_destroy: 1,
-        rules_per_group: 10,
-        ..ApplyOptions::default()
-    };
-    let g = refused(apply(&c, &plan, &options).await);
+    let options = guards(|g| {
+        g.max_destroy = 1;
+        g.rules_per_group = 10;
+    });
+    let g = refused(apply(&s, &plan, &options).await);
     assert_eq!(g.problems.len(), 2);
-    assert!(
-        g.to_string()
-            .starts_with("apply refused, nothing changed: 2 problems:\n  - ")
-    );
+    assert!(g.to_string().starts_with("2 problems:\n  - "));
 
     assert_eq!(mutating_calls(&handle.emulator().stats()), 0);
 }
@@ -405,7 +455,7 @@ async fn a_stale_plan_is_refused() {
     let c = client(&handle, 3);
     let set = desired(&[(A, want_a())]);
     let (plan, before) = make_plan(&c, &set).await;
-    plan.check_fresh(&before).expect("fresh when made");
+    moat_exec::check_live(&plan, &before, &Guards::default()).expect("fresh when made");
 
     // Someone adds a rule in the console.
     let token = moat_aliyun::ClientToken::new("console-change-1").expect("token");
@@ -417,20 +467,20 @@ async fn a_stale_plan_is_refused() {
     )
     .await
     .expect("authorize");
-    let now = live(&c, &[A]).await;
-    let err = plan.check_fresh(&now).expect_err("stale");
-    assert!(
-        err.to_string()
-            .starts_with("plan is stale: security group sg-bpapplya0001")
-    );
 
     handle.emulator().reset_stats();
-    let options = ApplyOptions {
-        max_destroy: 100,
-        ..ApplyOptions::default()
-    };
-    let err = apply(&c, &plan, &options).await.expect_err("apply refuses");
-    assert!(matches!(err, ApplyError::Stale(_)), "{err:?}");
+    let options = guards(|g| g.max_destroy = 100);
+    let err = apply(&session(&c), &plan, &options)
+        .await
+        .expect_err("apply refuses");
+    assert!(
+        matches!(err, ApplyError::Preflight(PreflightError::Stale(_))),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "plan is stale: security group sg-bpapplya0001 in region cn-hangzhou changed since the plan was made"
+    );
     assert_eq!(mutating_calls(&handle.emulator().stats()), 0);
 }
 
@@ -450,7 +500,7 @@ async fn a_failed_call_stops_only_its_group() {
     want.push(bad);
     let set = desired(&[(A, want), (B, want_b())]);
     let (plan, _) = make_plan(&c, &set).await;
-    let report = apply(&c, &plan, &ApplyOptions::default())
+    let report = apply(&session(&c), &plan, &ApplyOptions::default())
         .await
         .expect("apply runs");
     assert!(!report.is_complete());
@@ -482,6 +532,7 @@ async fn a_failed_call_stops_only_its_group() {
         a.not_done
     );
     let line = report.to_string();
+    // 2 preflight reads, 7 calls that worked, 1 that failed, 2 read-backs.
     assert!(
         line.starts_with("Apply failed: 153 added, 2 changed, 2 removed in 2 groups (157 changes in 11 API calls, "),
         "{line}"
@@ -490,10 +541,7 @@ async fn a_failed_call_stops_only_its_group() {
         line.contains(" s); 3 changes not made in 1 group: sg-bpapplya0001: AuthorizeSecurityGroupEgress InvalidDestGroupId.NotFound (request id "),
         "{line}"
     );
-    assert!(
-        line.ends_with("). Run plan again to see what remains."),
-        "{line}"
-    );
+    assert!(line.ends_with(")."), "{line}");
 
     let (remaining, _) = make_plan(&c, &set).await;
     let mut want: Vec<String> = a.not_done.iter().map(|n| n.change.to_string()).collect();

@@ -12,6 +12,7 @@ use std::time::Duration;
 use common::*;
 use moat_diff::{Action, Plan, UnmodeledAction};
 use moat_emulator::FaultConfig;
+use moat_exec::Guards;
 use moat_exec::apply::{ApplyOptions, ApplyReport, NotDoneReason, apply};
 use moat_policy::{Direction, LiveGroup, Rule};
 
@@ -128,13 +129,16 @@ async fn seeded_fault_runs_converge_or_stop_exactly() {
         let c = client(&handle, 3);
         let (plan, before) = make_plan(&c, &set).await;
         let options = ApplyOptions {
-            max_destroy: 1000,
+            guards: Guards {
+                max_destroy: 1000,
+                ..Guards::default()
+            },
             verify_backoff: Duration::from_millis(1),
             ..ApplyOptions::default()
         };
 
         handle.emulator().set_faults(faults(seed)).expect("faults");
-        let result = apply(&c, &plan, &options).await;
+        let result = apply(&session(&c), &plan, &options).await;
         handle
             .emulator()
             .set_faults(FaultConfig::default())
@@ -151,7 +155,10 @@ async fn seeded_fault_runs_converge_or_stop_exactly() {
                 // Refused before any change (a read failed for good).
                 refused += 1;
                 assert!(
-                    matches!(e, moat_exec::ApplyError::Read(_)),
+                    matches!(
+                        e,
+                        moat_exec::ApplyError::Preflight(moat_exec::PreflightError::Read(_))
+                    ),
                     "seed {seed}: {e:?}"
                 );
                 assert_eq!(
@@ -189,7 +196,9 @@ async fn seeded_fault_runs_converge_or_stop_exactly() {
 
         // Without faults, the follow-up apply converges, and it too revokes
         // only what its plan removes.
-        let follow = apply(&c, &after_plan, &options).await.expect("follow-up");
+        let follow = apply(&session(&c), &after_plan, &options)
+            .await
+            .expect("follow-up");
         assert!(follow.is_complete(), "seed {seed}: {follow}");
         let (last, now) = make_plan(&c, &set).await;
         assert!(!last.has_changes(), "seed {seed}: {}", last.summary());

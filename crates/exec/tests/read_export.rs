@@ -10,7 +10,7 @@ use moat_aliyun::wire::Permission;
 use moat_aliyun::{Client, RetryPolicy};
 use moat_diff::{DiffOptions, diff};
 use moat_emulator::{EmulatorHandle, FaultConfig};
-use moat_exec::{GroupRef, ReadError, list_region_groups, read_groups, render_export};
+use moat_exec::{GroupRef, ReadError, Reader, list_region_groups, read_groups, render_export};
 use moat_policy::{Direction, Peer, PortRange, Protocol, Rule, Verdict};
 
 fn client(handle: &EmulatorHandle, secret: &str) -> Client {
@@ -106,14 +106,17 @@ async fn reads_groups_concurrently_and_names_missing_ones() {
         GroupRef::new("sg-bpexecpeer01", REGION),
         GroupRef::new("sg-bpexecweb001", REGION),
     ];
-    let state = read_groups(&c.read_only(), &wanted, 4).await.expect("read");
+    let reader = Reader::new(c.read_only());
+    let state = read_groups(&reader, &wanted, 4).await.expect("read");
     let ids: Vec<&str> = state.groups.iter().map(|g| g.id.as_str()).collect();
     assert_eq!(ids, ["sg-bpexecweb001", "sg-bpexecpeer01"]);
     assert_eq!(state.missing, [GroupRef::new("sg-bpexecnone01", REGION)]);
     assert_eq!(state.groups[0].rules.len(), messy_rules().len());
     assert_eq!(state.groups[0].name, "sg-bpexecweb001-name");
-    // One page per existing group, one failed call for the missing one.
+    // One page per existing group, one failed call for the missing one;
+    // the reader counted the same.
     assert_eq!(state.calls, 3);
+    assert_eq!(reader.counts().reads, 3);
 }
 
 #[tokio::test]
@@ -122,7 +125,7 @@ async fn a_group_that_cannot_be_read_fails_the_whole_read() {
     seed(&handle, "sg-bpexecweb001", &messy_rules(), Vec::new());
     let c = client(&handle, "the wrong secret");
     let err = read_groups(
-        &c.read_only(),
+        &Reader::new(c.read_only()),
         &[GroupRef::new("sg-bpexecweb001", REGION)],
         4,
     )
@@ -178,7 +181,10 @@ async fn export_of_messy_live_data_plans_to_no_change() {
             GroupRef::new("sg-bpexecweb001", REGION)
         ]
     );
-    let live = read_groups(&reader, &all, 4).await.expect("read").groups;
+    let live = read_groups(&Reader::new(reader), &all, 4)
+        .await
+        .expect("read")
+        .groups;
     assert_eq!(
         live[1].unmodeled.len(),
         1,

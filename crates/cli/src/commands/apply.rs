@@ -1,11 +1,13 @@
 //! `moat apply [PLANFILE | PATH...]`: carry out a plan.
 //!
-//! With policies it plans first; with a saved plan file it reads the groups
-//! the plan changes and refuses a stale plan. Either way it prints the plan,
-//! checks the guards (protected rules, `--max-destroy`, quotas) against the
-//! live rules, asks for `yes` on a terminal (or takes `--auto-approve`),
-//! and only then hands the plan to the executor, which re-reads the touched
-//! groups, snapshots them, and applies add -> modify -> remove.
+//! With policies it plans first (through the pipeline, reads journaled);
+//! with a saved plan file it checks the signature when a key is configured
+//! and runs the preflight, which reads the groups the plan changes. Either
+//! way it prints the plan, refuses what the preflight refuses, asks for
+//! `yes` on a terminal (or takes `--auto-approve`), and only then hands the
+//! plan to the executor, which runs the preflight again, snapshots the
+//! groups, and applies add -> modify -> replace -> remove. Every call of the
+//! run is in the journal and in the summary's count.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -14,21 +16,24 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context as _, bail};
 use clap::Args;
-use moat_diff::{DiffOptions, FindingRef, Plan};
+use moat_diff::Plan;
 use moat_exec::apply::{
-    ApplyOptions, ApplyReport, CallEvent, DEFAULT_MAX_DESTROY, DEFAULT_PARALLEL, GroupReport,
-    Progress, check_guards, touched_groups,
+    ApplyOptions, ApplyReport, CallEvent, DEFAULT_PARALLEL, GroupReport, NotDoneReason, Progress,
 };
-use moat_exec::{GroupRef, LiveState};
+use moat_exec::preflight::{DEFAULT_MAX_DESTROY, DEFAULT_RULES_PER_GROUP};
+use moat_exec::{Guards, SessionOptions, StopReason, StopSignal, touched_groups};
 
 use crate::args::{GlobalArgs, PolicyPaths};
-use crate::commands::plan::{DiffFlags, region_hint, render_options};
-use crate::context::{Cloud, group_refs, load_policies, runtime, today};
+use crate::context::{Cloud, load_policies, runtime};
 use crate::exit::Exit;
+use crate::interrupt::Interrupts;
 use crate::output::plural;
+use crate::planning::{DiffFlags, SigningArgs, make_plan, plan_key, region_hint, render_options};
 
-/// Where apply keeps its journal and snapshots unless told otherwise.
+/// Where apply keeps its snapshots.
 const MOAT_DIR: &str = ".moat";
+/// Past this many changes not made, the report gives counts per group.
+const LIST_LIMIT: usize = 20;
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
@@ -46,14 +51,16 @@ pub struct ApplyArgs {
     /// Groups changed at once.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_PARALLEL, value_parser = parse_parallel)]
     pub parallel: usize,
-    /// The JSONL journal of every API call.
-    #[arg(long, value_name = "FILE", default_value = ".moat/journal.jsonl")]
+    /// The JSONL journal of every API call (write-ahead for changes).
+    #[arg(long, value_name = "FILE", default_value = crate::planning::DEFAULT_JOURNAL)]
     pub journal: PathBuf,
     /// The rule quota per group (both directions), if the account's differs.
-    #[arg(long, value_name = "N", default_value_t = moat_exec::apply::DEFAULT_RULES_PER_GROUP)]
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_RULES_PER_GROUP)]
     pub rules_per_group: usize,
     #[command(flatten)]
     pub diff: DiffFlags,
+    #[command(flatten)]
+    pub signing: SigningArgs,
 }
 
 fn parse_parallel(s: &str) -> Result<usize, String> {
@@ -93,61 +100,141 @@ fn looks_like_json(path: &Path) -> bool {
         == Some(b'{')
 }
 
+/// Reads and checks a saved plan: format, schema, hash, and the signature
+/// when a key is configured. Nothing has been called yet.
+fn load_plan_file(path: &Path, args: &ApplyArgs) -> anyhow::Result<Plan> {
+    let key = plan_key(&args.signing)?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let plan = Plan::from_json(&text)
+        .with_context(|| format!("{} is not a usable plan", path.display()))?;
+    match &key {
+        Some(key) => plan.verify(key).with_context(|| {
+            format!("refusing to apply {}; nothing was changed", path.display())
+        })?,
+        None if plan.signature.is_some() => {
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(
+                err,
+                "warning: {} is signed, but no plan key is configured (MOAT_PLAN_KEY or --plan-key-file): its signature was not checked",
+                path.display()
+            );
+        }
+        None => {}
+    }
+    Ok(plan)
+}
+
 pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Exit> {
-    let options = ApplyOptions {
-        parallel: args.parallel,
+    let guards = Guards {
         allow_protected: args.allow_protected,
         max_destroy: args.max_destroy,
         rules_per_group: args.rules_per_group,
-        journal: Some(args.journal.clone()),
-        snapshot_dir: Some(snapshot_dir()),
-        ..ApplyOptions::default()
+        ..Guards::default()
     };
-    match source(&args.input.paths) {
-        Source::PlanFile(path) => {
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            let plan = Plan::from_json(&text)
-                .with_context(|| format!("{} is not a usable plan", path.display()))?;
-            runtime()?.block_on(async {
-                let hint = plan.groups.first().map(|g| g.region.clone());
-                let cloud = Cloud::connect(global, hint.as_deref(), None).await?;
-                let refs: Vec<GroupRef> = touched_groups(&plan)
-                    .map(|g| GroupRef::new(&g.id, &g.region))
-                    .collect();
-                let live = cloud.read(&refs).await?;
-                if let Some(missing) = live.missing.first() {
-                    bail!(
-                        "plan is stale: security group {missing} no longer exists; run moat plan again"
-                    );
-                }
-                plan.check_fresh(&live.groups).with_context(|| {
-                    format!("refusing to apply {}; nothing was changed", path.display())
-                })?;
-                confirm_and_apply(global, args, &cloud, &plan, &live, options).await
-            })
-        }
+    // Everything that needs no call is checked before connecting.
+    let input = match source(&args.input.paths) {
+        Source::PlanFile(path) => Input::Plan(Box::new(load_plan_file(&path, args)?), path),
         Source::Policies => {
-            let set = match load_policies(&args.input.paths)? {
-                Ok(set) => set,
+            plan_key(&args.signing)?;
+            match load_policies(&args.input.paths)? {
+                Ok(set) => Input::Policies(Arc::new(set)),
                 Err(code) => return Ok(code),
-            };
-            runtime()?.block_on(async {
-                let cloud = Cloud::connect(global, region_hint(&set), Some(&set)).await?;
-                let live = cloud.read(&group_refs(&set)).await?;
-                let diff_options = DiffOptions {
-                    today: today()?,
-                    remove_unmodeled: args.diff.remove_unmodeled,
-                };
-                let mut plan = moat_diff::diff(&set, &live.groups, &diff_options);
-                plan.check_groups_exist()
-                    .map_err(|e| cloud.explain_missing(e.into()))?;
-                let findings = moat_policy::lint::lint(&set, diff_options.today);
-                plan.attach_findings(findings.iter().map(FindingRef::from));
-                confirm_and_apply(global, args, &cloud, &plan, &live, options).await
-            })
+            }
         }
-    }
+    };
+    runtime()?.block_on(async {
+        let stop = StopSignal::new();
+        let interrupts = Interrupts::install(stop.clone(), "Apply cancelled; nothing was changed.")?;
+        let hint = match &input {
+            Input::Plan(plan, _) => plan.groups.first().map(|g| g.region.clone()),
+            Input::Policies(set) => region_hint(set).map(str::to_owned),
+        };
+        let seed = match &input {
+            Input::Policies(set) => Some(&**set),
+            Input::Plan(..) => None,
+        };
+        let cloud = Cloud::connect(global, hint.as_deref(), seed).await?;
+        let session = cloud.session(SessionOptions {
+            journal: Some(&args.journal),
+            stop: Some(stop.clone()),
+            ..SessionOptions::default()
+        })?;
+        let (plan, checked) = match input {
+            Input::Plan(plan, path) => {
+                let checked = moat_exec::preflight(
+                    &session.reader(),
+                    &plan,
+                    &guards,
+                    moat_exec::DEFAULT_READ_CONCURRENCY,
+                )
+                .await
+                .map(|_| ())
+                .with_context(|| {
+                    format!("refusing to apply {}; nothing was changed", path.display())
+                });
+                (*plan, checked)
+            }
+            Input::Policies(set) => {
+                let planned =
+                    make_plan(&session.reader(), &set, &args.diff, &args.journal, true).await?;
+                // The groups were read moments ago for this very plan: check
+                // it against them without reading again.
+                let checked = moat_exec::preflight_with(&planned.plan, &planned.live, &guards)
+                    .context("refusing to apply; nothing was changed");
+                (planned.plan, checked)
+            }
+        };
+        {
+            let mut out = std::io::stdout().lock();
+            moat_diff::render_text(&plan, &render_options(global), &mut out)
+                .context("writing the plan to stdout")?;
+            out.flush().context("writing to stdout")?;
+        }
+        if !plan.has_changes() && plan.missing_groups().next().is_none() {
+            return Ok(Exit::Ok);
+        }
+        checked?;
+        if !args.auto_approve {
+            if !std::io::stdin().is_terminal() {
+                bail!(
+                    "refusing to apply without confirmation: standard input is not a terminal; review the plan and pass --auto-approve"
+                );
+            }
+            if !ask_yes().await? {
+                let mut out = std::io::stdout().lock();
+                writeln!(out, "Apply cancelled; nothing was changed.")
+                    .context("writing to stdout")?;
+                return Ok(Exit::Error);
+            }
+        }
+        let mut options = ApplyOptions {
+            parallel: args.parallel,
+            guards,
+            snapshot_dir: Some(snapshot_dir()),
+            ..ApplyOptions::default()
+        };
+        if std::io::stderr().is_terminal() {
+            options.progress = Some(Arc::new(TerminalProgress::new(
+                touched_groups(&plan).count(),
+            )));
+        }
+        interrupts.changes_started();
+        let report = moat_exec::apply(&session, &plan, &options)
+            .await
+            .context("refusing to apply; nothing was changed")?;
+        print_report(&report)?;
+        Ok(match &report.stopped {
+            Some(StopReason::Interrupted) => Exit::Interrupted,
+            _ if report.succeeded() => Exit::Ok,
+            _ => Exit::Error,
+        })
+    })
+}
+
+enum Input {
+    Plan(Box<Plan>, PathBuf),
+    Policies(Arc<moat_policy::PolicySet>),
 }
 
 /// `.moat/snapshots/<UTC time>`, a name that sorts by time.
@@ -158,52 +245,10 @@ fn snapshot_dir() -> PathBuf {
         .join(now.strftime("%Y%m%dT%H%M%S%.3fZ").to_string())
 }
 
-async fn confirm_and_apply(
-    global: &GlobalArgs,
-    args: &ApplyArgs,
-    cloud: &Cloud,
-    plan: &Plan,
-    live: &LiveState,
-    mut options: ApplyOptions,
-) -> anyhow::Result<Exit> {
-    {
-        let mut out = std::io::stdout().lock();
-        moat_diff::render_text(plan, &render_options(global), &mut out)
-            .context("writing the plan to stdout")?;
-        out.flush().context("writing to stdout")?;
-    }
-    if !plan.has_changes() {
-        return Ok(Exit::Ok);
-    }
-    check_guards(plan, &live.groups, &options).context("refusing to apply; nothing was changed")?;
-    if !args.auto_approve {
-        if !std::io::stdin().is_terminal() {
-            bail!(
-                "refusing to apply without confirmation: standard input is not a terminal; review the plan and pass --auto-approve"
-            );
-        }
-        if !ask_yes()? {
-            let mut out = std::io::stdout().lock();
-            writeln!(out, "Apply cancelled; nothing was changed.").context("writing to stdout")?;
-            return Ok(Exit::Error);
-        }
-    }
-    if std::io::stderr().is_terminal() {
-        options.progress = Some(Arc::new(TerminalProgress::new(
-            touched_groups(plan).count(),
-        )));
-    }
-    let report = moat_exec::apply::apply(&cloud.client, plan, &options).await?;
-    print_report(&report)?;
-    Ok(if report.is_complete() {
-        Exit::Ok
-    } else {
-        Exit::Error
-    })
-}
-
-/// Asks on the terminal; only the word `yes` approves.
-fn ask_yes() -> anyhow::Result<bool> {
+/// Asks on the terminal; only the word `yes` approves. The answer is read
+/// on a blocking thread, so an interrupt at the prompt is handled (and
+/// ends the process cleanly) while it waits.
+async fn ask_yes() -> anyhow::Result<bool> {
     {
         let mut out = std::io::stdout().lock();
         write!(
@@ -213,41 +258,86 @@ fn ask_yes() -> anyhow::Result<bool> {
         .and_then(|()| out.flush())
         .context("writing to stdout")?;
     }
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .context("reading the answer")?;
+    let answer = tokio::task::spawn_blocking(|| {
+        let mut answer = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut answer)
+            .map(|_| answer)
+    })
+    .await
+    .context("reading the answer")?
+    .context("reading the answer")?;
     Ok(answer.trim() == "yes")
 }
 
 fn print_report(report: &ApplyReport) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     let mut err = std::io::stderr().lock();
+    let w = |e: std::io::Error| anyhow::Error::from(e).context("writing to stderr");
+    let not_done: usize = report.not_done().count();
+    let list = not_done <= LIST_LIMIT;
     for g in report.groups.iter().filter(|g| !g.is_complete()) {
-        match &g.failure {
-            Some(f) => writeln!(
+        match (&g.failure, g.started) {
+            (Some(f), _) => writeln!(
                 err,
                 "error: {}: stopped after {f} failed ({}): {}",
                 g.id,
                 plural(f.attempts as usize, "attempt", "attempts"),
                 f.message
             ),
-            None => writeln!(err, "error: {}: not every change could be confirmed", g.id),
+            (None, false) => writeln!(
+                err,
+                "{}: not started ({})",
+                g.id,
+                plural(g.not_done.len(), "change", "changes")
+            ),
+            (None, true)
+                if g.not_done
+                    .iter()
+                    .all(|n| n.reason == NotDoneReason::Stopped) =>
+            {
+                writeln!(
+                    err,
+                    "{}: stopped with {} done, {} not attempted",
+                    g.id,
+                    g.done.len(),
+                    g.not_done.len()
+                )
+            }
+            (None, true) => writeln!(err, "error: {}: not every change could be confirmed", g.id),
         }
-        .context("writing to stderr")?;
-        for nd in &g.not_done {
-            writeln!(err, "  not done: {} ({})", nd.change, nd.reason)
-                .context("writing to stderr")?;
+        .map_err(w)?;
+        if !g.started {
+            continue;
+        }
+        if list {
+            for nd in &g.not_done {
+                writeln!(err, "  not done: {} ({})", nd.change, nd.reason).map_err(w)?;
+            }
+        } else if !g.not_done.is_empty() {
+            let mut kinds: Vec<(&str, usize)> = Vec::new();
+            for nd in &g.not_done {
+                match kinds.iter_mut().find(|(k, _)| *k == nd.reason.kind()) {
+                    Some((_, n)) => *n += 1,
+                    None => kinds.push((nd.reason.kind(), 1)),
+                }
+            }
+            let text: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+            writeln!(err, "  not done: {}", text.join(", ")).map_err(w)?;
         }
     }
     if let Some(e) = &report.journal_error {
+        writeln!(err, "error: the journal could not be written: {e}").map_err(w)?;
+    }
+    if let Some(StopReason::Quota { group, code }) = &report.stopped {
         writeln!(
             err,
-            "warning: the journal could not be written completely: {e}"
+            "error: {group} reached a quota ({code}); no further group was started"
         )
-        .context("writing to stderr")?;
+        .map_err(w)?;
     }
+    drop(err);
     if let Some(dir) = report.snapshots.first().and_then(|p| p.parent()) {
         writeln!(
             out,
@@ -256,14 +346,14 @@ fn print_report(report: &ApplyReport) -> anyhow::Result<()> {
         )
         .context("writing to stdout")?;
     }
-    if !report.is_complete() {
+    writeln!(out, "{report}").context("writing to stdout")?;
+    if !report.succeeded() {
         writeln!(
             out,
             "Run moat plan to see exactly what remains; moat apply again once the cause is fixed."
         )
         .context("writing to stdout")?;
     }
-    writeln!(out, "{report}").context("writing to stdout")?;
     Ok(())
 }
 

@@ -1,16 +1,20 @@
 //! `moat drift PATH... [--format text|json|markdown]`: is the live state
-//! what the policies say? Exit 0 in sync, 2 drift, 1 error. No prompts, and
-//! no mutating call: the reads go through a read-only client.
+//! what the policies say? Exit 0 in sync, 2 drift, 1 error (a group that
+//! does not exist included). No prompts, and no mutating call: the reads go
+//! through a read-only client.
 
 use std::io::Write;
+use std::path::Path;
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 
 use crate::args::{GlobalArgs, PolicyPaths};
-use crate::commands::plan::{DiffFlags, make_plan, region_hint, render_options};
 use crate::context::{Cloud, load_policies, runtime};
 use crate::exit::Exit;
+use crate::planning::{
+    DEFAULT_JOURNAL, DiffFlags, make_plan, note_missing, region_hint, render_options,
+};
 
 #[derive(Debug, Args)]
 pub struct DriftArgs {
@@ -36,9 +40,17 @@ pub fn run(global: &GlobalArgs, args: &DriftArgs) -> anyhow::Result<Exit> {
         Err(code) => return Ok(code),
     };
     let set = std::sync::Arc::new(set);
-    let plan = runtime()?.block_on(async {
+    let (plan, cloud) = runtime()?.block_on(async {
         let cloud = Cloud::connect(global, region_hint(&set), Some(&set)).await?;
-        make_plan(&cloud, &set, &args.diff).await
+        let planned = make_plan(
+            &cloud.reader(),
+            &set,
+            &args.diff,
+            Path::new(DEFAULT_JOURNAL),
+            false,
+        )
+        .await?;
+        anyhow::Ok((planned.plan, cloud))
     })?;
     let options = render_options(global);
     let mut out = std::io::stdout().lock();
@@ -49,7 +61,12 @@ pub fn run(global: &GlobalArgs, args: &DriftArgs) -> anyhow::Result<Exit> {
     };
     render(&plan, &options, &mut out).context("writing the report to stdout")?;
     out.flush().context("writing to stdout")?;
-    Ok(if plan.has_changes() {
+    drop(out);
+    if plan.missing_groups().next().is_some() {
+        note_missing(&plan, &cloud)?;
+        return Ok(Exit::Error);
+    }
+    Ok(if plan.drifts() {
         Exit::Changes
     } else {
         Exit::Ok

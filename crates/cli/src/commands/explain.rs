@@ -10,9 +10,9 @@ use std::net::IpAddr;
 
 use anyhow::{Context as _, bail};
 use clap::Args;
-use moat_exec::GroupRef;
+use moat_exec::{GroupRef, read_groups};
 use moat_policy::eval::{Flow, explain};
-use moat_policy::{Direction, PortRange, Protocol, Rule, Verdict};
+use moat_policy::{Direction, PortRange, Protocol, Rule, UnmodeledRule, Verdict};
 
 use crate::args::GlobalArgs;
 use crate::context::{Cloud, load_policies, runtime};
@@ -81,6 +81,8 @@ pub fn run(global: &GlobalArgs, args: &ExplainArgs) -> anyhow::Result<Exit> {
     let policy_group = set
         .as_ref()
         .and_then(|s| s.groups.iter().find(|g| g.id == args.group));
+    // Live rules moat cannot model: ECS evaluates them, moat cannot.
+    let mut unevaluated: Vec<UnmodeledRule> = Vec::new();
     // Each rule with where it was written, when it comes from a policy.
     let (rules, origins, source): (Vec<Rule>, Vec<Option<String>>, String) = if args.live {
         let region = global
@@ -95,7 +97,8 @@ pub fn run(global: &GlobalArgs, args: &ExplainArgs) -> anyhow::Result<Exit> {
         };
         let live = runtime()?.block_on(async {
             let cloud = Cloud::connect(global, Some(&region), set.as_ref()).await?;
-            cloud.read(&[GroupRef::new(&args.group, &region)]).await
+            let refs = [GroupRef::new(&args.group, &region)];
+            anyhow::Ok(read_groups(&cloud.reader(), &refs, 1).await?)
         })?;
         let Some(group) = live.groups.into_iter().next() else {
             bail!(
@@ -105,6 +108,7 @@ pub fn run(global: &GlobalArgs, args: &ExplainArgs) -> anyhow::Result<Exit> {
         };
         let source = format!("live rules of {} in {region}", group.id);
         let origins = group.rules.iter().map(|r| Some(r.id.clone())).collect();
+        unevaluated = group.unmodeled;
         (
             group.rules.into_iter().map(|r| r.rule).collect(),
             origins,
@@ -179,6 +183,20 @@ pub fn run(global: &GlobalArgs, args: &ExplainArgs) -> anyhow::Result<Exit> {
                 describe(r),
                 r.key.peer
             )?;
+        }
+        if !unevaluated.is_empty() {
+            writeln!(
+                out,
+                "  warning: {} live rule(s) could not be evaluated (moat cannot model them); ECS does evaluate them, so this answer may be wrong:",
+                unevaluated.len()
+            )?;
+            for u in &unevaluated {
+                writeln!(
+                    out,
+                    "    {} {} {} ({})",
+                    u.direction, u.id, u.summary, u.reason
+                )?;
+            }
         }
         Ok(())
     };

@@ -6,12 +6,12 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
 use clap::Args;
-use moat_exec::GroupRef;
+use moat_exec::{GroupRef, read_groups};
 
 use crate::args::GlobalArgs;
-use crate::commands::plan::write_atomically;
 use crate::context::{Cloud, runtime};
 use crate::exit::Exit;
+use crate::planning::write_atomically;
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
@@ -50,7 +50,8 @@ pub fn run(global: &GlobalArgs, args: &ExportArgs) -> anyhow::Result<Exit> {
                 .map(|id| GroupRef::new(id, &region))
                 .collect()
         };
-        let state = cloud.read(&refs).await?;
+        let state =
+            read_groups(&cloud.reader(), &refs, moat_exec::DEFAULT_READ_CONCURRENCY).await?;
         if let Some(missing) = state.missing.first() {
             bail!("security group {missing} does not exist");
         }

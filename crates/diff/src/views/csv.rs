@@ -4,11 +4,13 @@
 
 use std::io::{self, Write};
 
+use moat_policy::Mode;
+
 use super::{RenderOptions, rule_text};
-use crate::plan::{Action, Change, GroupPlan, Plan, UnmodeledAction, UnmodeledEntry};
+use crate::plan::{Action, Change, GroupPlan, GroupStatus, Plan, UnmodeledAction, UnmodeledEntry};
 
 /// The header row, in order. The list only ever grows at the end.
-pub const CSV_COLUMNS: [&str; 20] = [
+pub const CSV_COLUMNS: [&str; 21] = [
     "group",
     "region",
     "direction",
@@ -29,31 +31,51 @@ pub const CSV_COLUMNS: [&str; 20] = [
     "protected",
     "exposure",
     "findings",
+    "status",
 ];
 
-/// Writes the header and one row per change (unmodeled rules the plan
-/// revokes included; kept ones are not changes and have no row).
+/// Writes the header, one row per change, one per live rule moat cannot
+/// model (action `remove` when the plan revokes it, `keep` when it stays)
+/// and one per missing group (action empty, status `missing`).
 pub fn render_csv(plan: &Plan, _options: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
     write_row(out, CSV_COLUMNS.iter().map(|c| (*c).to_owned()))?;
     for g in &plan.groups {
+        if g.status == GroupStatus::Missing {
+            write_row(out, missing_row(g))?;
+            continue;
+        }
         for c in &g.changes {
             write_row(out, change_row(g, c))?;
         }
-        for u in g
-            .unmodeled
-            .iter()
-            .filter(|u| u.action == UnmodeledAction::Remove)
-        {
+        for u in &g.unmodeled {
             write_row(out, unmodeled_row(g, u))?;
         }
     }
     Ok(())
 }
 
+fn status(g: &GroupPlan) -> String {
+    match g.status {
+        GroupStatus::Present => "present",
+        GroupStatus::Missing => "missing",
+    }
+    .to_owned()
+}
+
+fn missing_row(g: &GroupPlan) -> impl Iterator<Item = String> {
+    let mut row: [String; 21] = Default::default();
+    row[0] = g.id.clone();
+    row[1] = g.region.clone();
+    row[15] = g.origin.to_string();
+    row[16] = "the group does not exist".to_owned();
+    row[20] = status(g);
+    row.into_iter()
+}
+
 fn change_row(g: &GroupPlan, c: &Change) -> impl Iterator<Item = String> {
     let k = &c.key;
     let join = |items: Vec<String>| items.join("; ");
-    let row: [String; 20] = [
+    let row: [String; 21] = [
         g.id.clone(),
         g.region.clone(),
         k.direction.to_string(),
@@ -92,26 +114,39 @@ fn change_row(g: &GroupPlan, c: &Change) -> impl Iterator<Item = String> {
             .unwrap_or_default(),
         join(c.exposure.iter().map(|e| e.note.clone()).collect()),
         join(c.findings.iter().map(ToString::to_string).collect()),
+        status(g),
     ];
     row.into_iter()
 }
 
+/// `rule` holds the raw wire fields, since moat has no canonical form for
+/// the rule.
 fn unmodeled_row(g: &GroupPlan, u: &UnmodeledEntry) -> impl Iterator<Item = String> {
     let r = &u.rule;
-    let mut row: [String; 20] = Default::default();
+    let mut row: [String; 21] = Default::default();
     row[0] = g.id.clone();
     row[1] = g.region.clone();
     row[2] = r.direction.to_string();
-    row[3] = Action::Remove.to_string();
+    row[3] = match u.action {
+        UnmodeledAction::Remove => Action::Remove.to_string(),
+        UnmodeledAction::Keep => "keep".to_owned(),
+    };
     row[4] = r.summary.clone();
     row[12] = r.description.clone();
     row[14] = r.id.clone();
-    row[16] = format!("unmodeled live rule: {}", r.reason);
+    row[16] = match (u.action, g.mode) {
+        (UnmodeledAction::Keep, Mode::Authoritative) => format!(
+            "unmodeled live rule: {}; drift: the authoritative policy does not hold it",
+            r.reason
+        ),
+        _ => format!("unmodeled live rule: {}", r.reason),
+    };
     row[17] = u
         .protection
         .as_ref()
         .map(ToString::to_string)
         .unwrap_or_default();
+    row[20] = status(g);
     row.into_iter()
 }
 

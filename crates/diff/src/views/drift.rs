@@ -6,8 +6,10 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
+use moat_policy::Mode;
+
 use super::RenderOptions;
-use crate::plan::{GroupStatus, PLAN_SCHEMA_VERSION, Plan, Summary, UnmodeledAction};
+use crate::plan::{GroupStatus, PLAN_SCHEMA_VERSION, Plan, Summary, UnmodeledEntry};
 
 /// The state of one group against its policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -27,13 +29,20 @@ pub struct DriftGroup {
     pub add: usize,
     pub change: usize,
     pub remove: usize,
-    /// Live rules moat cannot model that the plan keeps.
+    /// Live rules moat cannot model that the plan keeps. In an
+    /// authoritative group they are drift; in an additive one they are not.
     pub unmanaged: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<String>,
+    /// Every live rule moat cannot model, with its raw fields.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unmodeled: Vec<UnmodeledEntry>,
+    #[serde(skip)]
+    mode: Mode,
 }
 
-/// The drift report: in sync when no group has a change or is missing.
+/// The drift report: in sync when no group has a change, is missing, or (in
+/// an authoritative group) holds live rules moat cannot model.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct DriftReport {
     pub format: &'static str,
@@ -50,10 +59,10 @@ impl DriftReport {
             .iter()
             .map(|g| {
                 let s = g.summary();
-                let status = match (g.status, s.is_empty()) {
-                    (GroupStatus::Missing, _) => DriftStatus::Missing,
-                    (GroupStatus::Present, true) => DriftStatus::InSync,
-                    (GroupStatus::Present, false) => DriftStatus::Drift,
+                let status = match g.status {
+                    GroupStatus::Missing => DriftStatus::Missing,
+                    GroupStatus::Present if g.drifts() => DriftStatus::Drift,
+                    GroupStatus::Present => DriftStatus::InSync,
                 };
                 DriftGroup {
                     id: g.id.clone(),
@@ -62,12 +71,10 @@ impl DriftReport {
                     add: s.add,
                     change: s.change,
                     remove: s.remove,
-                    unmanaged: g
-                        .unmodeled
-                        .iter()
-                        .filter(|u| u.action == UnmodeledAction::Keep)
-                        .count(),
+                    unmanaged: g.kept_unmodeled().count(),
                     fingerprint: g.fingerprint.clone(),
+                    unmodeled: g.unmodeled.clone(),
+                    mode: g.mode,
                 }
             })
             .collect();
@@ -92,7 +99,8 @@ pub fn render_drift_json(
     out.write_all(b"\n")
 }
 
-/// Writes one line per group that is not in sync, then the verdict.
+/// Writes one line per group that is not in sync, each live rule moat
+/// cannot model under its group (with its raw fields), then the verdict.
 pub fn render_drift_text(
     plan: &Plan,
     _options: &RenderOptions,
@@ -100,29 +108,65 @@ pub fn render_drift_text(
 ) -> io::Result<()> {
     let report = DriftReport::from_plan(plan);
     let total = report.groups.len();
+    let mut unmanaged_drift = 0;
     for g in &report.groups {
         match g.status {
-            DriftStatus::InSync => {}
-            DriftStatus::Missing => writeln!(out, "{} ({}): missing", g.id, g.region)?,
-            DriftStatus::Drift => writeln!(
+            DriftStatus::Missing => writeln!(out, "{} ({}): status: missing", g.id, g.region)?,
+            DriftStatus::Drift => {
+                write!(
+                    out,
+                    "{} ({}): drift: {} to add, {} to change, {} to remove",
+                    g.id, g.region, g.add, g.change, g.remove
+                )?;
+                if g.mode == Mode::Authoritative && g.unmanaged > 0 {
+                    unmanaged_drift += g.unmanaged;
+                    write!(out, ", {} unmodeled live rule(s) kept", g.unmanaged)?;
+                }
+                writeln!(out)?;
+            }
+            DriftStatus::InSync if g.unmodeled.is_empty() => continue,
+            DriftStatus::InSync => writeln!(
                 out,
-                "{} ({}): drift: {} to add, {} to change, {} to remove",
-                g.id, g.region, g.add, g.change, g.remove
+                "{} ({}): in sync (additive), {} unmodeled live rule(s) kept",
+                g.id, g.region, g.unmanaged
             )?,
+        }
+        for u in &g.unmodeled {
+            let r = &u.rule;
+            writeln!(
+                out,
+                "  ? {} {} {} ({}; {})",
+                r.direction,
+                r.id,
+                r.summary,
+                r.reason,
+                match u.action {
+                    crate::plan::UnmodeledAction::Keep => "kept",
+                    crate::plan::UnmodeledAction::Remove => "the plan removes it",
+                }
+            )?;
         }
     }
     if report.in_sync {
-        writeln!(out, "In sync: {total} security group(s) match the policy.")
-    } else {
-        let off = report
-            .groups
-            .iter()
-            .filter(|g| g.status != DriftStatus::InSync)
-            .count();
-        writeln!(
-            out,
-            "Drift: {off} of {total} security group(s) differ from the policy. {}",
-            report.summary
-        )
+        return writeln!(out, "In sync: {total} security group(s) match the policy.");
     }
+    let off = report
+        .groups
+        .iter()
+        .filter(|g| g.status != DriftStatus::InSync)
+        .count();
+    write!(
+        out,
+        "Drift: {off} of {total} security group(s) differ from the policy."
+    )?;
+    if !report.summary.is_empty() {
+        write!(out, " {}", report.summary)?;
+    }
+    if unmanaged_drift > 0 {
+        write!(
+            out,
+            " {unmanaged_drift} live rule(s) moat cannot model are in authoritative groups."
+        )?;
+    }
+    writeln!(out)
 }

@@ -10,7 +10,7 @@ use std::io::{self, Write};
 
 use super::RenderOptions;
 use super::text::{Flavor, Style, worth_showing, write_group_body};
-use crate::plan::{GroupPlan, Plan};
+use crate::plan::{GroupPlan, GroupStatus, Plan};
 
 /// GitHub's limit on a comment body is 65,536 characters; stay one under.
 pub const MARKDOWN_LIMIT: usize = 65_535;
@@ -92,7 +92,7 @@ fn body_lines(g: &GroupPlan) -> io::Result<Vec<String>> {
     let flavor = Flavor {
         style: Style { color: false },
         indent: "",
-        change_symbol: '!',
+        change_symbol: "!",
     };
     if g.name_differs()
         && let Some(live) = &g.live_name
@@ -117,6 +117,9 @@ fn summary_line(g: &GroupPlan) -> String {
         s.push_str(&format!(" {}", html(name)));
     }
     s.push_str(&format!(" ({}, {})", html(&g.region), g.mode));
+    if g.status == GroupStatus::Missing {
+        s.push_str(": status: missing");
+    }
     let counts = g.summary();
     if !counts.is_empty() {
         s.push_str(&format!(

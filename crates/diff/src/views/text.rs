@@ -8,7 +8,7 @@
 
 use std::io::{self, Write};
 
-use moat_policy::Direction;
+use moat_policy::{Direction, Mode};
 
 use super::{RenderOptions, Run, quoted, rule_text, wants_inline_diff, word_diff};
 use crate::plan::{Action, Change, GroupPlan, GroupStatus, Plan, UnmodeledAction, UnmodeledEntry};
@@ -26,11 +26,11 @@ pub(crate) struct Style {
 pub(crate) struct Flavor {
     pub(crate) style: Style,
     pub(crate) indent: &'static str,
-    pub(crate) change_symbol: char,
+    pub(crate) change_symbol: &'static str,
 }
 
 impl Flavor {
-    fn symbol(self, action: Action) -> char {
+    fn symbol(self, action: Action) -> &'static str {
         match action {
             Action::Change => self.change_symbol,
             other => other.symbol(),
@@ -50,7 +50,7 @@ impl Style {
     fn action(self, action: Action, text: &str) -> String {
         let code = match action {
             Action::Add => "32",
-            Action::Change => "33",
+            Action::Change | Action::Replace => "33",
             Action::Remove => "31",
         };
         self.paint(code, text)
@@ -143,7 +143,7 @@ fn write_group(g: &GroupPlan, style: Style, out: &mut dyn Write) -> io::Result<(
     let flavor = Flavor {
         style,
         indent: "  ",
-        change_symbol: '~',
+        change_symbol: "~",
     };
     write_group_body(g, flavor, out)
 }
@@ -159,7 +159,7 @@ pub(crate) fn write_group_body(
     let (style, indent) = (flavor.style, flavor.indent);
     if g.status == GroupStatus::Missing {
         let line = format!(
-            "! the group does not exist in {}; moat does not create groups, so nothing is planned for it",
+            "! status: missing: the group does not exist in {}; moat does not create groups, so nothing is planned for it",
             g.region
         );
         writeln!(out, "{indent}{}", style.danger(&line))?;
@@ -180,7 +180,7 @@ pub(crate) fn write_group_body(
         writeln!(out)?;
         writeln!(out, "{indent}live rules moat cannot model:")?;
         for u in &g.unmodeled {
-            write_unmodeled(u, flavor, out)?;
+            write_unmodeled(u, g.mode, flavor, out)?;
         }
     }
     Ok(())
@@ -193,7 +193,7 @@ fn write_change(c: &Change, flavor: Flavor, out: &mut dyn Write) -> io::Result<(
     let shown_priority = match c.action {
         Action::Add => c.after.as_ref(),
         Action::Remove => c.before.as_ref(),
-        Action::Change => None,
+        Action::Change | Action::Replace => None,
     };
     if let Some(a) = shown_priority {
         head.push_str(&format!(", priority {}", a.priority));
@@ -204,7 +204,7 @@ fn write_change(c: &Change, flavor: Flavor, out: &mut dyn Write) -> io::Result<(
     writeln!(out, "{indent}{}", style.action(c.action, &head))?;
 
     match (c.action, &c.before, &c.after) {
-        (Action::Change, Some(before), Some(after)) => {
+        (Action::Change | Action::Replace, Some(before), Some(after)) => {
             if before.priority != after.priority {
                 field(
                     out,
@@ -281,11 +281,20 @@ fn escape_inner(s: &str) -> String {
     q[1..q.len() - 1].to_owned()
 }
 
-fn write_unmodeled(u: &UnmodeledEntry, flavor: Flavor, out: &mut dyn Write) -> io::Result<()> {
+fn write_unmodeled(
+    u: &UnmodeledEntry,
+    mode: Mode,
+    flavor: Flavor,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let (style, indent) = (flavor.style, flavor.indent);
     let field = |out: &mut dyn Write, label: &str, value: &str| field(out, indent, label, value);
     let r = &u.rule;
     let (head, verdict) = match u.action {
+        UnmodeledAction::Keep if mode == Mode::Authoritative => (
+            format!("? {} {} {}", r.direction, r.id, r.summary),
+            "unmanaged, kept: drift, the authoritative policy does not hold it",
+        ),
         UnmodeledAction::Keep => (
             format!("? {} {} {}", r.direction, r.id, r.summary),
             "unmanaged, kept",

@@ -1,7 +1,7 @@
 //! Behaviour of `diff` on small, hand-written cases.
 
 use moat_diff::{
-    Action, DiffOptions, GroupStatus, PROTECTED_RULE_REASON, PlanError, ProtectionSource, Reason,
+    Action, DiffOptions, GroupStatus, PROTECTED_RULE_REASON, ProtectionSource, Reason,
     UnmodeledAction, diff, fingerprint,
 };
 use moat_policy::{Direction, Mode};
@@ -347,12 +347,9 @@ fn a_group_missing_live_is_an_entry_and_a_typed_error() {
     assert_eq!(plan.groups[0].status, GroupStatus::Missing);
     assert!(plan.groups[0].changes.is_empty() && plan.groups[0].fingerprint.is_none());
     assert_eq!(plan.groups[1].status, GroupStatus::Present);
-    let err = plan.check_groups_exist().expect_err("sg-1 is missing");
-    assert!(matches!(&err, PlanError::GroupMissing { group, .. } if group == "sg-1"));
-    assert_eq!(
-        err.to_string(),
-        "security group sg-1 in region ap-southeast-1 (policy at policies/web.yaml:3:5) does not exist"
-    );
+    let missing: Vec<&str> = plan.missing_groups().map(|g| g.id.as_str()).collect();
+    assert_eq!(missing, ["sg-1"]);
+    assert!(plan.drifts(), "a missing group is drift");
 }
 
 #[test]

@@ -106,27 +106,114 @@ fn an_edited_decision_breaks_the_hash_but_an_edited_explanation_does_not() {
     assert_ne!(plan.hash(), before);
 }
 
-#[test]
-fn a_plan_goes_stale_when_a_live_rule_changes() {
-    let plan = sample();
+fn protected_sample() -> Plan {
+    let mut p = policy(vec![group(
+        "sg-1",
+        Mode::Authoritative,
+        vec![want(
+            "ingress accept tcp/22 from 10.8.0.0/16",
+            5,
+            "vpn ssh",
+            4,
+        )],
+    )]);
+    p.groups[0].rules[0].protected = true;
+    p.protect.push(moat_policy::ProtectSelector {
+        reason: "telnet stays blocked".into(),
+        origin: origin("policies/protect.yaml", 2, 5),
+        group: None,
+        direction: None,
+        services: None,
+        peers: None,
+        description_prefix: Some("[core]".into()),
+    });
     let l = live(
         "sg-1",
         vec![
             have("sgr-a", "ingress accept tcp/22 from 10.8.0.0/16", 1, "ssh"),
-            have("sgr-b", "ingress drop tcp/23 from 0.0.0.0/0", 1, ""),
+            have(
+                "sgr-b",
+                "ingress drop tcp/23 from 0.0.0.0/0",
+                1,
+                "[core] telnet",
+            ),
         ],
     );
-    assert!(plan.check_fresh(std::slice::from_ref(&l)).is_ok());
-    let mut edited = l.clone();
-    edited.rules[1].rule.description = "edited in the console".into();
-    let err = plan.check_fresh(&[edited]).expect_err("stale");
-    assert!(matches!(&err, PlanError::Stale { group, .. } if group == "sg-1"));
-    assert!(
-        err.to_string()
-            .starts_with("plan is stale: security group sg-1")
-    );
+    diff(&p, &[l], &DiffOptions::new(TODAY))
+}
+
+/// Issue 9, item 2: deleting the `protection` of the changes left the hash
+/// valid, and apply trusted it. `protection` is still only shown (apply
+/// derives protection itself), but what apply derives it from, the protect
+/// selectors and the protected rules, is under the hash.
+#[test]
+fn what_protection_is_derived_from_is_under_the_hash() {
+    let plan = protected_sample();
+    assert_eq!(plan.protect.len(), 1);
+    assert_eq!(plan.groups[0].protected.len(), 1);
+    assert_eq!(plan.protected_count(), 2, "{}", plan.to_json());
+    let json: serde_json::Value = serde_json::from_str(&plan.to_json()).expect("json");
+
+    let edit = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut v = json.clone();
+        f(&mut v);
+        Plan::from_json(&v.to_string())
+    };
+    // Shown only: deleting it is not detected, and need not be.
+    let shown = edit(&|v| {
+        for c in v["groups"][0]["changes"].as_array_mut().expect("changes") {
+            c.as_object_mut().expect("change").remove("protection");
+        }
+    })
+    .expect("the hash does not cover what is only shown");
+    assert_eq!(shown.protected_count(), 0);
+    // Apply's inputs: any edit is refused on load.
+    type Edit = fn(&mut serde_json::Value);
+    let edits: [Edit; 4] = [
+        |v| v["protect"] = serde_json::json!([]),
+        |v| {
+            v["groups"][0]
+                .as_object_mut()
+                .expect("group")
+                .remove("protected");
+        },
+        |v| v["groups"][0]["protected"][0]["key"]["ports"] = "23/23".into(),
+        |v| v["groups"][0]["status"] = "missing".into(),
+    ];
+    for f in edits {
+        assert!(
+            matches!(edit(&f), Err(PlanError::HashMismatch { .. })),
+            "an edit of what apply acts on is refused"
+        );
+    }
+}
+
+#[test]
+fn a_signed_plan_verifies_after_a_round_trip_and_not_after_any_edit() {
+    let key = moat_diff::PlanKey::new(b"a test key of more than sixteen bytes").expect("key");
+    let mut plan = protected_sample();
+    plan.sign(&key);
+    let text = plan.to_json();
+    assert!(text.contains("\"signature\": \"hmac-sha256:"), "{text}");
+    let loaded = Plan::from_json(&text).expect("loads");
+    loaded.verify(&key).expect("verifies");
+    // An explanation is not under the hash, but it is under the signature.
+    let edited = text.replacen("\"moat_version\": \"", "\"moat_version\": \"9", 1);
+    assert_ne!(edited, text);
+    let loaded = Plan::from_json(&edited).expect("the hash does not cover reasons");
     assert!(matches!(
-        plan.check_fresh(&[]),
-        Err(PlanError::Stale { .. })
+        loaded.verify(&key),
+        Err(PlanError::NotSigned { signed: true })
     ));
+    let other = moat_diff::PlanKey::new(b"another key of more than sixteen").expect("key");
+    assert!(
+        Plan::from_json(&text)
+            .expect("loads")
+            .verify(&other)
+            .is_err()
+    );
+    assert_eq!(
+        PlanError::NotSigned { signed: false }.to_string(),
+        "plan is not signed with the configured key"
+    );
 }

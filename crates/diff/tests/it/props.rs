@@ -130,7 +130,8 @@ fn group_with(id: &str, mode: Mode, rules: Vec<DesiredRule>) -> GroupPolicy {
 }
 
 /// Applies a plan to a model of the live state, the way apply will: revoke
-/// by id, modify by id, authorize new rules (which get fresh ids).
+/// by id, modify by id, replace (revoke, then authorize with a fresh id),
+/// authorize new rules (which get fresh ids).
 fn apply(plan: &Plan, live: &[LiveGroup]) -> Vec<LiveGroup> {
     let mut next_id = 0;
     live.iter()
@@ -153,7 +154,16 @@ fn apply(plan: &Plan, live: &[LiveGroup]) -> Vec<LiveGroup> {
                     r.rule.description = after.description.clone();
                 }
             }
-            for c in gp.changes.iter().filter(|c| c.action == Action::Add) {
+            out.rules.retain(|r| {
+                !gp.changes
+                    .iter()
+                    .any(|c| c.action == Action::Replace && c.live_ids.contains(&r.id))
+            });
+            for c in gp
+                .changes
+                .iter()
+                .filter(|c| matches!(c.action, Action::Add | Action::Replace))
+            {
                 let after = c.after.clone().expect("an add has attributes");
                 next_id += 1;
                 out.rules.push(LiveRule {

@@ -342,7 +342,40 @@ fn unmodeled_rules() -> Vec<Plan> {
     vec![
         make(Mode::Authoritative, false),
         make(Mode::Authoritative, true),
+        make(Mode::Additive, false),
     ]
+}
+
+/// Clearing a description is a replace in every view; a rule an
+/// interrupted replace revoked is named when the plan adds it back.
+fn replace() -> Plan {
+    let p = policy(vec![group(
+        "sg-t4nexample07",
+        Mode::Authoritative,
+        vec![
+            want("ingress accept tcp/22 from 10.8.0.0/16", 1, "", 4),
+            want("ingress accept tcp/443 from 0.0.0.0/0", 5, "", 5),
+        ],
+    )]);
+    let l = live(
+        "sg-t4nexample07",
+        vec![have(
+            "sgr-ssh",
+            "ingress accept tcp/22 from 10.8.0.0/16",
+            1,
+            "SSH from the VPN (temporary)",
+        )],
+    );
+    let mut plan = plan_of(&p, &[l], false);
+    for c in &mut plan.groups[0].changes {
+        if c.action == moat_diff::Action::Add {
+            c.reasons
+                .push(moat_diff::Reason::RevokedByInterruptedApply {
+                    at: "2026-03-01T10:15:00Z".into(),
+                });
+        }
+    }
+    plan
 }
 
 fn missing_and_renamed() -> Plan {
@@ -381,8 +414,10 @@ fn cases() -> Vec<(&'static str, Plan)> {
         ("ipv6", ipv6()),
         ("peers", peers()),
         ("unmodeled-kept", unmodeled.next().expect("two cases")),
-        ("unmodeled-removed", unmodeled.next().expect("two cases")),
+        ("unmodeled-removed", unmodeled.next().expect("three cases")),
+        ("unmodeled-additive", unmodeled.next().expect("three cases")),
         ("missing-and-renamed", missing_and_renamed()),
+        ("replace", replace()),
     ]
 }
 
@@ -408,7 +443,7 @@ fn text_view_with_colour_golden() {
     };
     for (name, plan) in cases()
         .into_iter()
-        .filter(|(n, _)| ["mixed", "missing-and-renamed"].contains(n))
+        .filter(|(n, _)| ["mixed", "missing-and-renamed", "replace"].contains(n))
     {
         assert_golden(
             golden(&format!("{name}.color.txt")),
@@ -434,10 +469,17 @@ fn markdown_view_golden() {
 
 #[test]
 fn drift_views_golden() {
-    for (name, plan) in cases()
-        .into_iter()
-        .filter(|(n, _)| ["empty", "mixed", "missing-and-renamed"].contains(n))
-    {
+    for (name, plan) in cases().into_iter().filter(|(n, _)| {
+        [
+            "empty",
+            "mixed",
+            "missing-and-renamed",
+            "unmodeled-kept",
+            "unmodeled-additive",
+            "replace",
+        ]
+        .contains(n)
+    }) {
         let o = RenderOptions::default();
         assert_golden(
             golden(&format!("{name}.drift.txt")),

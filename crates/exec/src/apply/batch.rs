@@ -16,12 +16,15 @@ pub const MAX_RULES_PER_AUTHORIZE: usize = 100;
 /// Rule ids per `RevokeSecurityGroup(Egress)` call (`SecurityGroupRuleId.N`).
 pub const MAX_IDS_PER_REVOKE: usize = 100;
 
-/// The three kinds of mutating call, in the order they run per direction.
+/// The kinds of rule-changing step, in the order they run per direction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
     Add,
     Change,
+    /// Revoke one rule and authorize it again at once (clearing its
+    /// description), as one step.
+    Replace,
     Remove,
 }
 
@@ -30,6 +33,7 @@ impl Phase {
         match self {
             Phase::Add => "add",
             Phase::Change => "change",
+            Phase::Replace => "replace",
             Phase::Remove => "remove",
         }
     }
@@ -68,8 +72,9 @@ pub(crate) enum StepKind {
     Authorize(Vec<Rule>),
     /// The rule id to modify and the rule with the desired attributes.
     Modify { rule_id: String, rule: Rule },
-    /// A change that clears the description, which ECS cannot do in place:
-    /// revoke the rule, then authorize it again without one (two calls).
+    /// A replace: revoke the rule, then authorize it again without its
+    /// description (two calls, back to back; ECS cannot clear a field in
+    /// place).
     Replace { rule_id: String, rule: Rule },
     /// Rule ids to revoke.
     Revoke(Vec<String>),
@@ -100,6 +105,16 @@ impl Step {
         }
     }
 
+    /// The API action of the step's first call.
+    pub fn first_action(&self) -> moat_aliyun::wire::Action {
+        use moat_aliyun::actions::{authorize_action, modify_action, revoke_action};
+        match &self.kind {
+            StepKind::Authorize(_) => authorize_action(self.direction),
+            StepKind::Modify { .. } => modify_action(self.direction),
+            StepKind::Revoke(_) | StepKind::Replace { .. } => revoke_action(self.direction),
+        }
+    }
+
     pub fn rule_ids(&self) -> Vec<String> {
         match &self.kind {
             StepKind::Authorize(_) => Vec::new(),
@@ -116,11 +131,8 @@ impl Step {
 #[derive(Clone, Debug)]
 pub(crate) struct Work {
     pub change: ChangeRef,
-    /// The desired rule (adds and changes).
+    /// The desired rule (adds, changes and replaces).
     pub rule: Option<Rule>,
-    /// A change that clears the description: the rule is revoked and
-    /// authorized again (ECS cannot clear a field in place).
-    pub replace: bool,
 }
 
 /// The changes of `group` in the order the report lists them.
@@ -140,12 +152,9 @@ pub(crate) fn work_of(group: &GroupPlan) -> Vec<Work> {
                 key: Some(c.key.clone()),
                 live_ids: c.live_ids.clone(),
             },
-            replace: c.action == Action::Change
-                && c.after.as_ref().is_some_and(|a| a.description.is_empty())
-                && c.before.as_ref().is_some_and(|b| !b.description.is_empty()),
             rule: match c.action {
                 Action::Remove => None,
-                Action::Add | Action::Change => rule,
+                Action::Add | Action::Change | Action::Replace => rule,
             },
         });
     }
@@ -160,7 +169,6 @@ pub(crate) fn work_of(group: &GroupPlan) -> Vec<Work> {
                     live_ids: vec![u.rule.id.clone()],
                 },
                 rule: None,
-                replace: false,
             });
         }
     }
@@ -168,9 +176,9 @@ pub(crate) fn work_of(group: &GroupPlan) -> Vec<Work> {
 }
 
 /// The steps for `work`, in execution order: per direction (ingress, then
-/// egress) additions in batches, modifications one by one, removals in
-/// batches of rule ids. Work the guards would refuse (an add or change
-/// without a rule, a change without a live id) makes no step.
+/// egress) additions in batches, modifications one by one, replaces one by
+/// one, removals in batches of rule ids. Work the preflight refuses (an add
+/// or change without a rule, a change without a live id) makes no step.
 pub(crate) fn steps_of(work: &[Work]) -> Vec<Step> {
     let mut steps = Vec::new();
     for direction in [Direction::Ingress, Direction::Egress] {
@@ -194,30 +202,29 @@ pub(crate) fn steps_of(work: &[Work]) -> Vec<Step> {
             });
         }
 
-        let mut n = 0;
-        for (i, w) in of(Action::Change) {
-            let (Some(rule), Some(id)) = (&w.rule, w.change.live_ids.first()) else {
-                continue;
-            };
-            n += 1;
-            steps.push(Step {
-                direction,
-                phase: Phase::Change,
-                batch: n,
-                kind: if w.replace {
-                    StepKind::Replace {
-                        rule_id: id.clone(),
-                        rule: rule.clone(),
-                    }
-                } else {
-                    StepKind::Modify {
-                        rule_id: id.clone(),
-                        rule: rule.clone(),
-                    }
-                },
-                changes: vec![i],
-                rules: vec![w.change.rule.clone()],
-            });
+        for (action, phase) in [
+            (Action::Change, Phase::Change),
+            (Action::Replace, Phase::Replace),
+        ] {
+            let mut n = 0;
+            for (i, w) in of(action) {
+                let (Some(rule), Some(id)) = (&w.rule, w.change.live_ids.first()) else {
+                    continue;
+                };
+                n += 1;
+                let (rule_id, rule) = (id.clone(), rule.clone());
+                steps.push(Step {
+                    direction,
+                    phase,
+                    batch: n,
+                    kind: match phase {
+                        Phase::Replace => StepKind::Replace { rule_id, rule },
+                        _ => StepKind::Modify { rule_id, rule },
+                    },
+                    changes: vec![i],
+                    rules: vec![w.change.rule.clone()],
+                });
+            }
         }
 
         // Removals by id; one change may carry several ids, and an id is
@@ -247,9 +254,8 @@ pub(crate) fn steps_of(work: &[Work]) -> Vec<Step> {
 }
 
 /// The smallest number of mutating calls `group` can be applied with:
-/// per direction, `ceil(adds/100) + changes + ceil(removed ids/100)`, plus
-/// one more for each change that clears a description (revoke, then
-/// authorize).
+/// per direction, `ceil(adds/100) + changes + 2 * replaces +
+/// ceil(removed ids/100)` (a replace is a revoke and an authorize).
 pub fn call_floor(group: &GroupPlan) -> usize {
     steps_of(&work_of(group))
         .iter()

@@ -9,6 +9,8 @@ use moat_diff::Action;
 use moat_policy::{Direction, RuleKey};
 use serde::Serialize;
 
+use crate::session::{CallCounts, StopReason};
+
 /// One change of the plan, as the report names it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ChangeRef {
@@ -51,6 +53,8 @@ pub struct CallFailure {
     /// Whether the last failure was of a kind worth retrying later
     /// (throttling, server error, no answer).
     pub retryable: bool,
+    /// Whether the service refused the call for a quota.
+    pub quota: bool,
 }
 
 impl CallFailure {
@@ -69,6 +73,7 @@ impl CallFailure {
             message,
             attempts: e.attempts,
             retryable: e.is_retryable(),
+            quota: e.is_quota_exceeded(),
         }
     }
 
@@ -80,6 +85,7 @@ impl CallFailure {
             message,
             attempts: 0,
             retryable: false,
+            quota: false,
         }
     }
 }
@@ -111,6 +117,8 @@ pub enum NotDoneReason {
     /// The call succeeded but the change was not visible when the group was
     /// read back (after the verify polls).
     NotVisible { detail: String },
+    /// Not attempted: the run stopped first (see [`ApplyReport::stopped`]).
+    Stopped,
 }
 
 impl fmt::Display for NotDoneReason {
@@ -124,6 +132,7 @@ impl fmt::Display for NotDoneReason {
                 write!(f, "not attempted after {after} failed")
             }
             NotDoneReason::NotVisible { detail } => write!(f, "not visible: {detail}"),
+            NotDoneReason::Stopped => f.write_str("not attempted: the run stopped"),
         }
     }
 }
@@ -135,11 +144,26 @@ pub struct NotDone {
     pub reason: NotDoneReason,
 }
 
+impl NotDoneReason {
+    /// A short name of the kind, for counts.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            NotDoneReason::Failed { .. } => "failed",
+            NotDoneReason::Unknown { .. } => "unknown",
+            NotDoneReason::Skipped { .. } => "skipped",
+            NotDoneReason::NotVisible { .. } => "not visible",
+            NotDoneReason::Stopped => "not attempted",
+        }
+    }
+}
+
 /// What happened to one group.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct GroupReport {
     pub id: String,
     pub region: String,
+    /// False when the run stopped before the group's first call.
+    pub started: bool,
     /// Changes made, in plan order.
     pub done: Vec<ChangeRef>,
     /// Changes not made, in plan order.
@@ -171,6 +195,16 @@ impl GroupReport {
     pub fn count(&self, action: Action) -> usize {
         self.done.iter().filter(|c| c.action == action).count()
     }
+
+    /// Added rules: adds, and the rules replaces authorized again.
+    pub fn added(&self) -> usize {
+        self.count(Action::Add) + self.count(Action::Replace)
+    }
+
+    /// Removed rules: removals, and the rules replaces revoked.
+    pub fn removed(&self) -> usize {
+        self.count(Action::Remove) + self.count(Action::Replace)
+    }
 }
 
 /// The result of an apply that started.
@@ -182,9 +216,12 @@ pub struct ApplyReport {
     pub groups: Vec<GroupReport>,
     /// Snapshot files written, one per touched group.
     pub snapshots: Vec<PathBuf>,
-    /// Calls made before the first change (reading the touched groups).
-    pub read_calls: usize,
-    /// The first error writing the journal, if any (the apply went on).
+    /// Every request of the run (the session's), by kind.
+    pub calls: CallCounts,
+    /// Why the run stopped before doing everything, if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<StopReason>,
+    /// The first error writing the journal, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub journal_error: Option<String>,
     #[serde(serialize_with = "millis")]
@@ -197,16 +234,26 @@ impl ApplyReport {
         self.groups.iter().all(GroupReport::is_complete)
     }
 
+    /// True when every change was made and nothing went wrong on the way
+    /// (no stop, a whole journal).
+    pub fn succeeded(&self) -> bool {
+        self.is_complete() && self.stopped.is_none() && self.journal_error.is_none()
+    }
+
     pub fn added(&self) -> usize {
-        self.groups.iter().map(|g| g.count(Action::Add)).sum()
+        self.groups.iter().map(GroupReport::added).sum()
     }
 
     pub fn changed(&self) -> usize {
         self.groups.iter().map(|g| g.count(Action::Change)).sum()
     }
 
+    pub fn replaced(&self) -> usize {
+        self.groups.iter().map(|g| g.count(Action::Replace)).sum()
+    }
+
     pub fn removed(&self) -> usize {
-        self.groups.iter().map(|g| g.count(Action::Remove)).sum()
+        self.groups.iter().map(GroupReport::removed).sum()
     }
 
     /// Every change not made, with its group.
@@ -221,9 +268,10 @@ impl ApplyReport {
         self.groups.iter().map(|g| g.mutating_calls).sum()
     }
 
-    /// Every API call of the apply, reads included.
-    pub fn api_calls(&self) -> usize {
-        self.read_calls + self.groups.iter().map(|g| g.calls).sum::<usize>()
+    /// Every request of the run, reads and lease calls included: what the
+    /// service counted.
+    pub fn api_calls(&self) -> u64 {
+        self.calls.total()
     }
 }
 
@@ -233,16 +281,24 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 
 impl fmt::Display for ApplyReport {
     /// The closing line: `Apply complete: 3 added, 2 changed, 2 removed in 1
-    /// group (7 changes in 5 API calls, 0.2 s).`, or `Apply failed: ...`
-    /// naming what was done, what was not and the first failure.
+    /// group (7 changes in 12 API calls, 0.2 s).`, or `Apply failed: ...` /
+    /// `Apply stopped (...)` naming what was done, what was not and the
+    /// first failure.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let done = self.added() + self.changed() + self.removed();
-        let tail = format!(
-            "{} in {}, {:.1} s",
+        let done: usize = self.groups.iter().map(|g| g.done.len()).sum();
+        let mut tail = String::new();
+        if self.replaced() > 0 {
+            tail.push_str(&format!("{} replaced; ", self.replaced()));
+        }
+        tail.push_str(&format!(
+            "{} in {}",
             plural(done, "change", "changes"),
-            plural(self.api_calls(), "API call", "API calls"),
-            self.elapsed.as_secs_f64()
-        );
+            plural(self.api_calls() as usize, "API call", "API calls"),
+        ));
+        if self.calls.locks > 0 {
+            tail.push_str(&format!(" ({} for the lease)", self.calls.locks));
+        }
+        tail.push_str(&format!(", {:.1} s", self.elapsed.as_secs_f64()));
         let counts = format!(
             "{} added, {} changed, {} removed in {}",
             self.added(),
@@ -250,34 +306,48 @@ impl fmt::Display for ApplyReport {
             self.removed(),
             plural(self.groups.len(), "group", "groups")
         );
-        if self.groups.is_empty() {
+        if self.groups.is_empty() && self.stopped.is_none() {
             return f.write_str("Apply complete: no changes.");
         }
-        if self.is_complete() {
+        if self.succeeded() {
             return write!(f, "Apply complete: {counts} ({tail}).");
         }
+        let head = match &self.stopped {
+            Some(StopReason::Interrupted) => "Apply interrupted".to_owned(),
+            Some(reason) => format!("Apply stopped ({reason})"),
+            None => "Apply failed".to_owned(),
+        };
         let failed: Vec<&GroupReport> = self.groups.iter().filter(|g| !g.is_complete()).collect();
         let missing = self.not_done().count();
-        write!(
-            f,
-            "Apply failed: {counts} ({tail}); {} not made in {}",
-            plural(missing, "change", "changes"),
-            plural(failed.len(), "group", "groups"),
-        )?;
+        write!(f, "{head}: {counts} ({tail})")?;
+        if missing > 0 {
+            write!(
+                f,
+                "; {} not made in {}",
+                plural(missing, "change", "changes"),
+                plural(failed.len(), "group", "groups"),
+            )?;
+        }
         let first = failed.iter().find_map(|g| {
             g.failure
                 .as_ref()
                 .map(|e| format!("{}: {e}", g.id))
                 .or_else(|| {
                     g.not_done
-                        .first()
+                        .iter()
+                        .find(|n| n.reason != NotDoneReason::Stopped)
                         .map(|n| format!("{}: {}", g.id, n.reason))
                 })
         });
         if let Some(first) = first {
             write!(f, ": {first}")?;
         }
-        f.write_str(". Run plan again to see what remains.")
+        if let Some(e) = &self.journal_error
+            && !matches!(self.stopped, Some(StopReason::Journal { .. }))
+        {
+            write!(f, "; the journal could not be written: {e}")?;
+        }
+        f.write_str(".")
     }
 }
 
@@ -303,6 +373,7 @@ mod tests {
         GroupReport {
             id: "sg-1".into(),
             region: "cn-hangzhou".into(),
+            started: true,
             done,
             not_done: Vec::new(),
             failure: None,
@@ -323,7 +394,13 @@ mod tests {
             plan_hash: "sha256:00".into(),
             groups: vec![group(done, 5)],
             snapshots: Vec::new(),
-            read_calls: 1,
+            calls: CallCounts {
+                reads: 2,
+                changes: 4,
+                locks: 0,
+                retries: 0,
+            },
+            stopped: None,
             journal_error: None,
             elapsed: Duration::from_millis(210),
         };
@@ -339,6 +416,7 @@ mod tests {
             message: "RevokeSecurityGroup on sg-1 failed after 6 attempts".into(),
             attempts: 6,
             retryable: true,
+            quota: false,
         };
         let g = &mut report.groups[0];
         let removed = g.done.split_off(5);
@@ -355,11 +433,23 @@ mod tests {
         assert_eq!(
             report.to_string(),
             "Apply failed: 3 added, 2 changed, 0 removed in 1 group (5 changes in 6 API calls, 0.2 s); \
-             2 changes not made in 1 group: sg-1: RevokeSecurityGroup Throttling (request id R-1). \
-             Run plan again to see what remains."
+             2 changes not made in 1 group: sg-1: RevokeSecurityGroup Throttling (request id R-1)."
         );
 
+        report.stopped = Some(StopReason::Interrupted);
+        assert!(report.to_string().starts_with("Apply interrupted: 3 added"));
+
         report.groups.clear();
+        report.stopped = None;
         assert_eq!(report.to_string(), "Apply complete: no changes.");
+
+        let mut replaced = vec![change(Action::Replace)];
+        replaced[0].live_ids.push("sgr-1".into());
+        report.groups = vec![group(replaced, 3)];
+        report.calls.locks = 4;
+        assert_eq!(
+            report.to_string(),
+            "Apply complete: 1 added, 0 changed, 1 removed in 1 group (1 replaced; 1 change in 10 API calls (4 for the lease), 0.2 s)."
+        );
     }
 }

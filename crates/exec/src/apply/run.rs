@@ -1,11 +1,9 @@
-//! The executor: read, check, snapshot, then change groups concurrently.
+//! The executor: preflight, snapshot, then change groups concurrently.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use moat_aliyun::{CallError, CallInfo, Client};
-
-use moat_diff::{Action, GroupPlan, Plan, PlanError};
+use moat_diff::{Action, GroupPlan, Plan};
 use moat_policy::LiveGroup;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -13,121 +11,63 @@ use tokio::time::Instant;
 use tracing::Instrument as _;
 
 use super::batch::{Step, StepKind, Work, client_token, steps_of, work_of};
-use super::journal::{CallContext, CallObserver, Journal};
-use super::report::{ApplyReport, CallFailure, GroupReport, NotDone, NotDoneReason};
+use super::report::{ApplyReport, CallFailure, ChangeRef, GroupReport, NotDone, NotDoneReason};
 use super::snapshot::write_snapshots;
-use super::{ApplyError, ApplyOptions, CallEvent, check_guards, touched_groups};
-use crate::read::{GroupRef, read_groups};
+use super::{ApplyError, ApplyOptions, CallEvent};
+use crate::journal::{CallContext, CallOutcome};
+use crate::preflight::{preflight, touched_groups};
+use crate::session::{Session, StopReason, StopSignal};
 
-/// Applies `plan` through `client` (see the module documentation for the
-/// order of things). Returns `Err` only when nothing was changed: the plan
-/// is stale, a guard refused it, a touched group could not be read, or the
-/// journal or a snapshot could not be written. Otherwise the report says
-/// per group what was done and what was not; check
-/// [`ApplyReport::is_complete`].
-///
-/// The client's own observer is replaced while apply runs; pass one in
-/// [`ApplyOptions::observer`] to see every attempt.
+/// Applies `plan` through `session` (see the module documentation for the
+/// order of things). Returns `Err` only when no rule was changed: the
+/// preflight refused the plan, a region has no client, or a snapshot could
+/// not be written. Otherwise the report says per group what was done and
+/// what was not; check [`ApplyReport::succeeded`].
 pub async fn apply(
-    client: &Client,
+    session: &Session,
     plan: &Plan,
     options: &ApplyOptions,
 ) -> Result<ApplyReport, ApplyError> {
     let started = Instant::now();
     let plan_hash = plan.hash();
-    let journal = match &options.journal {
-        Some(path) => Some(Arc::new(Journal::open(path).map_err(|source| {
-            ApplyError::Journal {
-                path: path.clone(),
-                source,
-            }
-        })?)),
-        None => None,
-    };
     let touched: Vec<&GroupPlan> = touched_groups(plan).collect();
+    let stop = session.stop_signal().clone();
     let mut report = ApplyReport {
         plan_hash: plan_hash.clone(),
         groups: Vec::new(),
         snapshots: Vec::new(),
-        read_calls: 0,
+        calls: session.counts(),
+        stopped: None,
         journal_error: None,
         elapsed: started.elapsed(),
     };
-
-    // One client per region, made before anything is read or changed.
-    let mut clients: BTreeMap<String, Client> = BTreeMap::new();
-    for g in &touched {
-        if !clients.contains_key(&g.region) {
-            let regional = if g.region == client.region() {
-                client.clone()
-            } else {
-                client
-                    .for_region(&g.region)
-                    .map_err(|source| ApplyError::Region {
-                        region: g.region.clone(),
-                        source,
-                    })?
-            };
-            clients.insert(g.region.clone(), regional);
-        }
-    }
-
-    // Read the touched groups: the stale check, the guards and the
-    // snapshots all need their live rules.
-    let live: Vec<LiveGroup> = if touched.is_empty() {
-        Vec::new()
-    } else {
-        let refs: Vec<GroupRef> = touched
-            .iter()
-            .map(|g| GroupRef::new(g.id.clone(), g.region.clone()))
-            .collect();
-        let reader = client
-            .with_observer(Arc::new(CallObserver {
-                journal: journal.clone(),
-                next: options.observer.clone(),
-                context: CallContext {
-                    plan: plan_hash.clone(),
-                    phase: "read",
-                    ..CallContext::default()
-                },
-            }))
-            .read_only();
-        let state = read_groups(&reader, &refs, options.parallel.max(1) * 2)
-            .await
-            .map_err(ApplyError::Read)?;
-        report.read_calls = state.calls;
-        state.groups
-    };
-    for g in &touched {
-        let now = live
-            .iter()
-            .find(|l| l.id == g.id && l.region == g.region)
-            .map(moat_diff::fingerprint);
-        // A group that vanished since the plan changed too.
-        if now.is_none() || now != g.fingerprint {
-            return Err(ApplyError::Stale(PlanError::Stale {
-                group: g.id.clone(),
-                region: g.region.clone(),
-            }));
-        }
-    }
-    check_guards(plan, &live, options)?;
     if touched.is_empty() {
-        report.elapsed = started.elapsed();
         return Ok(report);
     }
+    // One client per region, made before anything is read or changed.
+    let clients = session.clients(touched.iter().map(|g| g.region.as_str()))?;
 
+    // The groups are read again and checked: the plan may have been made,
+    // or checked before a prompt, a while ago.
+    let checked = preflight(
+        &session.reader(),
+        plan,
+        &options.guards,
+        options.parallel.max(1) * 2,
+    )
+    .await?;
+
+    if stop.is_stopped() {
+        return Ok(finish(
+            report,
+            session,
+            touched.iter().map(not_started),
+            started,
+        ));
+    }
     if let Some(dir) = &options.snapshot_dir {
-        let ordered: Vec<LiveGroup> = touched
-            .iter()
-            .filter_map(|g| {
-                live.iter()
-                    .find(|l| l.id == g.id && l.region == g.region)
-                    .cloned()
-            })
-            .collect();
-        report.snapshots = write_snapshots(dir, &ordered)?;
-        tracing::info!(dir = %dir.display(), groups = ordered.len(), "snapshots written");
+        report.snapshots = write_snapshots(dir, &checked.live)?;
+        tracing::info!(dir = %dir.display(), groups = checked.live.len(), "snapshots written");
     }
 
     let permits = Arc::new(Semaphore::new(options.parallel.max(1)));
@@ -137,11 +77,12 @@ pub async fn apply(
             continue;
         };
         let run = GroupRun {
+            session: session.clone(),
             client: regional,
             group: (*g).clone(),
             plan_hash: plan_hash.clone(),
             options: options.clone(),
-            journal: journal.clone(),
+            stop: stop.clone(),
         };
         let permits = permits.clone();
         let span = tracing::info_span!("apply_group", group = %g.id, region = %g.region);
@@ -163,8 +104,23 @@ pub async fn apply(
             Err(_) => {}
         }
     }
-    report.groups = results.into_iter().flatten().collect();
-    report.journal_error = journal.as_ref().and_then(|j| j.error());
+    let groups = results
+        .into_iter()
+        .zip(&touched)
+        .map(|(r, g)| r.unwrap_or_else(|| not_started(g)));
+    Ok(finish(report, session, groups, started))
+}
+
+fn finish(
+    mut report: ApplyReport,
+    session: &Session,
+    groups: impl Iterator<Item = GroupReport>,
+    started: Instant,
+) -> ApplyReport {
+    report.groups = groups.collect();
+    report.stopped = session.stop_signal().reason();
+    report.journal_error = session.sink().journal.as_ref().and_then(|j| j.failure());
+    report.calls = session.counts();
     report.elapsed = started.elapsed();
     tracing::info!(
         complete = report.is_complete(),
@@ -174,7 +130,30 @@ pub async fn apply(
         calls = report.api_calls(),
         "apply finished"
     );
-    Ok(report)
+    report
+}
+
+/// The report of a group the run stopped before.
+fn not_started(g: &&GroupPlan) -> GroupReport {
+    GroupReport {
+        id: g.id.clone(),
+        region: g.region.clone(),
+        started: false,
+        done: Vec::new(),
+        not_done: work_of(g)
+            .into_iter()
+            .map(|w| NotDone {
+                change: w.change,
+                reason: NotDoneReason::Stopped,
+            })
+            .collect(),
+        failure: None,
+        verified: None,
+        mutating_calls: 0,
+        calls: 0,
+        attempts: 0,
+        elapsed: std::time::Duration::ZERO,
+    }
 }
 
 /// Where a change stands while its group runs.
@@ -184,14 +163,16 @@ enum State {
     CallOk,
     Failed(CallFailure),
     Skipped(CallFailure),
+    Stopped,
 }
 
 struct GroupRun {
+    session: Session,
     client: Client,
     group: GroupPlan,
     plan_hash: String,
     options: ApplyOptions,
-    journal: Option<Arc<Journal>>,
+    stop: StopSignal,
 }
 
 #[derive(Default)]
@@ -209,7 +190,7 @@ impl Counts {
     }
 
     fn failed(&mut self, e: &CallError) {
-        if e.action.is_mutating() {
+        if e.action.is_mutating() && e.attempts > 0 {
             self.mutating += 1;
         }
         if e.attempts > 0 {
@@ -219,23 +200,17 @@ impl Counts {
     }
 }
 
-impl GroupRun {
-    fn observed(&self, context: CallContext) -> Client {
-        self.client.with_observer(Arc::new(CallObserver {
-            journal: self.journal.clone(),
-            next: self.options.observer.clone(),
-            context,
-        }))
-    }
+/// How one step ended.
+enum StepEnd {
+    Ok,
+    Failed(CallFailure),
+    /// Not sent: its intent could not be journaled.
+    NotSent,
+}
 
+impl GroupRun {
     fn context(&self, phase: &'static str) -> CallContext {
-        CallContext {
-            plan: self.plan_hash.clone(),
-            group: self.group.id.clone(),
-            region: self.group.region.clone(),
-            phase,
-            ..CallContext::default()
-        }
+        CallContext::read(phase, &self.plan_hash, &self.group.id, &self.group.region)
     }
 
     async fn run(self) -> GroupReport {
@@ -243,6 +218,9 @@ impl GroupRun {
         let g = &self.group;
         let work = work_of(g);
         let steps = steps_of(&work);
+        if self.stop.is_stopped() {
+            return not_started(&g);
+        }
         if let Some(p) = &self.options.progress {
             p.group_started(&g.id, work.len());
         }
@@ -250,6 +228,7 @@ impl GroupRun {
         let mut states: Vec<State> = vec![State::Pending; work.len()];
         let mut counts = Counts::default();
         let mut failure: Option<CallFailure> = None;
+        let mut cut = false;
         for step in &steps {
             if let Some(f) = &failure {
                 for &i in &step.changes {
@@ -259,17 +238,26 @@ impl GroupRun {
                 }
                 continue;
             }
-            let result = self.call(step, &mut counts).await;
-            let ok = result.is_ok();
-            match result {
-                Ok(()) => {
+            // A stop lets the step in flight finish; the next never starts.
+            if self.stop.is_stopped() {
+                cut = true;
+                break;
+            }
+            let end = self.call(step, &mut counts).await;
+            let ok = matches!(end, StepEnd::Ok);
+            match end {
+                StepEnd::Ok => {
                     for &i in &step.changes {
                         if matches!(states[i], State::Pending) {
                             states[i] = State::CallOk;
                         }
                     }
                 }
-                Err(f) => {
+                StepEnd::NotSent => {
+                    cut = true;
+                    break;
+                }
+                StepEnd::Failed(f) => {
                     tracing::warn!(
                         phase = %step.phase,
                         direction = %step.direction,
@@ -277,6 +265,16 @@ impl GroupRun {
                         error = %f.message,
                         "call failed; no further changes to this group"
                     );
+                    if f.quota
+                        && let Some(code) = &f.code
+                    {
+                        // The account is at a limit moat did not know of;
+                        // other groups would hit it too.
+                        self.stop.stop(StopReason::Quota {
+                            group: g.id.clone(),
+                            code: code.clone(),
+                        });
+                    }
                     for &i in &step.changes {
                         states[i] = State::Failed(f.clone());
                     }
@@ -294,10 +292,18 @@ impl GroupRun {
                 });
             }
         }
+        if cut {
+            for s in &mut states {
+                if matches!(s, State::Pending) {
+                    *s = State::Stopped;
+                }
+            }
+        }
 
         let mut report = GroupReport {
             id: g.id.clone(),
             region: g.region.clone(),
+            started: true,
             done: Vec::new(),
             not_done: Vec::new(),
             failure: failure.clone(),
@@ -308,8 +314,10 @@ impl GroupRun {
             elapsed: started.elapsed(),
         };
 
-        // Read the group back to verify, or to learn what a failed call did.
-        let read_back = if self.options.verify || failure.is_some() {
+        // Read the group back to verify, or to learn what a failed call
+        // did. A group cut short by a stop is not verified: the caller is
+        // waiting, and the result of every call sent is known.
+        let read_back = if failure.is_some() || (self.options.verify && !cut) {
             Some(self.read_back(&work, &states, &mut report).await)
         } else {
             None
@@ -327,6 +335,7 @@ impl GroupRun {
                 (State::Failed(error), Some(Some(_))) => Some(NotDoneReason::Failed { error }),
                 (State::Failed(error), None) => Some(NotDoneReason::Unknown { error }),
                 (State::Skipped(after), _) => Some(NotDoneReason::Skipped { after }),
+                (State::Stopped, _) => Some(NotDoneReason::Stopped),
             };
             match reason {
                 None => report.done.push(w.change.clone()),
@@ -366,25 +375,44 @@ impl GroupRun {
         report
     }
 
-    /// One step's call (two for a replace), counted into `counts`.
-    async fn call(&self, step: &Step, counts: &mut Counts) -> Result<(), CallFailure> {
+    /// One step: its intent journaled, its call (two for a replace), its
+    /// outcome journaled, counted into `counts`.
+    async fn call(&self, step: &Step, counts: &mut Counts) -> StepEnd {
         let g = &self.group;
-        let token = client_token(
+        let token = match client_token(
             &self.plan_hash,
             &self.options.token_scope,
             &g.id,
             step.direction,
             step.phase,
             step.batch,
-        )
-        .map_err(|e| CallFailure::local(step.phase.as_str(), e.to_string()))?;
+        ) {
+            Ok(t) => t,
+            Err(e) => {
+                return StepEnd::Failed(CallFailure::local(step.phase.as_str(), e.to_string()));
+            }
+        };
         let mut context = self.context(step.phase.as_str());
         context.direction = Some(step.direction);
         context.batch = step.batch;
         context.rules = step.rules.clone();
         context.rule_ids = step.rule_ids();
         context.client_token = Some(token.as_str().to_owned());
-        let client = self.observed(context);
+        if let StepKind::Replace { rule, .. } = &step.kind {
+            context.reauthorizes = Some(rule.clone());
+        }
+        let first_action = step.first_action();
+        let journal = self.session.sink().journal.as_ref();
+        if let Some(j) = journal
+            && let Err(e) = j.intent(&context, first_action.as_str())
+        {
+            // Write-ahead: no call whose intent is not in the journal.
+            self.stop.stop(StopReason::Journal {
+                error: error_chain(&e),
+            });
+            return StepEnd::NotSent;
+        }
+        let client = self.session.observed(&self.client, context.clone());
         let result = match &step.kind {
             StepKind::Authorize(rules) => client
                 .authorize(&g.id, step.direction, rules, &token)
@@ -399,6 +427,8 @@ impl GroupRun {
                 .await
                 .map(|o| o.calls),
             StepKind::Replace { rule_id, rule } => {
+                // Back to back, as one step: a stop is only looked at
+                // between steps, so the rule is never left revoked by one.
                 let revoke = token.derive("replace-revoke");
                 let ids = std::slice::from_ref(rule_id);
                 match client.revoke(&g.id, step.direction, ids, &revoke).await {
@@ -415,16 +445,35 @@ impl GroupRun {
                 }
             }
         };
-        match result {
+        let (end, outcome, last_action) = match result {
             Ok(calls) => {
                 counts.ok(&calls);
-                Ok(())
+                let last = calls.last();
+                let outcome = CallOutcome::ok(
+                    last.map_or("", |c| c.request_id.as_str()),
+                    calls.iter().map(|c| c.attempts).sum(),
+                );
+                let action = last.map_or(first_action, |c| c.action);
+                (StepEnd::Ok, outcome, action)
             }
             Err(e) => {
                 counts.failed(&e);
-                Err(CallFailure::from_error(&e))
+                (
+                    StepEnd::Failed(CallFailure::from_error(&e)),
+                    CallOutcome::failed(&e),
+                    e.action,
+                )
             }
+        };
+        if let Some(j) = journal
+            && let Err(e) = j.outcome(&context, last_action.as_str(), &outcome)
+        {
+            // The call is done; the next one will not start.
+            self.stop.stop(StopReason::Journal {
+                error: error_chain(&e),
+            });
         }
+        end
     }
 
     /// Reads the group until every change whose call succeeded is visible
@@ -437,7 +486,10 @@ impl GroupRun {
         states: &[State],
         report: &mut GroupReport,
     ) -> Result<Vec<Option<String>>, CallFailure> {
-        let client = self.observed(self.context("verify")).read_only();
+        let client = self
+            .session
+            .observed(&self.client, self.context("verify"))
+            .read_only();
         let polls = self.options.verify_polls.max(1);
         let mut last = Vec::new();
         for poll in 1..=polls {
@@ -473,27 +525,35 @@ impl GroupRun {
     }
 }
 
-/// `None` when `live` shows the change made, else what differs.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// `None` when `live` shows the change made, else what differs. A replaced
+/// rule comes back with a new id, so it is found by its identity.
 fn mismatch(w: &Work, live: &LiveGroup) -> Option<String> {
-    match w.change.action {
-        Action::Add => {
+    let change: &ChangeRef = &w.change;
+    match change.action {
+        Action::Add | Action::Replace => {
             let rule = w.rule.as_ref()?;
             match live.rules.iter().find(|r| r.rule.key == rule.key) {
                 None => Some("rule not in the group".to_owned()),
-                Some(r) => attributes_differ(&r.rule, rule),
-            }
-        }
-        Action::Change if w.replace => {
-            // Revoked and authorized again: a new id with the same key.
-            let rule = w.rule.as_ref()?;
-            match live.rules.iter().find(|r| r.rule.key == rule.key) {
-                None => Some("rule not in the group".to_owned()),
+                Some(r) if change.action == Action::Replace && change.live_ids.contains(&r.id) => {
+                    Some(format!("rule {} was not replaced", r.id))
+                }
                 Some(r) => attributes_differ(&r.rule, rule),
             }
         }
         Action::Change => {
             let rule = w.rule.as_ref()?;
-            let id = w.change.live_ids.first()?;
+            let id = change.live_ids.first()?;
             match live.rules.iter().find(|r| &r.id == id) {
                 None => Some(format!("rule {id} not in the group")),
                 Some(r) if r.rule.key != rule.key => {
@@ -503,8 +563,7 @@ fn mismatch(w: &Work, live: &LiveGroup) -> Option<String> {
             }
         }
         Action::Remove => {
-            let still: Vec<&str> = w
-                .change
+            let still: Vec<&str> = change
                 .live_ids
                 .iter()
                 .filter(|id| {

@@ -12,7 +12,7 @@ use moat_emulator::{
     AccessKey, Direction as WireDirection, EmulatorConfig, EmulatorHandle, FaultConfig, SeedGroup,
     Stats,
 };
-use moat_exec::{GroupRef, read_groups, render_export};
+use moat_exec::{GroupRef, Reader, Session, read_groups, render_export};
 use moat_policy::{
     Direction, LiveGroup, LiveRule, NicType, Peer, PolicySet, PortRange, Protocol, Rule, RuleKey,
     Verdict,
@@ -23,13 +23,32 @@ pub const KEY_ID: &str = "LTAI5tApplyTestKey001";
 pub const KEY_SECRET: &str = "apply-test-secret-do-not-log";
 
 pub fn emulator(faults: FaultConfig, id_seed: u64) -> EmulatorHandle {
-    moat_emulator::start(EmulatorConfig {
+    emulator_with(faults, id_seed, |_| {})
+}
+
+/// An emulator with whatever else `tweak` sets (a lower rule quota, say).
+pub fn emulator_with(
+    faults: FaultConfig,
+    id_seed: u64,
+    tweak: impl FnOnce(&mut EmulatorConfig),
+) -> EmulatorHandle {
+    let mut config = EmulatorConfig {
         access_keys: vec![AccessKey::new(KEY_ID, KEY_SECRET)],
         id_seed: Some(id_seed),
         faults,
         ..EmulatorConfig::default()
-    })
-    .expect("the emulator starts on loopback")
+    };
+    tweak(&mut config);
+    moat_emulator::start(config).expect("the emulator starts on loopback")
+}
+
+/// A session without a journal.
+pub fn session(client: &Client) -> Session {
+    Session::new(client.clone())
+}
+
+pub fn reader(client: &Client) -> Reader {
+    Reader::new(client.read_only())
 }
 
 /// A client without a rate limit whose retries wait only milliseconds.
@@ -170,7 +189,7 @@ pub fn today() -> jiff::civil::Date {
 
 pub async fn live(client: &Client, ids: &[&str]) -> Vec<LiveGroup> {
     let refs: Vec<GroupRef> = ids.iter().map(|id| GroupRef::new(*id, REGION)).collect();
-    read_groups(&client.read_only(), &refs, 4)
+    read_groups(&reader(client), &refs, 4)
         .await
         .expect("read")
         .groups
@@ -182,9 +201,7 @@ pub async fn make_plan(client: &Client, set: &PolicySet) -> (Plan, Vec<LiveGroup
         .iter()
         .map(|g| GroupRef::new(g.id.clone(), g.region.clone()))
         .collect();
-    let state = read_groups(&client.read_only(), &refs, 8)
-        .await
-        .expect("read");
+    let state = read_groups(&reader(client), &refs, 8).await.expect("read");
     let plan = diff(set, &state.groups, &DiffOptions::new(today()));
     (plan, state.groups)
 }

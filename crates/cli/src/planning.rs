@@ -1,0 +1,144 @@
+//! What `plan`, `drift` and `apply` share: the flags that change the diff,
+//! the plan key, making a plan through the pipeline, and writing files.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::Args;
+use moat_diff::{DiffOptions, PlanKey, RenderOptions};
+use moat_exec::{PlanOptions, Planned, Reader};
+use moat_policy::PolicySet;
+
+use crate::args::GlobalArgs;
+use crate::context::{Cloud, LOCAL_STATE, today};
+use crate::output::use_color;
+
+/// Where apply keeps its journal unless told otherwise; `plan` reads it
+/// too, to name rules an interrupted apply left missing.
+pub const DEFAULT_JOURNAL: &str = ".moat/journal.jsonl";
+
+/// The environment variable that holds the plan key.
+pub const PLAN_KEY_ENV: &str = "MOAT_PLAN_KEY";
+
+/// Flags that change what the diff decides.
+#[derive(Debug, Args)]
+pub struct DiffFlags {
+    /// In authoritative groups, also remove live rules moat cannot model
+    /// (by default they are shown and kept, and drift reports them).
+    #[arg(long)]
+    pub remove_unmodeled: bool,
+}
+
+/// The key saved plans are signed and checked with.
+#[derive(Debug, Args)]
+pub struct SigningArgs {
+    /// File holding the key that signs saved plans (`plan -o`) and that
+    /// `apply PLANFILE` requires them to be signed with; overrides
+    /// MOAT_PLAN_KEY.
+    #[arg(long, value_name = "FILE")]
+    pub plan_key_file: Option<PathBuf>,
+}
+
+/// The configured plan key: `--plan-key-file`, else `MOAT_PLAN_KEY`, else
+/// none.
+pub fn plan_key(args: &SigningArgs) -> anyhow::Result<Option<PlanKey>> {
+    if let Some(path) = &args.plan_key_file {
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("--plan-key-file: cannot read {}", path.display()))?;
+        let key =
+            PlanKey::new(&bytes).with_context(|| format!("--plan-key-file {}", path.display()))?;
+        return Ok(Some(key));
+    }
+    match std::env::var_os(PLAN_KEY_ENV) {
+        Some(v) if !v.is_empty() => {
+            let key = PlanKey::new(v.as_encoded_bytes()).context(PLAN_KEY_ENV)?;
+            Ok(Some(key))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The region of the first group, for a client when `--region` is absent.
+pub fn region_hint(set: &PolicySet) -> Option<&str> {
+    set.groups.first().map(|g| g.region.as_str())
+}
+
+pub fn render_options(global: &GlobalArgs) -> RenderOptions {
+    RenderOptions {
+        color: use_color(global.color, std::io::stdout().is_terminal()),
+        ..RenderOptions::default()
+    }
+}
+
+/// Makes the plan of `set` through the pipeline, naming the rules an
+/// interrupted apply (in `journal`) left missing.
+pub async fn make_plan(
+    reader: &Reader,
+    set: &Arc<PolicySet>,
+    flags: &DiffFlags,
+    journal: &Path,
+    keep_live: bool,
+) -> anyhow::Result<Planned> {
+    let mut options = PlanOptions::new(DiffOptions {
+        today: today()?,
+        remove_unmodeled: flags.remove_unmodeled,
+    });
+    options.keep_live = keep_live;
+    options.interrupted = match moat_exec::interrupted_replaces(journal) {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::warn!(journal = %journal.display(), error = %e, "cannot read the journal");
+            Vec::new()
+        }
+    };
+    Ok(moat_exec::plan(reader, set, &options).await?)
+}
+
+/// Says on stderr which groups of the policies do not exist, and for the
+/// local cloud how to start over.
+pub fn note_missing(plan: &moat_diff::Plan, cloud: &Cloud) -> anyhow::Result<()> {
+    let mut err = std::io::stderr().lock();
+    for g in plan.missing_groups() {
+        writeln!(
+            err,
+            "error: security group {} in region {} (policy at {}) does not exist",
+            g.id, g.region, g.origin
+        )
+        .context("writing to stderr")?;
+    }
+    if cloud.is_local() && plan.missing_groups().next().is_some() {
+        writeln!(
+            err,
+            "hint: the local cloud in {LOCAL_STATE} was seeded from other policies: delete it to seed a new one from these"
+        )
+        .context("writing to stderr")?;
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same
+/// directory, then a rename, so an interrupted write never leaves half a
+/// file.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
