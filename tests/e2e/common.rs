@@ -89,11 +89,17 @@ impl TestEnv {
 
     /// Runs `moat ARGS...` to completion.
     pub fn run(&self, args: &[&str]) -> Run {
+        self.run_env(&[], args)
+    }
+
+    /// [`TestEnv::run`] with `extra` variables set for this run only.
+    pub fn run_env(&self, extra: &[(&str, &str)], args: &[&str]) -> Run {
         let output = Command::new(env!("CARGO_BIN_EXE_moat"))
             .args(args)
             .current_dir(&self.cwd)
             .env_clear()
             .envs(&self.vars)
+            .envs(extra.iter().copied())
             .output()
             .expect("running moat");
         let home = self.home().to_string_lossy().into_owned();

@@ -96,7 +96,8 @@ impl fmt::Display for GuardProblem {
             }
             GuardProblem::MaxDestroy { removals, max } => write!(
                 f,
-                "plan removes {removals} rules, more than the {max} allowed"
+                "plan removes {removals} {}, more than the {max} allowed",
+                if *removals == 1 { "rule" } else { "rules" }
             ),
             GuardProblem::RuleQuota {
                 group,
