@@ -7,6 +7,7 @@ mod auth;
 mod connections;
 mod faults;
 mod golden;
+mod interop;
 mod modify;
 mod network;
 mod persistence;

@@ -1,48 +1,54 @@
-//! Interop with Alibaba Cloud's official Python SDKs (the old core SDK, the
+//! Interop with Alibaba Cloud's official SDKs: Python (the old core SDK, the
 //! Tea SDK with signature v2 and the Tea SDK with its default ACS3
-//! signature), driven by `tests/sdk/interop.py`.
-//!
-//! The interpreter comes from `MOAT_SDK_PYTHON`; without it the test builds
-//! the virtual environment with `scripts/sdk-venv.sh`. A missing Python fails
-//! the test with a message saying so: it never skips.
+//! signature, driven by `tests/sdk/interop.py`) and Node.js
+//! (`@alicloud/ecs20140526` with its default and with signature v2,
+//! `@alicloud/pop-core` with GET and POST, driven by `tests/sdk/interop.js`).
+//! Each runs the same scenario; `crate::interop` finds the SDKs or skips.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
 use serde_json::Value;
 
+use crate::interop;
 use crate::support::{KEY_ID, SECRET, start_emulator};
 
 const DESCRIPTION: &str = "SSH admin/ops * ~ & 管理 café";
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-pub fn sdk_python() -> PathBuf {
-    if let Some(p) = std::env::var_os("MOAT_SDK_PYTHON").filter(|p| !p.is_empty()) {
-        let p = PathBuf::from(p);
-        assert!(
-            p.exists(),
-            "MOAT_SDK_PYTHON points to {}, which does not exist",
-            p.display()
-        );
-        return p;
-    }
-    let root = workspace_root();
-    let out = Command::new("bash")
-        .arg(root.join("scripts/sdk-venv.sh"))
-        .current_dir(&root)
+/// Runs a scenario script against `port` and reads the JSON it prints.
+fn run_scenario(mut cmd: Command, script: &str, port: u16) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/sdk")
+        .join(script);
+    let port = port.to_string();
+    let out: Output = cmd
+        .arg(&path)
+        .args(["127.0.0.1", &port, KEY_ID, SECRET, "cn-hangzhou"])
+        // The SDKs must use the given key, not one found on this machine.
+        .env("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
+        .env("ALIBABA_CLOUD_CLI_PROFILE_DISABLED", "true")
         .output()
-        .unwrap_or_else(|e| panic!("cannot run scripts/sdk-venv.sh (bash is required): {e}"));
+        .unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "scripts/sdk-venv.sh failed; the SDK interop test needs python3 with venv and pip, \
-         and access to the Python package registry.\nstdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stdout),
+        "{script} failed\nstdout:\n{stdout}\nstderr:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    root.join(".venv-sdk/bin/python")
+    serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("{script} printed no JSON ({e}):\n{stdout}"))
+}
+
+/// The Python with the SDKs, for the other Python interop tests.
+pub fn sdk_python() -> Option<PathBuf> {
+    interop::python()
+}
+
+/// An integer member as an SDK hands it back: the emulator writes a JSON
+/// number, and the Node.js Tea models, which type `Priority` as a string,
+/// turn it into one.
+fn int(v: &Value) -> Option<i64> {
+    v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))
 }
 
 fn rules(step: &Value) -> &Vec<Value> {
@@ -75,12 +81,12 @@ fn check_scenario(sdk: &str, steps: &Value) {
     assert_eq!(after[0]["SourceCidrIp"], "10.0.0.0/8", "{sdk}");
     assert_eq!(after[1]["IpProtocol"], "ICMPv6", "{sdk}");
     assert_eq!(after[1]["Policy"], "Drop", "{sdk}");
-    assert_eq!(after[1]["Priority"], 100, "{sdk}");
+    assert_eq!(int(&after[1]["Priority"]), Some(100), "{sdk}");
     assert_eq!(after[2]["PortRange"], "443/443", "{sdk}");
 
     let listed = &steps["describe_groups"]["body"]["SecurityGroups"]["SecurityGroup"];
     assert_eq!(listed[0]["SecurityGroupId"], group, "{sdk}");
-    assert_eq!(listed[0]["RuleCount"], 3, "{sdk}");
+    assert_eq!(int(&listed[0]["RuleCount"]), Some(3), "{sdk}");
 
     let modified = rules(&steps["describe_after_modify"]);
     assert_eq!(
@@ -88,7 +94,7 @@ fn check_scenario(sdk: &str, steps: &Value) {
         "{sdk}"
     );
     assert_eq!(modified[2]["Description"], "https, modified", "{sdk}");
-    assert_eq!(modified[2]["Priority"], 10, "{sdk}");
+    assert_eq!(int(&modified[2]["Priority"]), Some(10), "{sdk}");
 
     let by_fields = rules(&steps["describe_after_modify_by_fields"]);
     assert_eq!(by_fields[0]["Description"], "ssh, by fields", "{sdk}");
@@ -129,27 +135,27 @@ fn check_scenario(sdk: &str, steps: &Value) {
     assert_eq!(missing["status"], 404, "{sdk}");
 }
 
+/// The calls each full scenario makes, counted by the emulator.
+fn check_stats(stats: &moat_emulator::Stats, scenarios: u64) {
+    assert_eq!(stats.ok("AuthorizeSecurityGroup"), 2 * scenarios);
+    assert_eq!(stats.ok("AuthorizeSecurityGroupEgress"), scenarios);
+    assert_eq!(stats.ok("RevokeSecurityGroup"), 2 * scenarios);
+    assert_eq!(stats.ok("RevokeSecurityGroupEgress"), scenarios);
+    assert_eq!(stats.ok("ModifySecurityGroupRule"), 2 * scenarios);
+    assert_eq!(stats.ok("TagResources"), scenarios);
+    assert_eq!(stats.ok("UntagResources"), scenarios);
+    assert_eq!(stats.ok("ListTagResources"), scenarios);
+    assert_eq!(stats.errors("DescribeSecurityGroups"), scenarios);
+    assert_eq!(stats.errors("DescribeSecurityGroupAttribute"), scenarios);
+}
+
 #[test]
 fn official_python_sdks_work_unchanged() {
-    let python = sdk_python();
+    let Some(python) = interop::python() else {
+        return;
+    };
     let emu = start_emulator();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/interop.py");
-    let port = emu.addr().port().to_string();
-    let out = Command::new(&python)
-        .arg(&script)
-        .args(["127.0.0.1", &port, KEY_ID, SECRET, "cn-hangzhou"])
-        .env("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
-        .env("ALIBABA_CLOUD_CLI_PROFILE_DISABLED", "true")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", python.display()));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "interop.py failed\nstdout:\n{stdout}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("interop.py printed no JSON ({e}):\n{stdout}"));
+    let report = run_scenario(Command::new(python), "interop.py", emu.addr().port());
 
     check_scenario("core", &report["core"]);
     check_scenario("tea_v2", &report["tea_v2"]);
@@ -170,15 +176,33 @@ fn official_python_sdks_work_unchanged() {
         assert_eq!(report[tea]["wrong_secret"]["status"], 400, "{tea}");
     }
 
-    // Three scenarios, each with the same calls.
-    let stats = emu.emulator().stats();
-    assert_eq!(stats.ok("AuthorizeSecurityGroup"), 6);
-    assert_eq!(stats.ok("RevokeSecurityGroup"), 6);
-    assert_eq!(stats.ok("ModifySecurityGroupRule"), 6);
-    assert_eq!(stats.ok("TagResources"), 3);
-    assert_eq!(stats.ok("UntagResources"), 3);
-    assert_eq!(stats.ok("ListTagResources"), 3);
-    assert_eq!(stats.errors("DescribeSecurityGroups"), 3);
-    assert_eq!(stats.errors("DescribeSecurityGroupAttribute"), 3);
-    assert!(emu.emulator().is_empty(), "both groups were deleted");
+    check_stats(&emu.emulator().stats(), 3);
+    assert!(emu.emulator().is_empty(), "every group was deleted");
+}
+
+#[test]
+fn official_node_sdks_work_unchanged() {
+    let Some(node_path) = interop::node_path() else {
+        return;
+    };
+    let emu = start_emulator();
+    let mut node = Command::new("node");
+    node.env("NODE_PATH", &node_path);
+    let report = run_scenario(node, "interop.js", emu.addr().port());
+    let suites = [
+        "node_tea_acs3",
+        "node_tea_v2",
+        "node_pop_get",
+        "node_pop_post",
+    ];
+    for suite in suites {
+        check_scenario(suite, &report[suite]);
+        assert_eq!(
+            report[suite]["wrong_secret"]["code"], "SignatureDoesNotMatch",
+            "{suite}"
+        );
+        assert_eq!(report[suite]["wrong_secret"]["status"], 400, "{suite}");
+    }
+    check_stats(&emu.emulator().stats(), suites.len() as u64);
+    assert!(emu.emulator().is_empty(), "every group was deleted");
 }
