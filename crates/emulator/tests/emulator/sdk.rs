@@ -48,7 +48,8 @@ pub fn sdk_python() -> Option<PathBuf> {
 /// number, and the Node.js Tea models, which type `Priority` as a string,
 /// turn it into one.
 fn int(v: &Value) -> Option<i64> {
-    v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+    v.as_i64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
 }
 
 fn rules(step: &Value) -> &Vec<Value> {
