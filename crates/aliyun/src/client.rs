@@ -28,10 +28,10 @@ use crate::credentials::{CredentialProvider, Credentials, error_chain};
 use crate::endpoint::{region_endpoint, resolve_endpoint};
 use crate::error::{CallError, CallErrorKind, ConfigError, PagingError};
 use crate::observe::{AttemptObserver, AttemptOutcome, AttemptRecord, CallInfo, Outcome};
-use crate::ratelimit::RateLimiter;
+use crate::ratelimit::{AdaptiveRate, Limiters, Paced, RateLimiter, RateMode, RegionRate};
 use crate::request::{ApiRequest, ClientToken, RequestStamp, SignedRequest};
 use crate::response::{WireResponse, parse_response};
-use crate::retry::RetryPolicy;
+use crate::retry::{Failure, RetryPolicy};
 
 /// A paged read that needs more pages than this is refused as runaway.
 const MAX_PAGES: u32 = 10_000;
@@ -47,12 +47,17 @@ pub struct ClientConfig {
     /// Allow plain http to a host that is not loopback (`--insecure-http`).
     pub insecure_http: bool,
     pub credentials: CredentialProvider,
-    /// Calls per second shared by every task of the client and of every
-    /// client derived from it (`--max-rps`); `None` for no limit. Retries
-    /// count like any call.
+    /// Without `adaptive`: calls per second shared by every task of the
+    /// client and of every client derived from it, in all regions
+    /// (`--max-rps`), or `None` for no limit. With `adaptive`: the most
+    /// each region's adaptive rate may reach. Retries count like any call.
     pub max_rps: Option<f64>,
-    /// Calls allowed at once after a quiet spell (at least 1).
+    /// Calls allowed at once after a quiet spell at a fixed rate (at least
+    /// 1).
     pub burst: u32,
+    /// A rate per region that finds the quota by itself (see
+    /// [`crate::ratelimit::control`]), capped by `max_rps`.
+    pub adaptive: Option<AdaptiveRate>,
     /// Bound on each attempt, from sending the request to the end of the
     /// answer.
     pub timeout: Duration,
@@ -63,8 +68,8 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
-    /// Defaults: the region's https endpoint, 10 calls per second with no
-    /// burst, 20 s per attempt, [`RetryPolicy::default`], 1000 rules a page.
+    /// Defaults: the region's https endpoint, a fixed 10 calls per second
+    /// with no burst, 20 s per attempt, [`RetryPolicy::default`], 1000 rules a page.
     pub fn new(region: impl Into<String>, credentials: CredentialProvider) -> ClientConfig {
         ClientConfig {
             region: region.into(),
@@ -73,6 +78,7 @@ impl ClientConfig {
             credentials,
             max_rps: Some(10.0),
             burst: 1,
+            adaptive: None,
             timeout: Duration::from_secs(20),
             connect_timeout: Duration::from_secs(5),
             retry: RetryPolicy::default(),
@@ -83,6 +89,24 @@ impl ClientConfig {
     pub fn with_credentials(region: impl Into<String>, credentials: Credentials) -> ClientConfig {
         ClientConfig::new(region, CredentialProvider::fixed(credentials))
     }
+
+    /// How calls are paced, from `max_rps`, `burst` and `adaptive`.
+    pub fn rate_mode(&self) -> RateMode {
+        match (&self.adaptive, self.max_rps) {
+            (Some(a), cap) => RateMode::Adaptive(AdaptiveRate {
+                cap: match (a.cap, cap) {
+                    (Some(x), Some(y)) => Some(x.min(y)),
+                    (x, y) => x.or(y),
+                },
+                ..a.clone()
+            }),
+            (None, Some(per_second)) => RateMode::Fixed {
+                per_second,
+                burst: self.burst,
+            },
+            (None, None) => RateMode::Unlimited,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -92,6 +116,9 @@ struct Shared {
     endpoint_overridden: bool,
     region: String,
     credentials: CredentialProvider,
+    /// Shared with every client derived from this one.
+    limiters: Arc<Limiters>,
+    /// This region's.
     limiter: Option<Arc<RateLimiter>>,
     retry: RetryPolicy,
     timeout: Duration,
@@ -108,13 +135,8 @@ impl Shared {
         // The region goes into every request, so it is checked even when an
         // endpoint override means it does not pick the host.
         region_endpoint(&config.region)?;
-        let limiter = match config.max_rps {
-            None => None,
-            Some(r) if r.is_finite() && r > 0.0 => {
-                Some(Arc::new(RateLimiter::new(r, config.burst)))
-            }
-            Some(r) => return Err(ConfigError::InvalidRate { value: r }),
-        };
+        let limiters = Arc::new(Limiters::new(config.rate_mode())?);
+        let limiter = limiters.for_region(&config.region);
         if !(10..=1000).contains(&config.rules_page_size) {
             return Err(ConfigError::InvalidPageSize {
                 value: config.rules_page_size,
@@ -137,6 +159,7 @@ impl Shared {
             endpoint_overridden: config.endpoint.is_some(),
             region: config.region.clone(),
             credentials: config.credentials.clone(),
+            limiters,
             limiter,
             retry: config.retry.clone(),
             timeout: config.timeout,
@@ -191,9 +214,11 @@ impl Client {
         }
     }
 
-    /// A client for another region sharing this one's pool, rate limit,
-    /// credentials and observer. With an endpoint override the endpoint
-    /// stays; otherwise it becomes that region's.
+    /// A client for another region sharing this one's pool, credentials,
+    /// observer and limiters (a fixed rate is shared by all regions; an
+    /// adaptive one is that region's own, the same for every client asking
+    /// for it). With an endpoint override the endpoint stays; otherwise it
+    /// becomes that region's.
     pub fn for_region(&self, region: &str) -> Result<Client, ConfigError> {
         Ok(Client {
             inner: self.inner.for_region(region)?,
@@ -202,6 +227,11 @@ impl Client {
 
     pub fn region(&self) -> &str {
         self.inner.region()
+    }
+
+    /// See [`ReadClient::rate_stats`].
+    pub fn rate_stats(&self) -> Vec<RegionRate> {
+        self.inner.rate_stats()
     }
 
     pub fn endpoint(&self) -> &Url {
@@ -402,7 +432,8 @@ impl ReadClient {
                 endpoint_overridden: s.endpoint_overridden,
                 region: region.to_owned(),
                 credentials: s.credentials.clone(),
-                limiter: s.limiter.clone(),
+                limiters: s.limiters.clone(),
+                limiter: s.limiters.for_region(region),
                 retry: s.retry.clone(),
                 timeout: s.timeout,
                 rules_page_size: s.rules_page_size,
@@ -414,6 +445,12 @@ impl ReadClient {
 
     pub fn region(&self) -> &str {
         &self.shared.region
+    }
+
+    /// The rate each limiter of this client and its siblings has reached,
+    /// by region.
+    pub fn rate_stats(&self) -> Vec<RegionRate> {
+        self.shared.limiters.stats()
     }
 
     pub fn endpoint(&self) -> &Url {
@@ -622,6 +659,7 @@ impl ReadClient {
     ) -> Result<(T, CallInfo), CallError> {
         let start = Instant::now();
         let mut attempt = 0u32;
+        let mut throttled = 0u32;
         loop {
             attempt += 1;
             span.record("attempt", attempt);
@@ -637,12 +675,22 @@ impl ReadClient {
             }
             let retry_in = match &result {
                 Ok(_) => None,
-                Err(kind) if kind.is_retryable() => {
-                    self.shared
-                        .retry
-                        .next_delay(attempt, start.elapsed(), rand::random::<f64>())
+                Err(kind) => {
+                    throttled += u32::from(kind.is_throttling());
+                    let failure = Failure {
+                        retryable: kind.is_retryable(),
+                        throttled: kind.is_throttling(),
+                        retry_after: kind.retry_after(),
+                    };
+                    self.shared.retry.delay_after(
+                        &failure,
+                        attempt,
+                        throttled,
+                        start.elapsed(),
+                        self.shared.limiters.is_adaptive(),
+                        rand::random::<f64>(),
+                    )
                 }
-                Err(_) => None,
             };
             if let Some(observer) = &self.observer {
                 observer.record(&AttemptRecord {
@@ -711,13 +759,18 @@ impl ReadClient {
                 );
             }
         };
-        if let Some(limiter) = &self.shared.limiter {
-            limiter.acquire().await;
-        }
+        let limiter = self.shared.limiter.as_deref();
+        let permit = match limiter {
+            Some(l) => Some(l.acquire().await),
+            None => None,
+        };
         let signed = req.sign(&credentials, &RequestStamp::fresh());
         let started_at = jiff::Timestamp::now();
         let t0 = Instant::now();
         let result = self.exchange::<T>(&signed, &credentials).await;
+        if let (Some(limiter), Some(permit)) = (limiter, permit) {
+            limiter.record(&permit, paced(&result));
+        }
         (started_at, t0, result)
     }
 
@@ -753,14 +806,40 @@ impl ReadClient {
             .get("x-acs-request-id")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
+        let retry_after = retry_after(resp.headers());
         let body = resp.bytes().await.map_err(transport)?;
-        let value: T = parse_response(status, header_id.as_deref(), &body, credentials)?;
+        let value: T = parse_response(status, header_id.as_deref(), &body, credentials).map_err(
+            |mut kind| {
+                if let CallErrorKind::Api(e) = &mut kind {
+                    e.retry_after = retry_after;
+                }
+                kind
+            },
+        )?;
         let id = Some(value.request_id())
             .filter(|id| !id.is_empty())
             .map(str::to_owned)
             .or(header_id)
             .unwrap_or_default();
         Ok((value, id))
+    }
+}
+
+/// The `x-acs-retry-after` header: a positive whole number of milliseconds.
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let text = headers.get("x-acs-retry-after")?.to_str().ok()?;
+    match text.trim().parse::<u64>() {
+        Ok(ms) if ms > 0 => Some(Duration::from_millis(ms)),
+        _ => None,
+    }
+}
+
+/// What an attempt's result tells the limiter.
+fn paced<T>(result: &Result<T, CallErrorKind>) -> Paced {
+    match result {
+        Ok(_) => Paced::Accepted,
+        Err(kind) if kind.is_throttling() => Paced::Throttled(kind.retry_after()),
+        Err(_) => Paced::Failed,
     }
 }
 

@@ -40,6 +40,10 @@ pub struct ApiError {
     pub request_id: String,
     pub host_id: String,
     pub recommend: String,
+    /// The wait the service asked for before the next call: a positive
+    /// whole number of milliseconds in the `x-acs-retry-after` header (the
+    /// unit the aliyun CLI and the Tea SDKs read it in).
+    pub retry_after: Option<Duration>,
 }
 
 impl ApiError {
@@ -139,6 +143,18 @@ pub enum CallErrorKind {
 }
 
 impl CallErrorKind {
+    pub fn is_throttling(&self) -> bool {
+        matches!(self, CallErrorKind::Api(e) if e.is_throttling())
+    }
+
+    /// See [`ApiError::retry_after`].
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            CallErrorKind::Api(e) => e.retry_after,
+            _ => None,
+        }
+    }
+
     pub fn is_retryable(&self) -> bool {
         match self {
             CallErrorKind::Api(e) => e.is_retryable(),
@@ -307,6 +323,7 @@ mod tests {
             request_id: "r-1".into(),
             host_id: String::new(),
             recommend: String::new(),
+            retry_after: None,
         }
     }
 

@@ -72,6 +72,7 @@ pub use credentials::{
 pub use error::{ApiError, CallError, CallErrorKind, ConfigError};
 pub use moat_wire as wire;
 pub use observe::{AttemptLog, AttemptObserver, AttemptOutcome, AttemptRecord, CallInfo, Outcome};
+pub use ratelimit::{AdaptiveRate, RateMode, RateStats, RegionRate};
 pub use request::{ApiRequest, ClientToken, RequestStamp, SignedRequest};
 pub use retry::RetryPolicy;
 pub use secret::Secret;

@@ -72,6 +72,7 @@ pub fn parse_response<T: WireResponse>(
                 request_id,
                 host_id: e.host_id.to_string(),
                 recommend: e.recommend.to_string(),
+                retry_after: None,
             }
         }
         // Not the service's JSON (a proxy's page, a truncated body): keep
@@ -86,6 +87,7 @@ pub fn parse_response<T: WireResponse>(
                 request_id: header_request_id.unwrap_or_default().to_owned(),
                 host_id: String::new(),
                 recommend: String::new(),
+                retry_after: None,
             }
         }
     };

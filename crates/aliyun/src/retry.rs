@@ -4,9 +4,17 @@
 use std::time::Duration;
 
 /// How a call is retried after a retryable failure.
+///
+/// A throttled attempt does not count toward `max_attempts`: throttling
+/// says nothing about the request, only that the account's quota is used
+/// up for the moment, and an adaptive limiter answers it by slowing every
+/// call down. So a throttled call is retried for as long as `max_elapsed`
+/// allows (unless `max_attempts` is 1, which never retries), and is not
+/// lost to a run of bad luck while the limiter finds the quota.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RetryPolicy {
-    /// Attempts in all, the first included (1 means never retry).
+    /// Attempts in all, the first included, not counting throttled ones (1
+    /// means never retry, not even a throttled call).
     pub max_attempts: u32,
     /// Upper bound of the first backoff; it doubles with each retry.
     pub base_delay: Duration,
@@ -29,6 +37,16 @@ impl Default for RetryPolicy {
             max_elapsed: Duration::from_secs(90),
         }
     }
+}
+
+/// A failed attempt as the retry policy sees it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Failure {
+    pub retryable: bool,
+    /// Answered `Throttling`.
+    pub throttled: bool,
+    /// The wait the service asked for (`x-acs-retry-after`).
+    pub retry_after: Option<Duration>,
 }
 
 impl RetryPolicy {
@@ -61,6 +79,44 @@ impl RetryPolicy {
         let delay = self.ceiling(attempt).mul_f64(unit.clamp(0.0, 1.0));
         (elapsed.saturating_add(delay) < self.max_elapsed).then_some(delay)
     }
+
+    /// The wait before the next attempt after attempt number `attempt`
+    /// failed with `failure`, `throttled` of the attempts so far (this one
+    /// included) having been throttled; `None` to give up. A throttled call
+    /// waits at least what the service asked for; beyond that, under an
+    /// adaptive limiter (`paced`) it waits only for the limiter, otherwise
+    /// it backs off as any failure does, by the number of throttles. Any
+    /// other failure backs off by the number of such failures, and waits at
+    /// least a retry-after too.
+    pub fn delay_after(
+        &self,
+        failure: &Failure,
+        attempt: u32,
+        throttled: u32,
+        elapsed: Duration,
+        paced: bool,
+        unit: f64,
+    ) -> Option<Duration> {
+        if !failure.retryable || self.max_attempts <= 1 {
+            return None;
+        }
+        let asked = failure.retry_after.unwrap_or_default();
+        let unit = unit.clamp(0.0, 1.0);
+        let delay = if failure.throttled {
+            if paced {
+                asked
+            } else {
+                self.ceiling(throttled).mul_f64(unit).max(asked)
+            }
+        } else {
+            let failures = attempt.saturating_sub(throttled);
+            if failures >= self.max_attempts {
+                return None;
+            }
+            self.ceiling(failures).mul_f64(unit).max(asked)
+        };
+        (elapsed.saturating_add(delay) < self.max_elapsed).then_some(delay)
+    }
 }
 
 #[cfg(test)]
@@ -91,5 +147,71 @@ mod tests {
         );
         // A huge attempt number saturates instead of overflowing.
         assert_eq!(p.ceiling(u32::MAX), Duration::from_millis(350));
+    }
+
+    #[test]
+    fn throttled_attempts_are_retried_until_time_runs_out() {
+        let p = RetryPolicy {
+            max_attempts: 3,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(1),
+            max_elapsed: Duration::from_secs(10),
+        };
+        let throttle = Failure {
+            retryable: true,
+            throttled: true,
+            retry_after: None,
+        };
+        let error = Failure {
+            throttled: false,
+            ..throttle
+        };
+        let zero = Duration::ZERO;
+        // Fifty throttles in a row are still retried, at once under an
+        // adaptive limiter and with a backoff without one.
+        assert_eq!(
+            p.delay_after(&throttle, 50, 50, zero, true, 0.5),
+            Some(zero)
+        );
+        assert_eq!(
+            p.delay_after(&throttle, 50, 50, zero, false, 0.5),
+            Some(Duration::from_millis(500))
+        );
+        // ...but not once the time is up.
+        let late = Duration::from_secs(10);
+        assert_eq!(p.delay_after(&throttle, 2, 2, late, true, 0.5), None);
+        // Other failures count, throttles aside: the third one gives up.
+        assert_eq!(
+            p.delay_after(&error, 12, 10, zero, true, 0.5),
+            Some(Duration::from_millis(100))
+        );
+        assert_eq!(p.delay_after(&error, 13, 10, zero, true, 0.5), None);
+        // A retry-after is a floor of the wait, for any failure.
+        let asked = Failure {
+            retry_after: Some(Duration::from_millis(700)),
+            ..throttle
+        };
+        assert_eq!(
+            p.delay_after(&asked, 1, 1, zero, true, 0.5),
+            Some(Duration::from_millis(700))
+        );
+        let asked = Failure {
+            retry_after: Some(Duration::from_millis(700)),
+            ..error
+        };
+        assert_eq!(
+            p.delay_after(&asked, 1, 0, zero, false, 0.5),
+            Some(Duration::from_millis(700))
+        );
+        // Not retryable, or a policy of one attempt: never.
+        let fatal = Failure {
+            retryable: false,
+            ..error
+        };
+        assert_eq!(p.delay_after(&fatal, 1, 0, zero, true, 0.5), None);
+        assert_eq!(
+            RetryPolicy::never().delay_after(&throttle, 1, 1, zero, true, 0.5),
+            None
+        );
     }
 }

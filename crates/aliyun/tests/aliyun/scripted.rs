@@ -24,6 +24,8 @@ pub enum Step {
     Slow(Duration, u16, serde_json::Value),
     /// Close the connection without an answer.
     Drop,
+    /// Answer with this status, JSON body and extra headers.
+    WithHeaders(u16, serde_json::Value, Vec<(&'static str, String)>),
 }
 
 pub fn ok() -> Step {
@@ -110,8 +112,13 @@ async fn handle(
         });
         s.script.pop_front()
     };
+    let mut headers = Vec::new();
     let (status, body) = match step {
         Some(Step::Answer(status, body)) => (status, body),
+        Some(Step::WithHeaders(status, body, extra)) => {
+            headers = extra;
+            (status, body)
+        }
         Some(Step::Slow(pause, status, body)) => {
             tokio::time::sleep(pause).await;
             (status, body)
@@ -125,5 +132,10 @@ async fn handle(
     };
     let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    for (name, value) in headers {
+        if let Ok(value) = hyper::header::HeaderValue::from_str(&value) {
+            r.headers_mut().insert(name, value);
+        }
+    }
     Ok(r)
 }

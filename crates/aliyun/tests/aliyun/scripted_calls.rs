@@ -184,7 +184,6 @@ async fn errors_name_the_call_and_carry_the_answer() {
     let server = ScriptedServer::start(vec![
         error(404, "InvalidSecurityGroupId.NotFound", "req-404"),
         error(400, "Throttling", "req-t1"),
-        error(400, "Throttling", "req-t2"),
         Step::Answer(200, json!("not an object")),
         Step::Slow(Duration::from_secs(2), 200, json!({})),
         Step::Slow(Duration::from_secs(2), 200, json!({})),
@@ -217,9 +216,13 @@ async fn errors_name_the_call_and_carry_the_answer() {
     assert!(e.is_group_not_found() && !e.is_retryable());
     show(&e);
 
-    let e = client.delete_security_group("sg-busy").await.unwrap_err();
+    // A throttled call is retried past max_attempts (see
+    // throttled_calls_are_retried_past_max_attempts); only a policy of
+    // one attempt gives up on it at once.
+    let once = self::client(&server, RetryPolicy::never());
+    let e = once.delete_security_group("sg-busy").await.unwrap_err();
     assert!(e.is_throttling() && e.is_retryable());
-    assert_eq!((e.attempts, e.request_id()), (2, Some("req-t2")));
+    assert_eq!((e.attempts, e.request_id()), (1, Some("req-t1")));
     show(&e);
 
     let e = client.delete_security_group("sg-odd").await.unwrap_err();
@@ -263,6 +266,73 @@ async fn a_dropped_connection_is_a_transport_error_without_the_url() {
         !text.contains("scripted-token") && !text.contains("127.0.0.1"),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn throttled_calls_are_retried_past_max_attempts() {
+    let server = ScriptedServer::start(vec![
+        error(400, "Throttling", "req-t1"),
+        error(400, "Throttling.User", "req-t2"),
+        error(400, "Throttling.Api", "req-t3"),
+        error(400, "Throttling", "req-t4"),
+        ok(),
+    ])
+    .await;
+    let client = client(&server, fast_retry(2));
+    let out = client
+        .delete_security_group("sg-busy")
+        .await
+        .expect("a throttled call is not given up after two attempts");
+    assert_eq!(out.attempts(), 5);
+    assert_eq!(server.take_received().len(), 5);
+
+    // Other failures still count: two server errors end it.
+    server.push([
+        error(503, "ServiceUnavailable", "req-1"),
+        error(400, "Throttling", "req-t"),
+        error(500, "InternalError", "req-2"),
+        ok(),
+    ]);
+    let e = client.delete_security_group("sg-down").await.unwrap_err();
+    assert_eq!((e.attempts, e.code()), (3, Some("InternalError")));
+}
+
+#[tokio::test]
+async fn a_retry_after_is_waited_for_and_slows_every_call() {
+    let throttled = Step::WithHeaders(
+        400,
+        json!({"RequestId": "req-t", "Code": "Throttling", "Message": "slow down"}),
+        vec![("x-acs-retry-after", "300".to_owned())],
+    );
+    let server = ScriptedServer::start(vec![throttled, ok(), ok()]).await;
+    let mut config =
+        ClientConfig::with_credentials("cn-hangzhou", Credentials::access_key("id", SECRET));
+    config.endpoint = Some(server.url());
+    config.max_rps = None;
+    config.adaptive = Some(moat_aliyun::AdaptiveRate::default());
+    config.retry = fast_retry(3);
+    let log = Arc::new(AttemptLog::new());
+    let client = Client::new(&config)
+        .expect("config")
+        .with_observer(log.clone());
+    let t0 = Instant::now();
+    let first = client.delete_security_group("sg-1").await.expect("retried");
+    assert_eq!(first.attempts(), 2);
+    let records = log.records();
+    assert_eq!(records[0].retry_in, Some(Duration::from_millis(300)));
+    assert!(t0.elapsed() >= Duration::from_millis(300));
+    let e = records[0].outcome.clone();
+    assert!(
+        matches!(e, AttemptOutcome::Api { status: 400, .. }),
+        "{e:?}"
+    );
+    // The hold is the limiter's: another call started meanwhile would
+    // have waited too; one started now goes at the new rate.
+    client.delete_security_group("sg-2").await.expect("ok");
+    let stats = client.rate_stats();
+    assert_eq!(stats.len(), 1);
+    assert_eq!((stats[0].stats.throttled, stats[0].stats.sent), (1, 3));
+    assert!(stats[0].stats.adaptive);
 }
 
 #[tokio::test]

@@ -1,0 +1,407 @@
+//! The pace of one limiter as a pure state machine: every method takes the
+//! time from its caller, so tests drive it with a clock of their own and the
+//! async limiter only adds waiting.
+//!
+//! A fixed pace is a token bucket: `rate` calls a second on average, at most
+//! `burst` at once after a quiet spell.
+//!
+//! An adaptive pace is the same bucket with a rate that moves, as TCP's
+//! congestion window does:
+//!
+//! - **Slow start.** It starts at a safe rate with a small burst and doubles
+//!   the rate each time a call sent at the current rate succeeds while the
+//!   rate was what held the caller back, so the rate doubles about once per
+//!   round trip while the callers want more.
+//! - **Backing off.** At the first `Throttling`, and then at most once per
+//!   round trip (a throttled call sent before the last decrease says nothing
+//!   new), the rate drops to a share (`backoff`) of what the service
+//!   accepted over the last window, or of the rate itself if that is lower.
+//!   The service counts calls over a window (a second for a QPS quota), and
+//!   a slow start may have filled it in a burst; so from then on the
+//!   limiter also never lets more than `rate x window` calls go in any
+//!   window, which holds calls until the burst has aged out of it instead of
+//!   sending them into a full quota.
+//! - **Additive increase.** While the rate holds callers back it grows by a
+//!   small share (`increase`) of the rate set at the last decrease per
+//!   second, doubling for every `patience` without a throttle, so it probes
+//!   slowly near a known quota and quickly far from one.
+//! - **Retry-after.** When the service says how long to wait
+//!   (`x-acs-retry-after`), no call goes before that, at any pace.
+//!
+//! Waiting callers are not given reservations in advance: each asks again
+//! when its turn comes, so a change of rate applies to the next call.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// No limiter goes faster than this (calls per second).
+pub const MAX_RATE: f64 = 10_000.0;
+
+/// The longest wait a retry-after can impose on the limiter; longer values
+/// are cut to this.
+pub const MAX_HOLD: Duration = Duration::from_secs(60);
+
+/// Settings of an adaptive pace. The defaults are what moat uses.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AdaptiveRate {
+    /// Calls per second before anything is known about the quota.
+    pub start: f64,
+    /// Calls allowed at once at the start and after a quiet spell.
+    pub burst: u32,
+    /// Never faster than this (`--max-rps` with `--adaptive-rate`);
+    /// `None` for [`MAX_RATE`].
+    pub cap: Option<f64>,
+    /// Never slower than this, however often calls are throttled.
+    pub floor: f64,
+    /// After a throttle the rate becomes this share of the rate the service
+    /// accepted over the last window (0 to 1).
+    pub backoff: f64,
+    /// Growth per second after a decrease, as a share of the rate set then
+    /// (at least [`MIN_INCREASE`] calls per second per second).
+    pub increase: f64,
+    /// The growth doubles for every stretch this long without a throttle.
+    pub patience: Duration,
+    /// The window over which the service is taken to count calls.
+    pub window: Duration,
+}
+
+/// The least additive increase, in calls per second per second, so a rate
+/// that fell to the floor still climbs back.
+pub const MIN_INCREASE: f64 = 1.0;
+
+impl Default for AdaptiveRate {
+    /// Starts at 10 calls per second (the fixed rate of earlier versions,
+    /// safe for any account) with a burst of 5; backs off to 97% of what
+    /// the service accepted in the last second, never below 1 call per
+    /// second (what Alibaba's SDK documentation suggests while backing
+    /// off); grows by 1% of that a second, doubling every 5 s without a
+    /// throttle.
+    fn default() -> AdaptiveRate {
+        AdaptiveRate {
+            start: 10.0,
+            burst: 5,
+            cap: None,
+            floor: 1.0,
+            backoff: 0.97,
+            increase: 0.01,
+            patience: Duration::from_secs(5),
+            window: Duration::from_secs(1),
+        }
+    }
+}
+
+/// What a pace follows.
+#[derive(Clone, Debug, PartialEq)]
+enum Kind {
+    Fixed,
+    Adaptive(AdaptiveRate),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Phase {
+    SlowStart,
+    /// After the first decrease: additive increase from `base`, set at
+    /// `since`.
+    Steady {
+        since: Instant,
+        base: f64,
+    },
+}
+
+/// Handed out with each call; given back with its outcome.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Permit {
+    sent_at: Instant,
+    epoch: u64,
+    /// The pace held this caller back (it waited, or took the last token).
+    limited: bool,
+}
+
+impl Permit {
+    pub fn sent_at(&self) -> Instant {
+        self.sent_at
+    }
+}
+
+/// A change worth telling a user about.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RateChange {
+    /// Slow start doubled the rate.
+    Doubled { from: f64, to: f64 },
+    /// A throttle lowered the rate; `accepted` is what the service accepted
+    /// over the last window, per second; `held` the pause the service asked
+    /// for, if it did.
+    Decreased {
+        from: f64,
+        to: f64,
+        accepted: f64,
+        held: Option<Duration>,
+    },
+    /// The service asked for a pause; no call goes before `until`.
+    Held { until: Instant, asked: Duration },
+}
+
+/// What a pace has done so far.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RateStats {
+    pub adaptive: bool,
+    /// The rate now, calls per second.
+    pub rate: f64,
+    /// The highest rate the pace has allowed.
+    pub peak_rate: f64,
+    /// The most calls the service accepted within one window.
+    pub peak_accepted: usize,
+    /// Attempts sent.
+    pub sent: u64,
+    /// Attempts answered `Throttling`.
+    pub throttled: u64,
+    /// Times a throttle lowered the rate.
+    pub decreases: u64,
+}
+
+/// The state of one limiter.
+#[derive(Clone, Debug)]
+pub struct Pace {
+    kind: Kind,
+    rate: f64,
+    cap: f64,
+    burst: f64,
+    tokens: f64,
+    refilled: Instant,
+    hold_until: Option<Instant>,
+    phase: Phase,
+    epoch: u64,
+    decreased_at: Option<Instant>,
+    window: Duration,
+    /// Send times of the last window's calls, oldest first, without those
+    /// answered `Throttling` (the service did not count them).
+    sent: VecDeque<Instant>,
+    /// Send times of the last window's successful calls, oldest first.
+    accepted: VecDeque<Instant>,
+    stats: RateStats,
+}
+
+impl Pace {
+    /// A token bucket: `per_second` on average, `burst` at once (at least 1).
+    pub fn fixed(per_second: f64, burst: u32, now: Instant) -> Pace {
+        let burst = f64::from(burst.max(1));
+        Pace::build(Kind::Fixed, per_second, per_second, burst, now)
+    }
+
+    pub fn adaptive(settings: &AdaptiveRate, now: Instant) -> Pace {
+        let cap = settings.cap.unwrap_or(MAX_RATE).min(MAX_RATE);
+        let floor = settings.floor.min(cap);
+        let start = settings.start.clamp(floor, cap);
+        let settings = AdaptiveRate {
+            floor,
+            ..settings.clone()
+        };
+        let burst = f64::from(settings.burst.max(1));
+        Pace::build(Kind::Adaptive(settings), start, cap, burst, now)
+    }
+
+    fn build(kind: Kind, rate: f64, cap: f64, burst: f64, now: Instant) -> Pace {
+        let window = match &kind {
+            Kind::Adaptive(s) => s.window.max(Duration::from_millis(1)),
+            Kind::Fixed => Duration::from_secs(1),
+        };
+        Pace {
+            stats: RateStats {
+                adaptive: matches!(kind, Kind::Adaptive(_)),
+                rate,
+                peak_rate: rate,
+                peak_accepted: 0,
+                sent: 0,
+                throttled: 0,
+                decreases: 0,
+            },
+            kind,
+            rate,
+            cap,
+            burst,
+            tokens: burst,
+            refilled: now,
+            hold_until: None,
+            phase: Phase::SlowStart,
+            epoch: 0,
+            decreased_at: None,
+            window,
+            sent: VecDeque::new(),
+            accepted: VecDeque::new(),
+        }
+    }
+
+    pub fn rate(&self) -> f64 {
+        self.rate
+    }
+
+    pub fn stats(&self) -> RateStats {
+        RateStats {
+            rate: self.rate,
+            ..self.stats.clone()
+        }
+    }
+
+    /// The earliest time, `now` or later, at which the next call may go.
+    pub fn ready_at(&mut self, now: Instant) -> Instant {
+        self.forget_before(now);
+        let mut at = now;
+        if let Some(hold) = self.hold_until
+            && hold > at
+        {
+            at = hold;
+        }
+        let tokens = self.tokens_at(at);
+        if tokens < 1.0 {
+            at += Duration::from_secs_f64((1.0 - tokens) / self.rate);
+        }
+        if matches!(self.phase, Phase::Steady { .. }) {
+            // At most `rate x window` calls in any window: the n-th newest
+            // send must have left the window.
+            let most = ((self.rate * self.window.as_secs_f64()).floor() as usize).max(1);
+            let from = at.checked_sub(self.window);
+            let first = from.map_or(0, |f| self.sent.partition_point(|t| *t <= f));
+            if self.sent.len() - first >= most {
+                at = at.max(self.sent[self.sent.len() - most] + self.window);
+            }
+        }
+        at
+    }
+
+    /// Takes the next call at `now`, which [`Pace::ready_at`] allowed.
+    /// `waited`: the caller had to wait for its slot.
+    pub fn take(&mut self, now: Instant, waited: bool) -> Permit {
+        self.tokens = self.tokens_at(now) - 1.0;
+        self.refilled = now;
+        self.sent.push_back(now);
+        self.stats.sent += 1;
+        Permit {
+            sent_at: now,
+            epoch: self.epoch,
+            limited: waited || self.tokens < 1.0,
+        }
+    }
+
+    /// The call of `permit` succeeded; `now` is when its answer came.
+    pub fn succeeded(&mut self, permit: &Permit, now: Instant) -> Option<RateChange> {
+        let at = self.accepted.partition_point(|t| *t <= permit.sent_at);
+        self.accepted.insert(at, permit.sent_at);
+        self.forget_before(now);
+        self.stats.peak_accepted = self.stats.peak_accepted.max(self.accepted.len());
+        let Kind::Adaptive(settings) = &self.kind else {
+            return None;
+        };
+        let (increase, patience) = (settings.increase, settings.patience);
+        if !permit.limited {
+            // The callers did not want more than the rate gave them: a
+            // success at this pace says nothing about a faster one.
+            return None;
+        }
+        let from = self.rate;
+        match self.phase {
+            Phase::SlowStart => {
+                if permit.epoch != self.epoch || from >= self.cap {
+                    return None;
+                }
+                let to = (from * 2.0).min(self.cap);
+                self.set_rate(to, now);
+                self.epoch += 1;
+                Some(RateChange::Doubled { from, to })
+            }
+            Phase::Steady { since, base } => {
+                let calm = now.saturating_duration_since(since).as_secs_f64();
+                let doublings = (calm / patience.as_secs_f64().max(1e-3)).floor();
+                let per_second =
+                    (increase * base).max(MIN_INCREASE) * 2f64.powf(doublings.min(16.0));
+                // One call at full use is 1/rate of a second.
+                let to = (from + per_second / from).min(self.cap);
+                self.set_rate(to, now);
+                None
+            }
+        }
+    }
+
+    /// The call of `permit` was answered `Throttling` at `now`, with the
+    /// service's retry-after if it sent one.
+    pub fn throttled(
+        &mut self,
+        permit: &Permit,
+        now: Instant,
+        retry_after: Option<Duration>,
+    ) -> Option<RateChange> {
+        self.stats.throttled += 1;
+        // The service did not count it, so it takes no room in the window.
+        let at = self.sent.partition_point(|t| *t < permit.sent_at);
+        if self.sent.get(at) == Some(&permit.sent_at) {
+            self.sent.remove(at);
+        }
+        let held = retry_after;
+        if let Some(asked) = held {
+            let until = now + asked.min(MAX_HOLD);
+            self.hold_until = Some(self.hold_until.map_or(until, |h| h.max(until)));
+        }
+        let hold_change = held.map(|asked| RateChange::Held {
+            until: now + asked.min(MAX_HOLD),
+            asked,
+        });
+        let Kind::Adaptive(settings) = &self.kind else {
+            return hold_change;
+        };
+        let (backoff, floor) = (settings.backoff, settings.floor);
+        if self.decreased_at.is_some_and(|d| permit.sent_at < d) {
+            // Sent before the last decrease, at the old pace.
+            return hold_change;
+        }
+        self.forget_before(now);
+        let accepted = self.accepted.len() as f64 / self.window.as_secs_f64();
+        let from = self.rate;
+        let to = (backoff * from.min(accepted)).max(floor).min(self.cap);
+        self.set_rate(to, now);
+        // No burst right after a throttle.
+        self.tokens = self.tokens.min(0.0);
+        self.phase = Phase::Steady {
+            since: now,
+            base: to,
+        };
+        self.epoch += 1;
+        self.decreased_at = Some(now);
+        self.stats.decreases += 1;
+        Some(RateChange::Decreased {
+            from,
+            to,
+            accepted,
+            held,
+        })
+    }
+
+    fn set_rate(&mut self, to: f64, now: Instant) {
+        // Tokens earned so far are earned at the old rate.
+        self.tokens = self.tokens_at(now);
+        self.refilled = self.refilled.max(now);
+        self.rate = to;
+        self.stats.peak_rate = self.stats.peak_rate.max(to);
+    }
+
+    fn tokens_at(&self, t: Instant) -> f64 {
+        let earned = t.saturating_duration_since(self.refilled).as_secs_f64() * self.rate;
+        (self.tokens + earned).min(self.burst)
+    }
+
+    fn forget_before(&mut self, now: Instant) {
+        let Some(edge) = now.checked_sub(self.window) else {
+            return;
+        };
+        while self.sent.front().is_some_and(|t| *t <= edge) {
+            self.sent.pop_front();
+        }
+        while self.accepted.front().is_some_and(|t| *t <= edge) {
+            self.accepted.pop_front();
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "control_tests.rs"]
+mod tests;

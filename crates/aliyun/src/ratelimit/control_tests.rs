@@ -1,0 +1,527 @@
+//! The pace as a state machine on a clock of the tests' own: single steps,
+//! then whole runs against models of a service quota, simulated event by
+//! event so they take no real time and always come out the same.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+
+use super::*;
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// Takes `n` calls as early as the pace allows, starting at `t`; returns
+/// their send times, in milliseconds after `t0`.
+fn drain(pace: &mut Pace, t0: Instant, t: Instant, n: usize) -> Vec<u128> {
+    let mut now = t;
+    (0..n)
+        .map(|_| {
+            let at = pace.ready_at(now);
+            let waited = at > now;
+            now = at;
+            pace.take(at, waited);
+            (at - t0).as_millis()
+        })
+        .collect()
+}
+
+#[test]
+fn a_fixed_pace_is_a_token_bucket() {
+    let t0 = Instant::now();
+    let mut pace = Pace::fixed(10.0, 2, t0);
+    assert_eq!(drain(&mut pace, t0, t0, 5), [0, 0, 100, 200, 300]);
+    // A long pause fills the bucket again, but never above the burst.
+    let later = t0 + Duration::from_secs(60);
+    let waits = drain(&mut pace, t0, later, 3);
+    assert_eq!(waits, [60_000, 60_000, 60_100]);
+    // Successes and throttles do not move a fixed rate.
+    let at = pace.ready_at(later);
+    let p = pace.take(at, true);
+    assert_eq!(pace.succeeded(&p, later + ms(20)), None);
+    assert_eq!(pace.throttled(&p, later + ms(20), None), None);
+    assert_eq!(pace.rate(), 10.0);
+}
+
+#[test]
+fn an_adaptive_pace_starts_at_a_safe_rate_with_a_small_burst() {
+    let t0 = Instant::now();
+    let mut pace = Pace::adaptive(&AdaptiveRate::default(), t0);
+    // Five at once, then one each 100 ms.
+    assert_eq!(drain(&mut pace, t0, t0, 7), [0, 0, 0, 0, 0, 100, 200]);
+}
+
+#[test]
+fn slow_start_doubles_once_per_round_while_the_rate_holds_callers_back() {
+    let t0 = Instant::now();
+    let mut pace = Pace::adaptive(&AdaptiveRate::default(), t0);
+    let first: Vec<Permit> = (0..6).map(|_| pace.take(t0, false)).collect();
+    // The first four left tokens in the bucket: they were not held back.
+    assert!(first[..4].iter().all(|p| !p.limited));
+    assert!(first[4].limited && first[5].limited);
+    assert_eq!(pace.succeeded(&first[0], t0 + ms(20)), None);
+    assert_eq!(pace.rate(), 10.0);
+    assert_eq!(
+        pace.succeeded(&first[4], t0 + ms(20)),
+        Some(RateChange::Doubled {
+            from: 10.0,
+            to: 20.0
+        })
+    );
+    // Another answer of the same round does not double again.
+    assert_eq!(pace.succeeded(&first[5], t0 + ms(21)), None);
+    assert_eq!(pace.rate(), 20.0);
+    // A call sent at the new rate does.
+    let at = pace.ready_at(t0 + ms(21));
+    let next = pace.take(at, true);
+    assert_eq!(
+        pace.succeeded(&next, at + ms(20)),
+        Some(RateChange::Doubled {
+            from: 20.0,
+            to: 40.0
+        })
+    );
+    assert_eq!(pace.stats().peak_rate, 40.0);
+}
+
+#[test]
+fn the_cap_bounds_slow_start_and_the_start() {
+    let t0 = Instant::now();
+    let settings = AdaptiveRate {
+        cap: Some(15.0),
+        ..AdaptiveRate::default()
+    };
+    let mut pace = Pace::adaptive(&settings, t0);
+    for i in 0..20u64 {
+        let at = pace.ready_at(t0 + ms(i * 10));
+        let p = pace.take(at, true);
+        pace.succeeded(&p, at + ms(5));
+    }
+    assert_eq!(pace.rate(), 15.0);
+    let low = AdaptiveRate {
+        cap: Some(4.0),
+        ..AdaptiveRate::default()
+    };
+    assert_eq!(Pace::adaptive(&low, t0).rate(), 4.0);
+}
+
+#[test]
+fn a_throttle_backs_off_to_what_the_service_accepted_once_per_round() {
+    let t0 = Instant::now();
+    let settings = AdaptiveRate {
+        cap: Some(400.0),
+        ..AdaptiveRate::default()
+    };
+    let mut pace = Pace::adaptive(&settings, t0);
+    pace.rate = 400.0;
+    // 100 calls in 0.25 s are accepted, then 20 more are sent and all
+    // throttled.
+    for i in 0..100u64 {
+        let p = pace.take(t0 + ms(i * 25 / 10), true);
+        pace.succeeded(&p, t0 + ms(i * 25 / 10 + 20));
+    }
+    let late: Vec<Permit> = (0..20u64)
+        .map(|i| pace.take(t0 + ms(250 + i), true))
+        .collect();
+    let now = t0 + ms(290);
+    let change = pace.throttled(&late[0], now, None);
+    assert_eq!(
+        change,
+        Some(RateChange::Decreased {
+            from: 400.0,
+            to: 97.0,
+            accepted: 100.0,
+            held: None
+        })
+    );
+    // The others were sent before the decrease: no further decrease.
+    for p in &late[1..] {
+        assert_eq!(pace.throttled(p, now + ms(1), None), None);
+    }
+    assert_eq!(pace.rate(), 97.0);
+    let stats = pace.stats();
+    assert_eq!((stats.throttled, stats.decreases), (20, 1));
+    assert_eq!(stats.peak_accepted, 100);
+
+    // The quota still holds the 100 accepted calls of the last second: at
+    // 97 a second, the 4th oldest of them must age out first.
+    let at = pace.ready_at(now + ms(1));
+    assert_eq!((at - t0).as_millis(), 1007);
+
+    // A call sent after the decrease that is throttled lowers it again.
+    let p = pace.take(at, true);
+    let change = pace.throttled(&p, at + ms(20), None);
+    assert!(
+        matches!(change, Some(RateChange::Decreased { from: 97.0, .. })),
+        "{change:?}"
+    );
+}
+
+#[test]
+fn the_rate_never_falls_below_the_floor() {
+    let t0 = Instant::now();
+    let mut pace = Pace::adaptive(&AdaptiveRate::default(), t0);
+    let mut now = t0;
+    for _ in 0..50 {
+        now = pace.ready_at(now);
+        let p = pace.take(now, true);
+        now += ms(20);
+        pace.throttled(&p, now, None);
+    }
+    assert_eq!(pace.rate(), 1.0);
+    // ...and climbs back from it.
+    for _ in 0..30 {
+        now = pace.ready_at(now);
+        let p = pace.take(now, true);
+        now += ms(20);
+        pace.succeeded(&p, now);
+    }
+    assert!(pace.rate() > 1.0, "{}", pace.rate());
+}
+
+#[test]
+fn a_retry_after_holds_every_call_at_any_pace() {
+    let t0 = Instant::now();
+    for mut pace in [
+        Pace::fixed(100.0, 5, t0),
+        Pace::adaptive(&AdaptiveRate::default(), t0),
+    ] {
+        let p = pace.take(t0, false);
+        let now = t0 + ms(20);
+        let change = pace.throttled(&p, now, Some(ms(800)));
+        match change {
+            Some(RateChange::Held { asked, .. }) => assert_eq!(asked, ms(800)),
+            Some(RateChange::Decreased { held, .. }) => assert_eq!(held, Some(ms(800))),
+            other => panic!("{other:?}"),
+        }
+        // The fixed pace goes as soon as the hold ends; the adaptive one
+        // also lowered its rate to the floor, so it waits for a token too.
+        let first = (pace.ready_at(now) - t0).as_millis();
+        if pace.stats().adaptive {
+            assert!(first > 820, "{first}");
+        } else {
+            assert_eq!(first, 820);
+        }
+        // A later, shorter retry-after does not shorten the hold.
+        pace.throttled(&p, now, Some(ms(10)));
+        assert_eq!((pace.ready_at(now) - t0).as_millis(), first);
+        // An absurd one is cut to a minute.
+        pace.throttled(&p, now, Some(Duration::from_secs(3600)));
+        assert_eq!(pace.ready_at(now) - now, MAX_HOLD);
+    }
+}
+
+#[test]
+fn additive_increase_is_slow_near_the_quota_and_speeds_up_without_throttles() {
+    let t0 = Instant::now();
+    let mut pace = Pace::adaptive(&AdaptiveRate::default(), t0);
+    let p = pace.take(t0, true);
+    pace.succeeded(&p, t0 + ms(10));
+    pace.rate = 100.0;
+    let p = pace.take(t0 + ms(20), true);
+    pace.throttled(&p, t0 + ms(40), None);
+    // Accepted one call in the last second: the floor-bound backoff.
+    assert_eq!(pace.rate(), 1.0);
+    pace.rate = 100.0;
+    pace.phase = Phase::Steady {
+        since: t0,
+        base: 100.0,
+    };
+    // One second at full use: 100 calls add 1% of 100 calls per second.
+    let mut now = t0;
+    for _ in 0..100 {
+        now += ms(10);
+        let p = pace.take(now, true);
+        pace.succeeded(&p, now);
+    }
+    let after_one = pace.rate();
+    assert!((100.9..101.1).contains(&after_one), "{after_one}");
+    // Ten seconds later without a throttle, the growth has doubled twice.
+    let later = t0 + Duration::from_secs(10);
+    let before = pace.rate();
+    let p = pace.take(later, true);
+    pace.succeeded(&p, later);
+    let step = (pace.rate() - before) * before;
+    assert!((3.9..4.1).contains(&step), "{step}");
+}
+
+// ---------------------------------------------------------------------
+// Whole runs against models of a quota, on a simulated clock.
+
+/// How the modelled service counts calls.
+enum Quota {
+    /// At most `n` accepted calls in any window of a second (what the
+    /// emulator's `--max-qps` does).
+    Sliding {
+        n: usize,
+        admitted: VecDeque<Instant>,
+    },
+    /// A token bucket of `rate` a second holding `burst`.
+    Bucket {
+        rate: f64,
+        burst: f64,
+        tokens: f64,
+        last: Instant,
+    },
+}
+
+impl Quota {
+    fn sliding(n: usize) -> Quota {
+        Quota::Sliding {
+            n,
+            admitted: VecDeque::new(),
+        }
+    }
+
+    fn bucket(rate: f64, burst: f64, t0: Instant) -> Quota {
+        Quota::Bucket {
+            rate,
+            burst,
+            tokens: burst,
+            last: t0,
+        }
+    }
+
+    fn admit(&mut self, t: Instant) -> bool {
+        match self {
+            Quota::Sliding { n, admitted } => {
+                while admitted
+                    .front()
+                    .is_some_and(|a| t.duration_since(*a) >= Duration::from_secs(1))
+                {
+                    admitted.pop_front();
+                }
+                if admitted.len() >= *n {
+                    return false;
+                }
+                admitted.push_back(t);
+                true
+            }
+            Quota::Bucket {
+                rate,
+                burst,
+                tokens,
+                last,
+            } => {
+                *tokens = (*tokens + t.duration_since(*last).as_secs_f64() * *rate).min(*burst);
+                *last = t;
+                if *tokens >= 1.0 {
+                    *tokens -= 1.0;
+                    true
+                } else {
+                    false
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Run {
+    elapsed: Duration,
+    ok: usize,
+    throttled: usize,
+    rate: f64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Event {
+    /// The head of the queue may be able to go (stale unless its
+    /// generation is the current one).
+    Grant(u64),
+    /// A call's answer arrives for worker `w`.
+    Answer { worker: usize, ok: bool },
+}
+
+/// `calls` calls by `workers` concurrent callers through `pace` to a
+/// service counting with `quota`, each answered `latency` (plus up to 2 ms
+/// of deterministic jitter) after it is sent. Throttled calls are sent
+/// again. Returns when the last call has succeeded.
+fn simulate(
+    mut pace: Pace,
+    mut quota: Quota,
+    t0: Instant,
+    calls: usize,
+    workers: usize,
+    latency: Duration,
+) -> Run {
+    let mut events: BinaryHeap<Reverse<(Instant, u64, Event)>> = BinaryHeap::new();
+    let mut seq = 0u64;
+    let mut push = |events: &mut BinaryHeap<_>, t: Instant, e: Event| {
+        seq += 1;
+        events.push(Reverse((t, seq, e)));
+    };
+    let mut waiting: VecDeque<(usize, Instant)> = VecDeque::new();
+    let mut in_flight: Vec<Option<Permit>> = vec![None; workers];
+    let mut left = calls;
+    let mut generation = 0u64;
+    let mut jitter = 0x2545_f491_4f6c_dd1du64;
+    let (mut ok, mut throttled, mut end) = (0, 0, t0);
+    for w in 0..workers.min(calls) {
+        waiting.push_back((w, t0));
+        left -= 1;
+    }
+    generation += 1;
+    push(&mut events, pace.ready_at(t0), Event::Grant(generation));
+    while let Some(Reverse((t, _, event))) = events.pop() {
+        match event {
+            Event::Grant(g) if g != generation => {}
+            Event::Grant(_) => {
+                let at = pace.ready_at(t);
+                if at > t {
+                    push(&mut events, at, Event::Grant(generation));
+                    continue;
+                }
+                let Some((w, asked)) = waiting.pop_front() else {
+                    continue;
+                };
+                let permit = pace.take(t, asked < t);
+                in_flight[w] = Some(permit);
+                let admitted = quota.admit(t);
+                jitter ^= jitter << 13;
+                jitter ^= jitter >> 7;
+                jitter ^= jitter << 17;
+                let answer = t + latency + Duration::from_micros(jitter % 2000);
+                push(
+                    &mut events,
+                    answer,
+                    Event::Answer {
+                        worker: w,
+                        ok: admitted,
+                    },
+                );
+                if !waiting.is_empty() {
+                    generation += 1;
+                    push(&mut events, pace.ready_at(t), Event::Grant(generation));
+                }
+            }
+            Event::Answer {
+                worker,
+                ok: admitted,
+            } => {
+                let Some(permit) = in_flight[worker].take() else {
+                    continue;
+                };
+                if admitted {
+                    ok += 1;
+                    end = t;
+                    pace.succeeded(&permit, t);
+                    if left > 0 {
+                        left -= 1;
+                        waiting.push_back((worker, t));
+                    }
+                } else {
+                    throttled += 1;
+                    pace.throttled(&permit, t, None);
+                    // Retried at once: the pace decides when it goes.
+                    waiting.push_back((worker, t));
+                }
+                if !waiting.is_empty() {
+                    generation += 1;
+                    push(&mut events, pace.ready_at(t), Event::Grant(generation));
+                }
+            }
+        }
+    }
+    Run {
+        elapsed: end - t0,
+        ok,
+        throttled,
+        rate: pace.rate(),
+    }
+}
+
+/// A run's wall time over the quota's bound (calls / quota per second).
+fn ratio(run: &Run, quota_per_second: f64) -> f64 {
+    run.elapsed.as_secs_f64() / (run.ok as f64 / quota_per_second)
+}
+
+#[test]
+fn a_run_against_a_one_second_quota_gets_close_to_its_bound_with_few_throttles() {
+    let t0 = Instant::now();
+    // (calls, quota, callers): the plan benchmark, one (account, region)
+    // pair of the fleet benchmark, a slow account, a long run.
+    for (calls, quota, workers) in [
+        (1010, 200, 16),
+        (101, 50, 16),
+        (200, 20, 16),
+        (5000, 200, 16),
+        (3000, 100, 4),
+    ] {
+        let pace = Pace::adaptive(&AdaptiveRate::default(), t0);
+        let run = simulate(pace, Quota::sliding(quota), t0, calls, workers, ms(20));
+        let r = ratio(&run, quota as f64);
+        assert_eq!(run.ok, calls, "every call succeeds in the end");
+        assert!(
+            r < 1.05,
+            "{calls} calls at {quota}/s: {r:.3}x the bound, {run:?}"
+        );
+        let share = run.throttled as f64 / (run.ok + run.throttled) as f64;
+        let allowed = (0.02 * calls as f64).max(workers as f64 + 2.0) / calls as f64;
+        assert!(
+            share <= allowed,
+            "{calls} calls at {quota}/s: {} throttled, {run:?}",
+            run.throttled
+        );
+        assert!(
+            run.rate <= quota as f64 * 1.05 && run.rate >= quota as f64 * 0.8,
+            "{calls} calls at {quota}/s: ended at {:.1}/s",
+            run.rate
+        );
+    }
+}
+
+#[test]
+fn a_cap_below_the_quota_is_never_exceeded_and_meets_no_throttle() {
+    let t0 = Instant::now();
+    let settings = AdaptiveRate {
+        cap: Some(50.0),
+        ..AdaptiveRate::default()
+    };
+    let run = simulate(
+        Pace::adaptive(&settings, t0),
+        Quota::sliding(200),
+        t0,
+        500,
+        16,
+        ms(20),
+    );
+    assert_eq!((run.ok, run.throttled), (500, 0));
+    assert_eq!(run.rate, 50.0);
+    // 500 calls at 50 a second, the first burst included.
+    assert!(
+        run.elapsed >= Duration::from_secs_f64(495.0 / 50.0),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn a_token_bucket_quota_is_found_without_a_storm_of_throttles() {
+    // A service that refills a bucket instead of counting a window: the
+    // first throttle comes soon after the start, when little has been
+    // accepted, so the first estimate is low; the additive increase, which
+    // speeds up while nothing is throttled, finds the rate again.
+    let t0 = Instant::now();
+    let pace = Pace::adaptive(&AdaptiveRate::default(), t0);
+    let run = simulate(pace, Quota::bucket(200.0, 20.0, t0), t0, 5000, 16, ms(20));
+    assert_eq!(run.ok, 5000);
+    assert!(run.throttled < 100, "{run:?}");
+    assert!(ratio(&run, 200.0) < 2.0, "{run:?}");
+}
+
+#[test]
+fn a_fixed_pace_keeps_its_rate_whatever_the_quota() {
+    let t0 = Instant::now();
+    let run = simulate(
+        Pace::fixed(10.0, 1, t0),
+        Quota::sliding(200),
+        t0,
+        50,
+        16,
+        ms(20),
+    );
+    assert_eq!((run.ok, run.throttled), (50, 0));
+    assert_eq!(run.rate, 10.0);
+    // The first call at once, then one each 100 ms.
+    assert!(run.elapsed >= ms(4900) && run.elapsed < ms(5000), "{run:?}");
+}
