@@ -348,3 +348,41 @@ fn an_apply_killed_midway_is_finished_by_the_next_run() {
         serde_json::from_str::<serde_json::Value>(line).expect("every line is whole JSON");
     }
 }
+
+#[test]
+fn the_summary_and_the_verbose_log_show_the_rate_reached() {
+    let handle = emulator_with(|c| c.faults.max_qps = 50);
+    seed_app(&handle, 2);
+    let (env, endpoint) = cloud_env(&handle);
+    env.write("app.yaml", POLICY);
+    // No rate flag: the rate adapts per region, from 10 calls a second.
+    let adaptive = at(
+        &env,
+        &endpoint,
+        &["apply", "app.yaml", "--auto-approve", "-v"],
+    );
+    adaptive.expect_code(0);
+    let line = adaptive
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("Apply complete"))
+        .unwrap_or_default();
+    assert!(
+        line.contains(" s, up to ") && line.ends_with(" calls/s)."),
+        "{line}"
+    );
+    adaptive
+        .expect_stderr("rate reached")
+        .expect_stderr("region=\"cn-hangzhou\"");
+
+    // --max-rps alone: today's fixed rate.
+    env.write("app.yaml", POLICY.replace("tcp/443", "tcp/8443"));
+    let fixed = at(
+        &env,
+        &endpoint,
+        &["apply", "app.yaml", "--auto-approve", "--max-rps", "7"],
+    );
+    fixed
+        .expect_code(0)
+        .expect_stdout(" s, at most 7 calls/s).");
+}

@@ -49,10 +49,16 @@ pub struct GlobalArgs {
         value_parser = parse_secret
     )]
     pub access_key_secret: Option<moat_aliyun::Secret>,
-    /// API calls per second, shared by every concurrent task (default 10;
-    /// no limit against the local cloud).
+    /// A fixed rate of API calls per second, shared by every concurrent
+    /// task. Without it the rate adapts to the account's quota per region
+    /// (no limit against the local cloud); with --adaptive-rate it caps the
+    /// adaptive rate instead.
     #[arg(long, global = true, value_name = "N", value_parser = parse_rps)]
     pub max_rps: Option<f64>,
+    /// Adapt the rate to the quota even with --max-rps (then the cap) or
+    /// against the local cloud.
+    #[arg(long, global = true)]
+    pub adaptive_rate: bool,
     /// Seconds allowed for each API call attempt.
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub timeout: u64,

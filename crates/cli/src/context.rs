@@ -9,8 +9,8 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use jiff::civil::Date;
 use moat_aliyun::{
-    Client, ClientConfig, CredentialInputs, CredentialProvider, Credentials, Environment,
-    resolve_credentials,
+    AdaptiveRate, Client, ClientConfig, CredentialInputs, CredentialProvider, Credentials,
+    Environment, resolve_credentials,
 };
 use moat_emulator::{DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET, EmulatorConfig, EmulatorHandle};
 use moat_exec::{Reader, Session, SessionOptions};
@@ -26,8 +26,16 @@ pub const LOCAL_STATE: &str = ".moat/local-cloud.json";
 const DEFAULT_POLICIES: &str = "policies";
 /// The id seed of a new local cloud.
 const LOCAL_ID_SEED: u64 = 0x6d6f_6174;
-/// Calls per second against a real endpoint unless `--max-rps` says.
-const DEFAULT_MAX_RPS: f64 = 10.0;
+/// How calls are paced: `--max-rps N` alone is a fixed rate of N calls a
+/// second (as in earlier versions); without it the rate adapts to the
+/// quota of each region, and `--adaptive-rate` with `--max-rps N` caps the
+/// adaptive rate at N. The local cloud has no quota, so it has no limit
+/// unless a flag asks for one.
+fn pace(config: &mut ClientConfig, global: &GlobalArgs, local: bool) {
+    config.max_rps = global.max_rps;
+    config.adaptive =
+        (global.adaptive_rate || (global.max_rps.is_none() && !local)).then(AdaptiveRate::default);
+}
 
 /// Loads policies; on failure prints every diagnostic to stderr and gives
 /// the exit code to return.
@@ -99,7 +107,7 @@ impl Cloud {
         let mut config = ClientConfig::new(region, found.provider);
         config.endpoint.clone_from(&global.endpoint);
         config.insecure_http = global.insecure_http;
-        config.max_rps = Some(global.max_rps.unwrap_or(DEFAULT_MAX_RPS));
+        pace(&mut config, global, false);
         config.timeout = Duration::from_secs(global.timeout);
         let client = Client::new(&config).context("cannot set up the API client")?;
         Ok(Cloud {
@@ -163,7 +171,7 @@ impl Cloud {
         let credentials = Credentials::access_key(DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET);
         let mut config = ClientConfig::new(region, CredentialProvider::fixed(credentials));
         config.endpoint = Some(handle.endpoint());
-        config.max_rps = global.max_rps;
+        pace(&mut config, global, true);
         config.timeout = Duration::from_secs(global.timeout);
         let client = Client::new(&config).context("cannot set up the API client")?;
         tracing::info!(endpoint = %handle.endpoint(), "local cloud");
@@ -196,4 +204,48 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+    use moat_aliyun::RateMode;
+
+    use super::*;
+    use crate::args::Cli;
+
+    fn mode(flags: &[&str], local: bool) -> RateMode {
+        let cli = Cli::try_parse_from(["moat", "plan", "p.yaml"].iter().chain(flags))
+            .expect("valid flags");
+        let mut config =
+            ClientConfig::with_credentials("cn-hangzhou", Credentials::access_key("id", "secret"));
+        pace(&mut config, &cli.global, local);
+        config.rate_mode()
+    }
+
+    #[test]
+    fn max_rps_alone_is_a_fixed_rate_and_a_cap_with_adaptive_rate() {
+        let adaptive = AdaptiveRate::default();
+        assert_eq!(mode(&[], false), RateMode::Adaptive(adaptive.clone()));
+        assert_eq!(
+            mode(&["--max-rps", "25"], false),
+            RateMode::Fixed {
+                per_second: 25.0,
+                burst: 1
+            }
+        );
+        assert_eq!(
+            mode(&["--max-rps", "25", "--adaptive-rate"], false),
+            RateMode::Adaptive(AdaptiveRate {
+                cap: Some(25.0),
+                ..adaptive.clone()
+            })
+        );
+        // The local cloud has no quota to find.
+        assert_eq!(mode(&[], true), RateMode::Unlimited);
+        assert_eq!(
+            mode(&["--adaptive-rate"], true),
+            RateMode::Adaptive(adaptive)
+        );
+    }
 }

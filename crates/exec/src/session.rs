@@ -401,6 +401,11 @@ impl Session {
         &self.sink.stop
     }
 
+    /// The rate each limiter of the session's clients has reached.
+    pub fn rates(&self) -> Vec<moat_aliyun::RegionRate> {
+        self.client.rate_stats()
+    }
+
     pub(crate) fn sink(&self) -> &Arc<Sink> {
         &self.sink
     }

@@ -1,6 +1,7 @@
 //! The integration tests of moat-aliyun, in one binary so the crate and its
 //! dependencies are linked once.
 
+mod adaptive;
 mod credentials;
 mod emulator;
 mod metadata_server;

@@ -29,7 +29,9 @@ use std::time::Duration;
 use moat_policy::Direction;
 
 pub use batch::{MAX_IDS_PER_REVOKE, MAX_RULES_PER_AUTHORIZE, Phase, call_floor, client_token};
-pub use report::{ApplyReport, CallFailure, ChangeRef, GroupReport, NotDone, NotDoneReason};
+pub use report::{
+    ApplyReport, CallFailure, ChangeRef, GroupReport, NotDone, NotDoneReason, RateReached,
+};
 pub use run::apply;
 pub use snapshot::{snapshot_file_name, write_snapshots};
 

@@ -207,6 +207,59 @@ impl GroupReport {
     }
 }
 
+/// The pace one rate limiter reached in a run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RateReached {
+    /// `None` for a fixed rate shared by every region.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// The rate adapted to the quota (otherwise it was fixed).
+    pub adaptive: bool,
+    /// The highest rate allowed, in whole calls per second.
+    pub peak_per_second: u32,
+    /// Attempts sent through the limiter.
+    pub sent: u64,
+    /// Attempts the service answered `Throttling`.
+    pub throttled: u64,
+}
+
+impl RateReached {
+    /// The limiters that sent calls.
+    pub fn from_stats(stats: &[moat_aliyun::RegionRate]) -> Vec<RateReached> {
+        stats
+            .iter()
+            .filter(|r| r.stats.sent > 0)
+            .map(|r| RateReached {
+                region: r.region.clone(),
+                adaptive: r.stats.adaptive,
+                // A rate is at most 10,000 calls per second.
+                peak_per_second: r.stats.peak_rate.round().clamp(0.0, f64::from(u32::MAX)) as u32,
+                sent: r.stats.sent,
+                throttled: r.stats.throttled,
+            })
+            .collect()
+    }
+}
+
+/// `, up to 40 calls/s` (the highest over the regions), with the throttled
+/// attempts when there were some; nothing without a limiter.
+fn rate_text(rates: &[RateReached]) -> String {
+    let Some(peak) = rates.iter().map(|r| r.peak_per_second).max() else {
+        return String::new();
+    };
+    let throttled: u64 = rates.iter().map(|r| r.throttled).sum();
+    let adaptive = rates.iter().any(|r| r.adaptive);
+    let mut text = if adaptive {
+        format!(", up to {peak} calls/s")
+    } else {
+        format!(", at most {peak} calls/s")
+    };
+    if throttled > 0 {
+        text.push_str(&format!(", {throttled} throttled"));
+    }
+    text
+}
+
 /// The result of an apply that started.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ApplyReport {
@@ -218,6 +271,9 @@ pub struct ApplyReport {
     pub snapshots: Vec<PathBuf>,
     /// Every request of the run (the session's), by kind.
     pub calls: CallCounts,
+    /// The pace of each rate limiter that sent calls.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rates: Vec<RateReached>,
     /// Why the run stopped before doing everything, if it did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped: Option<StopReason>,
@@ -299,6 +355,7 @@ impl fmt::Display for ApplyReport {
             tail.push_str(&format!(" ({} for the lease)", self.calls.locks));
         }
         tail.push_str(&format!(", {:.1} s", self.elapsed.as_secs_f64()));
+        tail.push_str(&rate_text(&self.rates));
         let counts = format!(
             "{} added, {} changed, {} removed in {}",
             self.added(),
@@ -400,6 +457,7 @@ mod tests {
                 locks: 0,
                 retries: 0,
             },
+            rates: Vec::new(),
             stopped: None,
             journal_error: None,
             elapsed: Duration::from_millis(210),
@@ -408,6 +466,32 @@ mod tests {
             report.to_string(),
             "Apply complete: 3 added, 2 changed, 2 removed in 1 group (7 changes in 6 API calls, 0.2 s)."
         );
+        // The rate reached: the highest over the regions, and the throttled
+        // attempts if any.
+        let rate = |region: &str, adaptive, peak, throttled| RateReached {
+            region: Some(region.into()),
+            adaptive,
+            peak_per_second: peak,
+            sent: 6,
+            throttled,
+        };
+        report.rates = vec![
+            rate("cn-beijing", true, 40, 0),
+            rate("cn-hangzhou", true, 80, 2),
+        ];
+        assert_eq!(
+            report.to_string(),
+            "Apply complete: 3 added, 2 changed, 2 removed in 1 group (7 changes in 6 API calls, 0.2 s, up to 80 calls/s, 2 throttled)."
+        );
+        report.rates = vec![RateReached {
+            region: None,
+            ..rate("", false, 10, 0)
+        }];
+        assert_eq!(
+            report.to_string(),
+            "Apply complete: 3 added, 2 changed, 2 removed in 1 group (7 changes in 6 API calls, 0.2 s, at most 10 calls/s)."
+        );
+        report.rates.clear();
 
         let failure = CallFailure {
             action: "RevokeSecurityGroup".into(),

@@ -11,7 +11,9 @@ use tokio::time::Instant;
 use tracing::Instrument as _;
 
 use super::batch::{Step, StepKind, Work, client_token, steps_of, work_of};
-use super::report::{ApplyReport, CallFailure, ChangeRef, GroupReport, NotDone, NotDoneReason};
+use super::report::{
+    ApplyReport, CallFailure, ChangeRef, GroupReport, NotDone, NotDoneReason, RateReached,
+};
 use super::snapshot::write_snapshots;
 use super::{ApplyError, ApplyOptions, CallEvent};
 use crate::journal::{CallContext, CallOutcome};
@@ -37,6 +39,7 @@ pub async fn apply(
         groups: Vec::new(),
         snapshots: Vec::new(),
         calls: session.counts(),
+        rates: Vec::new(),
         stopped: None,
         journal_error: None,
         elapsed: started.elapsed(),
@@ -121,6 +124,7 @@ fn finish(
     report.stopped = session.stop_signal().reason();
     report.journal_error = session.sink().journal.as_ref().and_then(|j| j.failure());
     report.calls = session.counts();
+    report.rates = RateReached::from_stats(&session.rates());
     report.elapsed = started.elapsed();
     tracing::info!(
         complete = report.is_complete(),
