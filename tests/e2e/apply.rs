@@ -386,3 +386,33 @@ fn the_summary_and_the_verbose_log_show_the_rate_reached() {
         .expect_code(0)
         .expect_stdout(" s, at most 7 calls/s).");
 }
+
+/// The number in `... in N API calls` of the closing line.
+fn summary_calls(stdout: &str) -> u64 {
+    let head = stdout
+        .rsplit_once(" API call")
+        .map(|(head, _)| head)
+        .unwrap_or_default();
+    head.rsplit(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no call count in {stdout}"))
+}
+
+#[test]
+fn apply_from_policies_approved_in_advance_reads_each_group_once_before_changing_it() {
+    let handle = emulator();
+    seed_app(&handle, 2);
+    let (env, endpoint) = cloud_env(&handle);
+    env.write("app.yaml", POLICY);
+    handle.emulator().reset_stats();
+    let applied = at(&env, &endpoint, &["apply", "app.yaml", "--auto-approve"]);
+    applied.expect_code(0);
+    let stats = handle.emulator().stats();
+    // 1 read for the plan, the floor (1 authorize, 1 revoke of both
+    // extras), 1 verify read: the summary's count is the service's.
+    assert_eq!(stats.ok("DescribeSecurityGroupAttribute"), 2, "{stats:?}");
+    assert_eq!(mutating_calls(&handle), 2, "{stats:?}");
+    assert_eq!(summary_calls(&applied.stdout), stats.total());
+    assert_eq!(stats.total(), 4, "{stats:?}");
+}

@@ -563,3 +563,61 @@ async fn a_failed_call_stops_only_its_group() {
     got.sort();
     assert_eq!(got, want);
 }
+
+#[tokio::test]
+async fn with_the_groups_the_plan_was_made_from_nothing_is_read_twice() {
+    let handle = emulator(FaultConfig::default(), 1);
+    seed_group(&handle, A, &live_a());
+    seed_group(&handle, B, &live_b());
+    let c = client(&handle, 3);
+    let set = desired(&[(A, want_a()), (B, want_b())]);
+    handle.emulator().reset_stats();
+    let (plan, planned) = make_plan(&c, &set).await;
+    let floor: usize = plan.groups.iter().map(call_floor).sum();
+    let s = session(&c);
+    let options = ApplyOptions {
+        planned_live: Some(planned.into()),
+        ..ApplyOptions::default()
+    };
+    let report = apply(&s, &plan, &options).await.expect("apply runs");
+    assert!(report.is_complete(), "{report:#?}");
+    // 1 read per group for the plan, the floor, 1 verify read per group.
+    let stats = handle.emulator().stats();
+    assert_eq!(
+        stats.ok("DescribeSecurityGroupAttribute"),
+        2 + 2,
+        "{stats:?}"
+    );
+    assert_eq!(stats.total(), (2 + floor + 2) as u64, "{stats:?}");
+    assert_eq!(
+        (report.calls.reads, report.calls.changes),
+        (2, floor as u64)
+    );
+
+    // Groups that are not what the plan was made from are refused, with
+    // nothing changed.
+    let (stale_plan, _) = make_plan(&c, &desired(&[(A, live_a())])).await;
+    let (other, _) = make_plan(&c, &desired(&[(A, live_b())])).await;
+    let many = ApplyOptions {
+        guards: Guards {
+            max_destroy: 1000,
+            ..Guards::default()
+        },
+        ..ApplyOptions::default()
+    };
+    let done = apply(&s, &other, &many).await;
+    assert!(done.as_ref().is_ok_and(|r| r.is_complete()), "{done:?}");
+    let before = handle.emulator().stats();
+    let options = ApplyOptions {
+        planned_live: Some(live(&c, &[A]).await.into()),
+        ..ApplyOptions::default()
+    };
+    match apply(&s, &stale_plan, &options).await {
+        Err(ApplyError::Preflight(PreflightError::Stale(_))) => {}
+        other => panic!("not refused as stale: {other:?}"),
+    }
+    assert_eq!(
+        mutating_calls(&handle.emulator().stats()),
+        mutating_calls(&before)
+    );
+}

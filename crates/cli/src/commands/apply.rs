@@ -160,7 +160,7 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Exit> {
             stop: Some(stop.clone()),
             ..SessionOptions::default()
         })?;
-        let (plan, checked) = match input {
+        let (plan, checked, planned_live) = match input {
             Input::Plan(plan, path) => {
                 let checked = moat_exec::preflight(
                     &session.reader(),
@@ -173,7 +173,7 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Exit> {
                 .with_context(|| {
                     format!("refusing to apply {}; nothing was changed", path.display())
                 });
-                (*plan, checked)
+                (*plan, checked, None)
             }
             Input::Policies(set) => {
                 let planned =
@@ -182,7 +182,7 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Exit> {
                 // it against them without reading again.
                 let checked = moat_exec::preflight_with(&planned.plan, &planned.live, &guards)
                     .context("refusing to apply; nothing was changed");
-                (planned.plan, checked)
+                (planned.plan, checked, Some(planned.live))
             }
         };
         {
@@ -212,6 +212,12 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Exit> {
             parallel: args.parallel,
             guards,
             snapshot_dir: Some(snapshot_dir()),
+            // Approved in advance, the plan made moments ago by this run is
+            // the stale check: the groups are not read a second time. After
+            // a prompt, however long it waited, they are.
+            planned_live: planned_live
+                .filter(|_| args.auto_approve)
+                .map(Arc::from),
             ..ApplyOptions::default()
         };
         if std::io::stderr().is_terminal() {

@@ -26,7 +26,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use moat_policy::Direction;
+use moat_policy::{Direction, LiveGroup};
 
 pub use batch::{MAX_IDS_PER_REVOKE, MAX_RULES_PER_AUTHORIZE, Phase, call_floor, client_token};
 pub use report::{
@@ -65,6 +65,11 @@ pub struct ApplyOptions {
     pub token_scope: String,
     /// Told about groups and calls as they go (the CLI's progress display).
     pub progress: Option<Arc<dyn Progress>>,
+    /// The live groups the plan was made from, when the same run made it
+    /// moments ago with nothing (no prompt) in between: the preflight then
+    /// checks the plan against them instead of reading the groups again.
+    /// The plan is its own freshness check; the verify read stays.
+    pub planned_live: Option<Arc<[LiveGroup]>>,
 }
 
 impl Default for ApplyOptions {
@@ -78,6 +83,7 @@ impl Default for ApplyOptions {
             verify_backoff: Duration::from_millis(200),
             token_scope: String::new(),
             progress: None,
+            planned_live: None,
         }
     }
 }

@@ -17,7 +17,7 @@ use super::report::{
 use super::snapshot::write_snapshots;
 use super::{ApplyError, ApplyOptions, CallEvent};
 use crate::journal::{CallContext, CallOutcome};
-use crate::preflight::{preflight, touched_groups};
+use crate::preflight::{preflight, preflight_with, touched_groups};
 use crate::session::{Session, StopReason, StopSignal};
 
 /// Applies `plan` through `session` (see the module documentation for the
@@ -51,14 +51,27 @@ pub async fn apply(
     let clients = session.clients(touched.iter().map(|g| g.region.as_str()))?;
 
     // The groups are read again and checked: the plan may have been made,
-    // or checked before a prompt, a while ago.
-    let checked = preflight(
-        &session.reader(),
-        plan,
-        &options.guards,
-        options.parallel.max(1) * 2,
-    )
-    .await?;
+    // or checked before a prompt, a while ago. A plan this run made moments
+    // ago is checked against the groups it was made from.
+    let live = match &options.planned_live {
+        Some(live) => {
+            preflight_with(plan, live, &options.guards)?;
+            live.iter()
+                .filter(|l| touched.iter().any(|g| g.id == l.id && g.region == l.region))
+                .cloned()
+                .collect()
+        }
+        None => {
+            preflight(
+                &session.reader(),
+                plan,
+                &options.guards,
+                options.parallel.max(1) * 2,
+            )
+            .await?
+            .live
+        }
+    };
 
     if stop.is_stopped() {
         return Ok(finish(
@@ -69,8 +82,8 @@ pub async fn apply(
         ));
     }
     if let Some(dir) = &options.snapshot_dir {
-        report.snapshots = write_snapshots(dir, &checked.live)?;
-        tracing::info!(dir = %dir.display(), groups = checked.live.len(), "snapshots written");
+        report.snapshots = write_snapshots(dir, &live)?;
+        tracing::info!(dir = %dir.display(), groups = live.len(), "snapshots written");
     }
 
     let permits = Arc::new(Semaphore::new(options.parallel.max(1)));
