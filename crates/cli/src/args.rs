@@ -108,8 +108,10 @@ pub enum Command {
     Drift(crate::commands::drift::DriftArgs),
     /// Would ECS allow this flow, and which rule decides it?
     Explain(crate::commands::explain::ExplainArgs),
-    /// Write live groups as a policy.
+    /// Write live groups as a policy, Terraform HCL, a ROS template or CSV.
     Export(crate::commands::export::ExportArgs),
+    /// Turn rules kept in Terraform, ROS or a CSV whitelist into a policy.
+    Import(crate::commands::import::ImportArgs),
     /// Run the ECS security group API emulator as a server.
     Emulator(crate::commands::emulator::EmulatorArgs),
     /// Print the least-privilege RAM policy (JSON) for the groups in the policies.

@@ -1,11 +1,13 @@
-//! `moat export --region R (--group ID... | --all) [-o FILE]`: write the live
-//! rules of groups as a policy that plans to no change against them.
+//! `moat export --region R (--group ID... | --all) [--format F] [-o FILE]`:
+//! write the live rules of groups as a policy that plans to no change against
+//! them (the default), as Terraform HCL with import blocks, as a ROS
+//! template, or as a CSV whitelist.
 
 use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
-use clap::Args;
+use clap::{Args, ValueEnum};
 use moat_exec::{GroupRef, read_groups};
 
 use crate::args::GlobalArgs;
@@ -26,9 +28,21 @@ pub struct ExportArgs {
     /// Every group of the region.
     #[arg(long)]
     pub all: bool,
-    /// Write the policy to FILE instead of stdout.
+    /// Write to FILE instead of stdout.
     #[arg(short = 'o', long = "out", value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// What to write: a moat policy, Terraform HCL (alicloud_security_group_rule
+    /// resources with import blocks), a ROS template, or a CSV whitelist.
+    #[arg(long, value_enum, default_value_t = ExportFormat::Yaml)]
+    pub format: ExportFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    Yaml,
+    Terraform,
+    Ros,
+    Csv,
 }
 
 pub fn run(global: &GlobalArgs, args: &ExportArgs) -> anyhow::Result<Exit> {
@@ -55,13 +69,36 @@ pub fn run(global: &GlobalArgs, args: &ExportArgs) -> anyhow::Result<Exit> {
         if let Some(missing) = state.missing.first() {
             bail!("security group {missing} does not exist");
         }
-        let text = moat_exec::render_export(&state.groups)?;
+        let text = match args.format {
+            ExportFormat::Yaml => format!(
+                "# Exported by moat {} from the live rules.\n{}",
+                env!("CARGO_PKG_VERSION"),
+                moat_exec::render_export(&state.groups)?
+            ),
+            format => {
+                // The foreign formats have no place for rules moat cannot
+                // model; they are named on stderr, never dropped silently.
+                for g in &state.groups {
+                    for u in &g.unmodeled {
+                        tracing::warn!(
+                            group = %g.id,
+                            rule = %u.id,
+                            "not exported: {} ({})",
+                            u.summary,
+                            u.reason
+                        );
+                    }
+                }
+                let groups: Vec<_> = state.groups.iter().map(moat_exec::live_to_policy).collect();
+                match format {
+                    ExportFormat::Terraform => moat_interchange::render_terraform(&groups)?,
+                    ExportFormat::Ros => moat_interchange::render_ros(&groups)?,
+                    _ => moat_interchange::render_csv(&groups)?,
+                }
+            }
+        };
         anyhow::Ok(text)
     })?;
-    let text = format!(
-        "# Exported by moat {} from the live rules.\n{text}",
-        env!("CARGO_PKG_VERSION")
-    );
     match &args.out {
         Some(path) => write_atomically(path, text.as_bytes())
             .with_context(|| format!("cannot write {}", path.display()))?,

@@ -5,6 +5,7 @@ pub mod drift;
 pub mod emulator;
 pub mod explain;
 pub mod export;
+pub mod import;
 pub mod lint;
 pub mod plan;
 pub mod ram_policy;
@@ -23,6 +24,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Apply(args) => apply::run(&cli.global, &args),
         Command::Drift(args) => drift::run(&cli.global, &args),
         Command::Export(args) => export::run(&cli.global, &args),
+        Command::Import(args) => import::run(&cli.global, &args),
         Command::Explain(args) => explain::run(&cli.global, &args),
         Command::Emulator(args) => emulator::run(args),
         Command::RamPolicy(args) => ram_policy::run(&args),
