@@ -46,7 +46,19 @@ impl Write for Capture {
 /// Installs a TRACE subscriber writing into the returned buffer for the
 /// current thread (tests run on a current-thread runtime, so every task of
 /// the test, servers included, logs into it).
+///
+/// tracing caches each callsite's interest process-wide, computed by the
+/// first thread that reaches it: a sibling test's thread with no subscriber
+/// would cache "never" and silence that callsite here too. A bare registry as
+/// the global default, installed once, gives every thread a subscriber that
+/// is interested, so the cache never holds "never".
 pub fn capture_logs() -> (Capture, tracing::subscriber::DefaultGuard) {
+    static GLOBAL: std::sync::Once = std::sync::Once::new();
+    GLOBAL.call_once(|| {
+        // Another test binary's setup cannot race this one: a process has
+        // one global default, and only this function sets it.
+        let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry());
+    });
     let capture = Capture::default();
     let writer = capture.clone();
     let subscriber = tracing_subscriber::fmt()
