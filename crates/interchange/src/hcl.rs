@@ -61,6 +61,28 @@ pub(crate) fn reference(address: &str) -> Option<Expression> {
     address.parse::<Expression>().ok()
 }
 
+/// A quoted string of free text (a description), written so that it reads
+/// back as exactly `text`.
+///
+/// hcl-edit escapes template markers (`${` as `$${`, `%{` as `%%{`), but
+/// its escaper steps over the character after a `$` or `%`, so a marker
+/// right after one (`$%{`, `%${`, `$${`) is left unescaped and the file no
+/// longer parses, or reads back changed. Each literal piece given to it here
+/// starts at a `$` or `%` and holds no other, which its escaper handles.
+pub(crate) fn string(text: &str) -> Expression {
+    if !text.contains(['$', '%']) {
+        return Expression::from(text);
+    }
+    let mut pieces: Vec<String> = Vec::new();
+    for ch in text.chars() {
+        match pieces.last_mut() {
+            Some(last) if ch != '$' && ch != '%' => last.push(ch),
+            _ => pieces.push(ch.to_string()),
+        }
+    }
+    Expression::StringTemplate(pieces.into_iter().collect())
+}
+
 /// The file: a leading comment, then the blocks with a blank line between.
 pub(crate) fn render(header: &[String], blocks: Vec<BlockSpec>) -> String {
     let mut body = Body::new();
@@ -164,6 +186,51 @@ fn build(spec: BlockSpec, level: usize) -> Block {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn template_markers_in_free_text_read_back_as_written() {
+        for text in [
+            "plain",
+            "a ${x}",
+            "100%{",
+            "t$%{",
+            "r${'}/t$%{",
+            "%${x}",
+            "$${y}",
+            "$$${z}",
+            "%%{w}",
+            "ends with $",
+            "ends with %",
+            "$",
+            "%{",
+            "管$%{理",
+        ] {
+            let file = render(
+                &[],
+                vec![BlockSpec::new("b").attr("description", string(text))],
+            );
+            let body: Body = file
+                .parse()
+                .unwrap_or_else(|e| panic!("{text:?}: {e}\n{file}"));
+            let attr = body
+                .blocks()
+                .next()
+                .and_then(|b| b.body.attributes().next().cloned())
+                .unwrap_or_else(|| panic!("{file}"));
+            let read = match &attr.value {
+                Expression::String(s) => s.value().clone(),
+                Expression::StringTemplate(t) => t
+                    .iter()
+                    .map(|e| match e {
+                        hcl_edit::template::Element::Literal(l) => l.value().clone(),
+                        other => panic!("{text:?} read back as a template: {other:?}"),
+                    })
+                    .collect(),
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(read, text, "{file}");
+        }
+    }
 
     #[test]
     fn layout_is_terraform_fmt() {

@@ -112,7 +112,7 @@ pub fn render_terraform(groups: &[GroupPolicy]) -> Result<String, ExportError> {
                 Peer::PrefixList { id } => res.attr("prefix_list_id", id.as_str()),
             };
             if !r.rule.description.is_empty() {
-                res = res.attr("description", r.rule.description.as_str());
+                res = res.attr("description", hcl::string(&r.rule.description));
             }
             blocks.push(res);
 
