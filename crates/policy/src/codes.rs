@@ -86,6 +86,11 @@ pub const NIC_TYPE_PEER: &str = "MOAT133";
 /// A `reason` on a rule without `lint_ignore`.
 pub const REASON_WITHOUT_IGNORE: &str = "MOAT134";
 
+/// Free text (a description, name, reason or description prefix) holding a
+/// control character: C0 (tab and line breaks too), DEL, C1, the line and
+/// paragraph separators, or a bidirectional control.
+pub const CONTROL_CHARACTER: &str = "MOAT135";
+
 /// Every validation code with a short title, in code order.
 pub const ALL: &[(&str, &str)] = &[
     (YAML_SYNTAX, "invalid YAML"),
@@ -123,6 +128,7 @@ pub const ALL: &[(&str, &str)] = &[
     (PROTECT_UNKNOWN_GROUP, "protect names an unknown group"),
     (NIC_TYPE_PEER, "nic type does not fit the peer"),
     (REASON_WITHOUT_IGNORE, "reason without lint_ignore"),
+    (CONTROL_CHARACTER, "control character in text"),
 ];
 
 // Lint codes (`MOAT0xx`). Lint runs on valid policies only.

@@ -14,6 +14,7 @@ pub mod diag;
 mod document;
 pub mod eval;
 pub mod lint;
+mod literal;
 mod load;
 pub mod model;
 mod read;

@@ -49,8 +49,14 @@ fn discover(paths: &[PathBuf], diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
                 continue;
             }
         };
-        if !meta.is_dir() {
+        if meta.is_file() {
             push(&mut files, path.clone());
+            continue;
+        }
+        if !meta.is_dir() {
+            // Opening a named pipe blocks until something writes to it, and
+            // a device may never end: refuse both before opening them.
+            diags.push(not_a_file(path, &meta));
             continue;
         }
         let entries = match fs::read_dir(path) {
@@ -81,7 +87,9 @@ fn discover(paths: &[PathBuf], diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
             // and a broken link named like one is an error, not a skip.
             match fs::metadata(entry.path()) {
                 Ok(m) if m.is_file() => found.push(entry.path()),
-                Ok(_) => {}
+                // Subdirectories are not read, whatever their name.
+                Ok(m) if m.is_dir() => {}
+                Ok(m) => diags.push(not_a_file(&entry.path(), &m)),
                 Err(e) => diags.push(unreadable(&entry.path(), &e)),
             }
         }
@@ -123,6 +131,38 @@ fn unreadable(path: &Path, e: &std::io::Error) -> Diagnostic {
         codes::UNREADABLE,
         format!("cannot read: {}", io_reason(e)),
     )
+}
+
+/// A path that is neither a regular file nor a directory.
+fn not_a_file(path: &Path, meta: &fs::Metadata) -> Diagnostic {
+    Diagnostic::error(
+        Origin::whole(display(path)),
+        codes::UNREADABLE,
+        format!("not a regular file or a directory, but {}", file_kind(meta)),
+    )
+    .with_hint("policies are read from regular files; copy the policy into a file")
+}
+
+#[cfg(unix)]
+fn file_kind(meta: &fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = meta.file_type();
+    if kind.is_fifo() {
+        "a named pipe"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "something else"
+    }
+}
+
+#[cfg(not(unix))]
+fn file_kind(_: &fs::Metadata) -> &'static str {
+    "something else"
 }
 
 /// The operating system's reason, without the "(os error N)" suffix, in
@@ -267,6 +307,13 @@ fn origin(file: &Arc<str>, pos: Pos) -> Origin {
 
 /// Reads a file as UTF-8 text, refusing files too large to be a policy.
 fn read_text(path: &Path, name: &Arc<str>) -> Result<String, Diagnostic> {
+    // Discovery checked the kind already; checking again just before
+    // opening keeps a pipe put in a file's place from blocking the load.
+    match fs::metadata(path) {
+        Ok(meta) if !meta.is_file() => return Err(not_a_file(path, &meta)),
+        Ok(_) => {}
+        Err(e) => return Err(unreadable(path, &e)),
+    }
     let file = fs::File::open(path).map_err(|e| unreadable(path, &e))?;
     let mut bytes = Vec::new();
     file.take(MAX_FILE_BYTES + 1)
@@ -400,6 +447,32 @@ mod tests {
         let d = err.iter().next().expect("one diagnostic");
         assert_eq!(d.code, codes::DUPLICATE_NAME);
         assert!(d.origin.file.ends_with("b.yaml"), "{d}");
+    }
+
+    /// A named pipe is refused without opening it: opening one for reading
+    /// blocks until a writer comes, which would hang the load.
+    #[cfg(unix)]
+    #[test]
+    fn named_pipes_and_devices_are_refused_at_once() {
+        let s = Scratch::new("fifo");
+        let fifo = s.0.join("pipe.yaml");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("running mkfifo");
+        assert!(made.success());
+        for paths in [
+            vec![fifo.clone()],
+            vec![s.0.clone()],
+            vec![PathBuf::from("/dev/null")],
+        ] {
+            let err = load_policies(&paths).expect_err("not a file");
+            let d = err.iter().next().expect("one diagnostic");
+            assert_eq!((d.code, d.origin.line), (codes::UNREADABLE, 0), "{d}");
+            assert!(d.message.starts_with("not a regular file"), "{d}");
+        }
+        let err = load_policies(&[fifo]).expect_err("a pipe");
+        assert!(err.iter().any(|d| d.message.ends_with("a named pipe")));
     }
 
     #[test]

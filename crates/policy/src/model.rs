@@ -403,8 +403,29 @@ pub enum CidrError {
 
 /// Parses a CIDR or a bare address (which becomes /32 or /128) and refuses
 /// host bits, as a policy must. The result is canonical.
+///
+/// The text must be exactly an address, optionally followed by `/` and a
+/// prefix length in decimal without leading zeros: whitespace, signs and
+/// leading zeros (`010.1.1.1`, `10.0.0.0/08`) are refused rather than read
+/// one way or another. IPv6 addresses may be written in any of their valid
+/// forms (RFC 4291), which all mean one address.
 pub fn parse_cidr_strict(s: &str) -> Result<IpNet, CidrError> {
-    let net = parse_cidr_any(s)?;
+    let invalid = || CidrError::Invalid(s.to_owned());
+    let (address, len) = match s.split_once('/') {
+        Some((a, l)) => (a, Some(l)),
+        None => (s, None),
+    };
+    let address = IpAddr::from_str(address).map_err(|_| invalid())?;
+    let net = match len {
+        None => IpNet::from(address),
+        Some(l) => {
+            let canonical = !l.is_empty()
+                && l.bytes().all(|b| b.is_ascii_digit())
+                && (l == "0" || !l.starts_with('0'));
+            let len: u8 = l.parse().ok().filter(|_| canonical).ok_or_else(invalid)?;
+            IpNet::new(address, len).map_err(|_| invalid())?
+        }
+    };
     if net.trunc() != net {
         return Err(CidrError::HostBitsSet {
             given: s.to_owned(),

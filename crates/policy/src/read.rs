@@ -11,13 +11,11 @@ use std::sync::Arc;
 use crate::codes;
 use crate::diag::Diagnostic;
 use crate::document::{
-    DateSpec, LintCode, Located, NamedMap, OneOrMany, PeerRef, PeerSpec, PolicyFile, PolicyRuleDoc,
-    ProtectDoc, SecurityGroupDoc, ServiceRef, ServiceSpec, Text,
+    DateSpec, LintCode, Located, NamedMap, OneOrMany, PeerSpec, PolicyFile, PolicyRuleDoc,
+    ProtectDoc, SecurityGroupDoc, ServiceSpec, Text,
 };
-use crate::model::{
-    CidrError, Direction, MAX_DESCRIPTION_CHARS, MAX_PRIORITY, Mode, NicType, Origin, Peer,
-    PortRange, Protocol, ServiceAtom, parse_cidr_strict,
-};
+use crate::literal::{self, IdKind, NameKind, Problem};
+use crate::model::{Direction, MAX_DESCRIPTION_CHARS, MAX_PRIORITY, Mode, NicType, Origin};
 use crate::suggest::{closest, did_you_mean};
 use crate::yaml::{Node, Pos, Value};
 
@@ -46,6 +44,11 @@ impl Cx<'_> {
         let mut d = Diagnostic::error(self.origin(pos), code, message);
         d.hint = hint;
         self.diags.push(d);
+    }
+
+    /// Reports a literal's problem where the literal was written.
+    fn problem(&mut self, pos: Pos, p: Problem) {
+        self.error(pos, p.code, p.message, p.hint);
     }
 
     fn wrong_type(&mut self, node: &Node, expected: &str, hint: Option<String>) {
@@ -196,12 +199,12 @@ pub(crate) fn read_file(cx: &mut Cx<'_>, root: &Node) -> PolicyFile {
         Some(node) => doc.version = version(cx, node),
     }
     if let Some(node) = f.get("addresses") {
-        doc.addresses = named_map(cx, node, "address set", |cx, n| {
+        doc.addresses = named_map(cx, node, NameKind::AddressSet, |cx, n| {
             one_or_many(cx, n, PEERS, peer_spec)
         });
     }
     if let Some(node) = f.get("services") {
-        doc.services = named_map(cx, node, "service", |cx, n| {
+        doc.services = named_map(cx, node, NameKind::Service, |cx, n| {
             one_or_many(cx, n, SERVICES, service_spec)
         });
     }
@@ -298,14 +301,18 @@ const SERVICES: (&str, &str) = ("a service", "services");
 fn named_map<T>(
     cx: &mut Cx<'_>,
     node: &Node,
-    what: &str,
+    kind: NameKind,
     mut read: impl FnMut(&mut Cx<'_>, &Node) -> Option<T>,
 ) -> Option<NamedMap<T>> {
     let entries = match &node.value {
         Value::Null => return Some(NamedMap::default()),
         Value::Map(entries) => entries,
         _ => {
-            cx.wrong_type(node, &format!("a mapping of {what} names to values"), None);
+            cx.wrong_type(
+                node,
+                &format!("a mapping of {} names to values", kind.as_str()),
+                None,
+            );
             return None;
         }
     };
@@ -320,69 +327,19 @@ fn named_map<T>(
             continue;
         }
         seen.insert(name, key.pos);
-        let name_ok = check_name(cx, key.pos, name, what);
+        let name_ok = match literal::name(name, kind) {
+            Ok(()) => true,
+            Err(p) => {
+                cx.problem(key.pos, p);
+                false
+            }
+        };
         // A name whose definition has errors is still defined, so that its
         // uses are not reported again as unknown names.
         let value = read(cx, value).filter(|_| name_ok);
         out.0.push((at(key, name.to_owned()), value));
     }
     Some(out)
-}
-
-/// Names of sets and services: a letter, then letters, digits, `_`, `-`,
-/// `.`; never something that reads as a literal peer or service.
-fn check_name(cx: &mut Cx<'_>, pos: Pos, name: &str, what: &str) -> bool {
-    let problem = if name.contains('/') && what == "service" {
-        Some((
-            format!("service name {name:?} looks like a service itself"),
-            format!("name the service, e.g. `web: {name}`"),
-        ))
-    } else if looks_like_address(name) {
-        Some((
-            format!("{what} name {name:?} looks like an address"),
-            format!("name the {what} and list the address under it, e.g. `office: [{name}]`"),
-        ))
-    } else if has_id_prefix(name) {
-        Some((
-            format!("{what} name {name:?} looks like an id"),
-            "names starting with sg- or pl- would be read as ids; choose another name".to_owned(),
-        ))
-    } else if what == "service" && Protocol::parse(name).is_some() {
-        Some((
-            format!("service name {name:?} is a protocol"),
-            format!("`{name}` already means the protocol; choose another name"),
-        ))
-    } else if !is_name(name) {
-        Some((
-            format!("invalid {what} name {name:?}"),
-            "names start with a letter and use letters, digits, `_`, `-` and `.`".to_owned(),
-        ))
-    } else {
-        None
-    };
-    match problem {
-        Some((message, hint)) => {
-            cx.error(pos, codes::INVALID_NAME, message, Some(hint));
-            false
-        }
-        None => true,
-    }
-}
-
-fn is_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-}
-
-fn has_id_prefix(s: &str) -> bool {
-    let lower = s.get(..3).map(str::to_ascii_lowercase);
-    matches!(lower.as_deref(), Some("sg-" | "pl-"))
-}
-
-/// Written as an attempt at an address or CIDR rather than a name.
-fn looks_like_address(s: &str) -> bool {
-    s.starts_with(|c: char| c.is_ascii_digit()) || s.contains(':') || s.contains('/')
 }
 
 fn string(cx: &mut Cx<'_>, node: &Node, what: &str) -> Option<Located<String>> {
@@ -395,11 +352,16 @@ fn string(cx: &mut Cx<'_>, node: &Node, what: &str) -> Option<Located<String>> {
     }
 }
 
-fn text(cx: &mut Cx<'_>, node: &Node, what: &str) -> Option<Located<Text>> {
-    match node.value.scalar_text() {
-        Some(s) => Some(at(node, Text(s))),
-        None => {
-            cx.wrong_type(node, what, None);
+/// Free text, named `noun` in messages; control characters are refused.
+fn text(cx: &mut Cx<'_>, node: &Node, noun: &str) -> Option<Located<Text>> {
+    let Some(s) = node.value.scalar_text() else {
+        cx.wrong_type(node, &format!("a {noun}"), None);
+        return None;
+    };
+    match literal::text(&s, noun) {
+        Ok(()) => Some(at(node, Text(s))),
+        Err(p) => {
+            cx.problem(node.pos, p);
             None
         }
     }
@@ -461,7 +423,7 @@ fn read_group(cx: &mut Cx<'_>, node: &Node) -> Option<SecurityGroupDoc> {
         Some(n) => g.region = region(cx, n),
     }
     if let Some(n) = f.get("name") {
-        g.name = text(cx, n, "a group name");
+        g.name = text(cx, n, "group name");
     }
     if let Some(n) = f.get("mode") {
         g.mode = keyword(
@@ -491,74 +453,24 @@ fn read_group(cx: &mut Cx<'_>, node: &Node) -> Option<SecurityGroupDoc> {
 
 fn group_id(cx: &mut Cx<'_>, node: &Node) -> Option<Located<String>> {
     let s = string(cx, node, "a security group id (sg-...)")?;
-    match check_id(&s.value, "sg-") {
+    match literal::id(&s.value, IdKind::Group) {
         Ok(()) => Some(s),
-        Err(hint) => {
-            cx.error(
-                node.pos,
-                codes::MALFORMED_ID,
-                format!("malformed security group id {:?}", s.value),
-                Some(hint),
-            );
+        Err(p) => {
+            cx.problem(node.pos, p);
             None
         }
     }
 }
 
-/// Ids as ECS writes them: the prefix, then lowercase letters and digits.
-fn check_id(id: &str, prefix: &str) -> Result<(), String> {
-    let example = if prefix == "sg-" {
-        "sg-bp1fg655nh68xyz9bxyz"
-    } else {
-        "pl-bp1a2b3c4d5e6f7g8h"
-    };
-    let Some(rest) = id.strip_prefix(prefix) else {
-        return Err(format!(
-            "ids start with {prefix} and look like {example}; a name goes in `name:`"
-        ));
-    };
-    if rest.is_empty() || rest.len() > 64 {
-        return Err(format!("an id looks like {example}"));
-    }
-    if rest.chars().any(|c| c.is_ascii_uppercase()) {
-        return Err(format!("ids are lowercase: {}", id.to_ascii_lowercase()));
-    }
-    if !rest
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-    {
-        return Err(format!(
-            "after {prefix} an id has only lowercase letters and digits, like {example}"
-        ));
-    }
-    Ok(())
-}
-
 fn region(cx: &mut Cx<'_>, node: &Node) -> Option<Located<String>> {
     let s = string(cx, node, "a region id such as cn-hangzhou")?;
-    let ok = {
-        let mut parts = s.value.split('-');
-        let head = parts.next().unwrap_or_default();
-        let rest: Vec<&str> = parts.collect();
-        head.len() == 2
-            && head.chars().all(|c| c.is_ascii_lowercase())
-            && !rest.is_empty()
-            && rest.iter().all(|p| {
-                !p.is_empty()
-                    && p.chars()
-                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-            })
-    };
-    if ok {
-        return Some(s);
+    match literal::region(&s.value) {
+        Ok(()) => Some(s),
+        Err(p) => {
+            cx.problem(node.pos, p);
+            None
+        }
     }
-    cx.error(
-        node.pos,
-        codes::INVALID_VALUE,
-        format!("invalid region {:?}", s.value),
-        Some("a region id looks like cn-hangzhou or ap-southeast-1".to_owned()),
-    );
-    None
 }
 
 fn read_rule(cx: &mut Cx<'_>, node: &Node, direction: Direction) -> Option<PolicyRuleDoc> {
@@ -671,7 +583,7 @@ fn read_rule(cx: &mut Cx<'_>, node: &Node, direction: Direction) -> Option<Polic
 }
 
 fn description(cx: &mut Cx<'_>, node: &Node) -> Option<Located<Text>> {
-    let t = text(cx, node, "a description")?;
+    let t = text(cx, node, "description")?;
     let chars = t.value.0.chars().count();
     if chars > MAX_DESCRIPTION_CHARS {
         cx.error(
@@ -748,42 +660,23 @@ fn boolean(cx: &mut Cx<'_>, node: &Node) -> Option<Located<bool>> {
 }
 
 fn date(cx: &mut Cx<'_>, node: &Node) -> Option<Located<DateSpec>> {
-    let hint =
-        Some("write the last day the rule is desired as YYYY-MM-DD, e.g. 2026-12-31".to_owned());
     let Some(s) = node.value.scalar_text() else {
-        cx.wrong_type(node, "a date (YYYY-MM-DD)", hint);
+        cx.wrong_type(
+            node,
+            "a date (YYYY-MM-DD)",
+            Some(
+                "write the last day the rule is desired as YYYY-MM-DD, e.g. 2026-12-31".to_owned(),
+            ),
+        );
         return None;
     };
-    match parse_date(&s) {
-        Some(d) => Some(at(node, DateSpec(d))),
-        None => {
-            cx.error(
-                node.pos,
-                codes::INVALID_DATE,
-                format!("{s:?} is not a calendar date"),
-                hint,
-            );
+    match literal::date(&s) {
+        Ok(d) => Some(at(node, DateSpec(d))),
+        Err(p) => {
+            cx.problem(node.pos, p);
             None
         }
     }
-}
-
-/// Strictly `YYYY-MM-DD`, and a day that exists.
-fn parse_date(s: &str) -> Option<jiff::civil::Date> {
-    let b = s.as_bytes();
-    let shape = b.len() == 10
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && b.iter()
-            .enumerate()
-            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
-    if !shape {
-        return None;
-    }
-    let year: i16 = s.get(0..4)?.parse().ok()?;
-    let month: i8 = s.get(5..7)?.parse().ok()?;
-    let day: i8 = s.get(8..10)?.parse().ok()?;
-    jiff::civil::Date::new(year, month, day).ok()
 }
 
 fn lint_codes(cx: &mut Cx<'_>, node: &Node) -> Option<Located<Vec<Located<LintCode>>>> {
@@ -809,30 +702,16 @@ fn lint_codes(cx: &mut Cx<'_>, node: &Node) -> Option<Located<Vec<Located<LintCo
         let Some(s) = string(cx, item, "a lint code such as MOAT001") else {
             continue;
         };
-        let b = s.value.as_bytes();
-        let valid =
-            b.len() == 7 && s.value.starts_with("MOAT0") && b[5..].iter().all(u8::is_ascii_digit);
-        if valid {
-            out.push(at(item, LintCode(s.value)));
-        } else {
-            let hint = if s.value.to_ascii_uppercase().starts_with("MOAT1") {
-                "validation errors (MOAT1xx) cannot be ignored; fix the policy instead".to_owned()
-            } else {
-                "lint codes look like MOAT001".to_owned()
-            };
-            cx.error(
-                item.pos,
-                codes::INVALID_VALUE,
-                format!("{:?} is not a lint code", s.value),
-                Some(hint),
-            );
+        match literal::lint_code(&s.value) {
+            Ok(()) => out.push(at(item, LintCode(s.value))),
+            Err(p) => cx.problem(item.pos, p),
         }
     }
     (out.len() == items.len()).then(|| at(node, out))
 }
 
 fn reason(cx: &mut Cx<'_>, node: &Node) -> Option<Located<Text>> {
-    let t = text(cx, node, "a reason")?;
+    let t = text(cx, node, "reason")?;
     if t.value.0.trim().is_empty() {
         cx.error(
             node.pos,
@@ -882,7 +761,7 @@ fn read_protect(cx: &mut Cx<'_>, node: &Node) -> Option<ProtectDoc> {
         p.peer = one_or_many(cx, n, PEERS, peer_spec);
     }
     if let Some(n) = f.get("description_prefix") {
-        p.description_prefix = text(cx, n, "a description prefix");
+        p.description_prefix = text(cx, n, "description prefix");
     }
     let criteria = [
         "group",
@@ -902,21 +781,6 @@ fn read_protect(cx: &mut Cx<'_>, node: &Node) -> Option<ProtectDoc> {
     Some(p)
 }
 
-/// A literal problem found in a service or peer string.
-pub(crate) struct Problem {
-    pub code: &'static str,
-    pub message: String,
-    pub hint: Option<String>,
-}
-
-fn problem(code: &'static str, message: String, hint: Option<String>) -> Problem {
-    Problem {
-        code,
-        message,
-        hint,
-    }
-}
-
 fn service_spec(cx: &mut Cx<'_>, node: &Node) -> Option<Located<ServiceSpec>> {
     let s = match &node.value {
         Value::Str(s) => s,
@@ -933,92 +797,12 @@ fn service_spec(cx: &mut Cx<'_>, node: &Node) -> Option<Located<ServiceSpec>> {
             return None;
         }
     };
-    match parse_service(s) {
+    match literal::service(s) {
         Ok(r) => Some(at(node, ServiceSpec(r))),
         Err(p) => {
-            cx.error(node.pos, p.code, p.message, p.hint);
+            cx.problem(node.pos, p);
             None
         }
-    }
-}
-
-/// Reads `tcp/22`, `tcp/8000-8080`, `icmp`, `all` (any letter case), or a
-/// name.
-pub(crate) fn parse_service(s: &str) -> Result<ServiceRef, Problem> {
-    let protocol_names = || Protocol::ALL.into_iter().map(Protocol::as_str);
-    let Some((proto, ports)) = s.split_once('/') else {
-        return match Protocol::parse(s) {
-            Some(p) if p.takes_ports() => Err(problem(
-                codes::PORT_PROTOCOL_MISMATCH,
-                format!("{p} needs a port"),
-                Some(format!(
-                    "write {p}/PORT, {p}/FROM-TO, or {p}/1-65535 for every port"
-                )),
-            )),
-            Some(p) => Ok(ServiceRef::Atom(ServiceAtom {
-                protocol: p,
-                ports: PortRange::NotApplicable,
-            })),
-            None => Ok(ServiceRef::Name(s.to_owned())),
-        };
-    };
-    let Some(protocol) = Protocol::parse(proto) else {
-        let hint = did_you_mean(proto, protocol_names())
-            .unwrap_or_else(|| "protocols are tcp, udp, icmp, icmpv6, gre and all".to_owned());
-        return Err(problem(
-            codes::UNKNOWN_PROTOCOL,
-            format!("unknown protocol {proto:?} in {s:?}"),
-            Some(hint),
-        ));
-    };
-    if !protocol.takes_ports() {
-        return Err(problem(
-            codes::PORT_PROTOCOL_MISMATCH,
-            format!("{protocol} takes no ports, found {s:?}"),
-            Some(format!("write `{protocol}` alone")),
-        ));
-    }
-    let ports = parse_ports(ports, s)?;
-    Ok(ServiceRef::Atom(ServiceAtom { protocol, ports }))
-}
-
-fn parse_ports(ports: &str, whole: &str) -> Result<PortRange, Problem> {
-    let (a, b) = ports.split_once('-').unwrap_or((ports, ports));
-    let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
-    if !digits(a) || !digits(b) {
-        return Err(problem(
-            codes::INVALID_PORT,
-            format!("invalid port {ports:?} in {whole:?}"),
-            Some("a port is a number from 1 to 65535; a range is FROM-TO".to_owned()),
-        ));
-    }
-    let from = parse_port(a, whole)?;
-    let to = parse_port(b, whole)?;
-    if from > to {
-        return Err(problem(
-            codes::INVALID_PORT,
-            format!("port range {from}-{to} in {whole:?} runs backwards"),
-            Some(format!("write {to}-{from}")),
-        ));
-    }
-    Ok(PortRange::Range { from, to })
-}
-
-/// A string of ASCII digits as a port.
-fn parse_port(p: &str, whole: &str) -> Result<u16, Problem> {
-    let value = p.parse::<u64>().unwrap_or(u64::MAX);
-    match u16::try_from(value) {
-        Ok(0) => Err(problem(
-            codes::INVALID_PORT,
-            format!("port 0 in {whole:?} is not a port"),
-            Some("ports run from 1 to 65535".to_owned()),
-        )),
-        Ok(port) => Ok(port),
-        Err(_) => Err(problem(
-            codes::INVALID_PORT,
-            format!("port {p} in {whole:?} is above 65535"),
-            Some("ports run from 1 to 65535".to_owned()),
-        )),
     }
 }
 
@@ -1031,136 +815,11 @@ fn peer_spec(cx: &mut Cx<'_>, node: &Node) -> Option<Located<PeerSpec>> {
         );
         return None;
     };
-    match parse_peer(s) {
+    match literal::peer(s) {
         Ok(r) => Some(at(node, PeerSpec(r))),
         Err(p) => {
-            cx.error(node.pos, p.code, p.message, p.hint);
+            cx.problem(node.pos, p);
             None
         }
-    }
-}
-
-/// Reads a CIDR, a bare address, `sg-...`, `pl-...`, or a name.
-pub(crate) fn parse_peer(s: &str) -> Result<PeerRef, Problem> {
-    let lower3 = s.get(..3).map(str::to_ascii_lowercase);
-    match lower3.as_deref() {
-        Some("sg-") => {
-            return check_id(s, "sg-")
-                .map(|()| PeerRef::Peer(Peer::group(s)))
-                .map_err(|hint| {
-                    problem(
-                        codes::MALFORMED_ID,
-                        format!("malformed security group id {s:?}"),
-                        Some(hint),
-                    )
-                });
-        }
-        Some("pl-") => {
-            return check_id(s, "pl-")
-                .map(|()| PeerRef::Peer(Peer::PrefixList { id: s.to_owned() }))
-                .map_err(|hint| {
-                    problem(
-                        codes::MALFORMED_ID,
-                        format!("malformed prefix list id {s:?}"),
-                        Some(hint),
-                    )
-                });
-        }
-        _ => {}
-    }
-    if !looks_like_address(s) {
-        return Ok(PeerRef::Name(s.to_owned()));
-    }
-    match parse_cidr_strict(s) {
-        Ok(net) => Ok(PeerRef::Peer(Peer::cidr(net))),
-        Err(CidrError::HostBitsSet { network, .. }) => {
-            let host = s.split_once('/').map_or(s, |(a, _)| a);
-            Err(problem(
-                codes::HOST_BITS_SET,
-                format!("{s} has host bits set"),
-                Some(format!(
-                    "the network is {network}; for the single host write {host}"
-                )),
-            ))
-        }
-        Err(CidrError::Invalid(_)) => Err(problem(
-            codes::INVALID_CIDR,
-            format!("{s:?} is not an IPv4 or IPv6 address or CIDR"),
-            Some(cidr_hint(s)),
-        )),
-    }
-}
-
-fn cidr_hint(s: &str) -> String {
-    if let Some((_, len)) = s.split_once('/')
-        && let Ok(len) = len.parse::<u32>()
-    {
-        if s.contains(':') && len > 128 {
-            return "IPv6 prefix lengths run from 0 to 128".to_owned();
-        }
-        if !s.contains(':') && len > 32 {
-            return "IPv4 prefix lengths run from 0 to 32".to_owned();
-        }
-    }
-    "write a CIDR such as 203.0.113.0/24 or 2001:db8::/32, or a bare address".to_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn services_parse_and_normalise() {
-        let atom = |s: &str| match parse_service(s) {
-            Ok(ServiceRef::Atom(a)) => a.to_string(),
-            Ok(ServiceRef::Name(n)) => format!("name {n}"),
-            Err(p) => format!("{} {}", p.code, p.message),
-        };
-        assert_eq!(atom("tcp/22"), "tcp/22");
-        assert_eq!(atom("TCP/8000-8080"), "tcp/8000-8080");
-        assert_eq!(atom("udp/53-53"), "udp/53");
-        assert_eq!(atom("ICMPv6"), "icmpv6");
-        assert_eq!(atom("all"), "all");
-        assert_eq!(atom("ssh"), "name ssh");
-        assert!(atom("tcp/0").starts_with("MOAT108"));
-        assert!(atom("tcp/65536").starts_with("MOAT108"));
-        assert!(atom("tcp/99999999999999999999999").starts_with("MOAT108"));
-        assert!(atom("tcp/443-80").starts_with("MOAT108"));
-        assert!(atom("tcp/-1").starts_with("MOAT108"));
-        assert!(atom("icmp/8").starts_with("MOAT109"));
-        assert!(atom("tcp").starts_with("MOAT109"));
-        assert!(atom("tpc/22").starts_with("MOAT116"));
-    }
-
-    #[test]
-    fn peers_parse_and_normalise() {
-        let peer = |s: &str| match parse_peer(s) {
-            Ok(PeerRef::Peer(p)) => p.to_string(),
-            Ok(PeerRef::Name(n)) => format!("name {n}"),
-            Err(p) => format!("{} {}", p.code, p.message),
-        };
-        assert_eq!(peer("10.0.0.1"), "10.0.0.1/32");
-        assert_eq!(peer("2001:0DB8:0::/32"), "2001:db8::/32");
-        assert_eq!(peer("::1"), "::1/128");
-        assert_eq!(peer("sg-bp1abc"), "sg-bp1abc");
-        assert_eq!(peer("pl-x1"), "pl-x1");
-        assert_eq!(peer("office"), "name office");
-        assert!(peer("10.0.0.1/8").starts_with("MOAT107"));
-        assert!(peer("10.0.0.0/33").starts_with("MOAT106"));
-        assert!(peer("300.1.1.1").starts_with("MOAT106"));
-        assert!(peer("sg-BP1").starts_with("MOAT115"));
-        assert!(peer("sg-").starts_with("MOAT115"));
-        assert!(peer("pl-a_b").starts_with("MOAT115"));
-    }
-
-    #[test]
-    fn dates_are_strict() {
-        assert!(parse_date("2026-12-31").is_some());
-        assert!(parse_date("2028-02-29").is_some());
-        assert!(parse_date("2026-02-29").is_none());
-        assert!(parse_date("2026-13-01").is_none());
-        assert!(parse_date("2026-1-01").is_none());
-        assert!(parse_date("31.12.2026").is_none());
-        assert!(parse_date("2026-12-31T00:00").is_none());
     }
 }

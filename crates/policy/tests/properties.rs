@@ -226,8 +226,15 @@ fn peer() -> impl Strategy<Value = Peer> {
     ]
 }
 
-/// Any text ECS could hold as a description: up to 512 characters of any
-/// kind, with a bias towards the symbols YAML cares about.
+/// Characters a policy's text may not hold (MOAT135): controls, the line
+/// and paragraph separators, bidirectional controls.
+fn forbidden_in_text(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Any text a policy may hold as a description: up to 512 characters of
+/// any kind but controls, with a bias towards the symbols YAML cares about.
 fn description() -> impl Strategy<Value = String> {
     prop_oneof![
         Just(String::new()),
@@ -238,9 +245,10 @@ fn description() -> impl Strategy<Value = String> {
         Just("null".to_owned()),
         Just("  padded  ".to_owned()),
         Just("# not a comment: - [x] {y} &z *w !v | > ' \" % @ `".to_owned()),
-        Just("多语言 описание ✓ 🚀\u{2028}\u{feff}".to_owned()),
+        Just("多语言 описание ✓ 🚀\u{feff}\u{200b}".to_owned()),
         Just("é".repeat(512)),
     ]
+    .prop_map(|s| s.chars().filter(|c| !forbidden_in_text(*c)).collect())
 }
 
 prop_compose! {
