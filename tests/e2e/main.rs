@@ -10,6 +10,7 @@ mod cloud;
 mod common;
 mod emulator;
 mod explain;
+mod hostile;
 mod import;
 mod interrupt;
 mod lint;

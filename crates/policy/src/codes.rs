@@ -91,6 +91,16 @@ pub const REASON_WITHOUT_IGNORE: &str = "MOAT134";
 /// paragraph separators, or a bidirectional control.
 pub const CONTROL_CHARACTER: &str = "MOAT135";
 
+/// A policy that expands past moat's limits: a group of more than 10,000
+/// ECS rules, more than 1,000,000 rules or 256 MiB of copied text in all,
+/// names that resolve to more than 4,000,000 members, a protect selector
+/// of more than 10,000 services or peers.
+pub const EXPANSION_LIMIT: &str = "MOAT136";
+
+/// More problems than one report shows: the last diagnostic of a report
+/// counts the ones left out.
+pub const TOO_MANY_PROBLEMS: &str = "MOAT137";
+
 /// Every validation code with a short title, in code order.
 pub const ALL: &[(&str, &str)] = &[
     (YAML_SYNTAX, "invalid YAML"),
@@ -129,6 +139,8 @@ pub const ALL: &[(&str, &str)] = &[
     (NIC_TYPE_PEER, "nic type does not fit the peer"),
     (REASON_WITHOUT_IGNORE, "reason without lint_ignore"),
     (CONTROL_CHARACTER, "control character in text"),
+    (EXPANSION_LIMIT, "expansion limit"),
+    (TOO_MANY_PROBLEMS, "too many problems"),
 ];
 
 // Lint codes (`MOAT0xx`). Lint runs on valid policies only.

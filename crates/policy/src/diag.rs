@@ -146,6 +146,54 @@ impl FromIterator<Diagnostic> for Diagnostics {
     }
 }
 
+/// Where the loader collects diagnostics: every one up to a limit, and a
+/// count of the rest, so that no input can make the report itself take
+/// unbounded memory.
+#[derive(Debug)]
+pub(crate) struct Sink {
+    pub kept: Vec<Diagnostic>,
+    limit: usize,
+    /// Problems found beyond the limit, and the file of the first of them.
+    pub dropped: usize,
+    pub first_dropped: Option<Origin>,
+}
+
+impl Sink {
+    pub fn new(limit: usize) -> Sink {
+        Sink {
+            kept: Vec::new(),
+            limit,
+            dropped: 0,
+            first_dropped: None,
+        }
+    }
+
+    pub fn push(&mut self, d: Diagnostic) {
+        if self.kept.len() < self.limit {
+            self.kept.push(d);
+        } else {
+            self.dropped += 1;
+            self.first_dropped.get_or_insert(d.origin);
+        }
+    }
+
+    /// Problems reported so far, kept or not.
+    pub fn count(&self) -> usize {
+        self.kept.len() + self.dropped
+    }
+
+    /// Takes over what `other` collected, within this sink's limit.
+    pub fn append(&mut self, other: Sink) {
+        if let Some(first) = other.first_dropped {
+            self.first_dropped.get_or_insert(first);
+        }
+        self.dropped += other.dropped;
+        for d in other.kept {
+            self.push(d);
+        }
+    }
+}
+
 /// Writes diagnostics in the compiler-style text form:
 ///
 /// ```text

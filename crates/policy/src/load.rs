@@ -7,14 +7,21 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::codes;
-use crate::diag::{Diagnostic, Diagnostics};
+use crate::diag::{Diagnostic, Diagnostics, Sink};
 use crate::model::{Origin, PolicySet};
 use crate::read::{Cx, read_file};
 use crate::resolve::{ReadFile, build};
-use crate::yaml::{self, Pos};
+use crate::yaml::{self, LoadBudget, Pos};
 
 /// Largest policy file moat reads; a file of 50,000 rules is a few MiB.
 const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
+/// Diagnostics one load keeps from reading its files (shared fairly among
+/// them), and as many again from resolving them together; the rest are
+/// counted.
+pub(crate) const MAX_DIAGNOSTICS: usize = 10_000;
+/// Policy files one load may read: a hundred times the files of a large
+/// organisation's repository, and a bound on what many tiny files cost.
+pub(crate) const MAX_FILES: usize = 10_000;
 
 /// The policy files named by `paths`: files as given, and every `*.yaml` /
 /// `*.yml` directly inside a directory (sorted by name; hidden files and
@@ -28,20 +35,45 @@ pub fn discover_policy_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Diagnost
     if diags.is_empty() {
         Ok(files)
     } else {
-        Err(finish(diags))
+        let mut found = Sink::new(usize::MAX);
+        diags.into_iter().for_each(|d| found.push(d));
+        Err(finish(found))
     }
 }
 
 fn discover(paths: &[PathBuf], diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
     let mut files = Vec::new();
     let mut seen = HashSet::new();
+    // Paths and directory entries named like policies, kept or refused.
+    let mut candidates = 0usize;
+    let mut too_many = |at: &Path, diags: &mut Vec<Diagnostic>| {
+        candidates += 1;
+        if candidates <= MAX_FILES {
+            return false;
+        }
+        diags.push(
+            Diagnostic::error(
+                Origin::whole(display(at)),
+                codes::UNREADABLE,
+                format!(
+                    "more than {} policy files to load",
+                    crate::names::thousands(MAX_FILES)
+                ),
+            )
+            .with_hint("check the policies in several smaller loads"),
+        );
+        true
+    };
     let mut push = |files: &mut Vec<PathBuf>, path: PathBuf| {
         let identity = fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
         if seen.insert(identity) {
             files.push(path);
         }
     };
-    for path in paths {
+    'paths: for path in paths {
+        if too_many(path, diags) {
+            break;
+        }
         let meta = match fs::metadata(path) {
             Ok(m) => m,
             Err(e) => {
@@ -82,6 +114,9 @@ fn discover(paths: &[PathBuf], diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
                 (name.ends_with(".yaml") || name.ends_with(".yml")) && !name.starts_with('.');
             if !is_policy {
                 continue;
+            }
+            if too_many(path, diags) {
+                break 'paths;
             }
             // Follow symbolic links: a linked policy file is a policy file,
             // and a broken link named like one is an error, not a skip.
@@ -218,31 +253,64 @@ pub fn load_policy_strs(files: &[(&str, &str)]) -> Result<PolicySet, Diagnostics
 /// A file's name and its text, or why it could not be read.
 type Source = (Arc<str>, Result<String, Diagnostic>);
 
-fn check(sources: Vec<Source>, mut diags: Vec<Diagnostic>) -> Result<PolicySet, Diagnostics> {
+fn check(sources: Vec<Source>, diags: Vec<Diagnostic>) -> Result<PolicySet, Diagnostics> {
+    // Reading keeps a fair share of the diagnostics per file, and resolving
+    // as many again, so that a report stays readable and bounded however
+    // many problems the input holds.
+    let share = (MAX_DIAGNOSTICS / sources.len().max(1)).max(1);
+    let mut found = Sink::new(usize::MAX);
+    diags.into_iter().for_each(|d| found.push(d));
+    let first_file = sources.first().map(|(file, _)| Arc::clone(file));
+    let budget = LoadBudget::new();
     let mut read = Vec::with_capacity(sources.len());
-    for (file, mut found) in read_all(sources) {
-        diags.append(&mut found);
+    for (file, file_diags) in read_all(sources, share, &budget) {
+        found.append(file_diags);
         read.extend(file);
     }
-    let set = build(read, &mut diags);
-    if diags.is_empty() {
+    if budget.exceeded() {
+        // Which files were read before the budget ran out depends on how
+        // the threads ran; only this one problem is certain, so it alone
+        // is reported.
+        let file = first_file.unwrap_or_else(|| Arc::from("."));
+        return Err(Diagnostics(vec![
+            Diagnostic::error(
+                Origin::whole(file),
+                codes::YAML_SYNTAX,
+                format!(
+                    "invalid YAML: the files loaded together have more than {} YAML nodes",
+                    crate::names::thousands(yaml::MAX_LOAD_NODES)
+                ),
+            )
+            .with_hint("check the policies in several smaller loads"),
+        ]));
+    }
+    let mut resolved = Sink::new(MAX_DIAGNOSTICS);
+    let set = build(read, &mut resolved);
+    found.append(resolved);
+    if found.count() == 0 {
         Ok(set)
     } else {
-        Err(finish(diags))
+        Err(finish(found))
     }
 }
 
 /// Parses and reads every file, spread over the machine's cores: parsing
 /// is most of the time of a load, and files are independent until names are
 /// resolved. Results keep the order of `sources`, which decides which of two
-/// definitions of a name is the first.
-fn read_all(sources: Vec<Source>) -> Vec<(Option<ReadFile>, Vec<Diagnostic>)> {
+/// definitions of a name is the first. Each file keeps at most `share`
+/// diagnostics.
+fn read_all(
+    sources: Vec<Source>,
+    share: usize,
+    budget: &LoadBudget,
+) -> Vec<(Option<ReadFile>, Sink)> {
     let threads = std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
         .clamp(1, 8)
         .min(sources.len());
+    let read = move |source| read_one(source, share, budget);
     if threads <= 1 {
-        return sources.into_iter().map(read_one).collect();
+        return sources.into_iter().map(read).collect();
     }
     let chunk = sources.len().div_ceil(threads);
     let mut chunks: Vec<Vec<Source>> = Vec::new();
@@ -253,7 +321,7 @@ fn read_all(sources: Vec<Source>) -> Vec<(Option<ReadFile>, Vec<Diagnostic>)> {
     std::thread::scope(|scope| {
         let handles: Vec<_> = chunks
             .into_iter()
-            .map(|chunk| scope.spawn(move || chunk.into_iter().map(read_one).collect::<Vec<_>>()))
+            .map(|chunk| scope.spawn(move || chunk.into_iter().map(read).collect::<Vec<_>>()))
             .collect();
         handles
             .into_iter()
@@ -264,14 +332,18 @@ fn read_all(sources: Vec<Source>) -> Vec<(Option<ReadFile>, Vec<Diagnostic>)> {
     })
 }
 
-/// Parses and reads one file on its own.
-fn read_one((file, text): Source) -> (Option<ReadFile>, Vec<Diagnostic>) {
-    let mut diags = Vec::new();
+/// Parses and reads one file on its own, keeping at most `share`
+/// diagnostics.
+fn read_one((file, text): Source, share: usize, budget: &LoadBudget) -> (Option<ReadFile>, Sink) {
+    let mut diags = Sink::new(share);
     let text = match text {
         Ok(text) => text,
-        Err(d) => return (None, vec![d]),
+        Err(d) => {
+            diags.push(d);
+            return (None, diags);
+        }
     };
-    let root = match yaml::parse(&text) {
+    let root = match yaml::parse(&text, budget) {
         Ok(root) => root,
         Err(e) => {
             let mut d = Diagnostic::error(
@@ -280,9 +352,12 @@ fn read_one((file, text): Source) -> (Option<ReadFile>, Vec<Diagnostic>) {
                 format!("invalid YAML: {}", e.message),
             );
             d.hint = e.hint;
-            return (None, vec![d]);
+            diags.push(d);
+            return (None, diags);
         }
     };
+    // The text is not needed once parsed; free it before reading the tree.
+    drop(text);
     let mut cx = Cx {
         file: &file,
         diags: &mut diags,
@@ -291,9 +366,27 @@ fn read_one((file, text): Source) -> (Option<ReadFile>, Vec<Diagnostic>) {
     (Some(ReadFile { file, doc }), diags)
 }
 
-fn finish(diags: Vec<Diagnostic>) -> Diagnostics {
-    let mut diags = Diagnostics(diags);
+/// Sorts what was kept by location; problems beyond the limits are counted
+/// in one last diagnostic.
+fn finish(found: Sink) -> Diagnostics {
+    let mut diags = Diagnostics(found.kept);
     diags.sort();
+    if found.dropped > 0 {
+        let file = found
+            .first_dropped
+            .map_or_else(|| Arc::from("."), |o| o.file);
+        diags.push(
+            Diagnostic::error(
+                Origin::whole(file),
+                codes::TOO_MANY_PROBLEMS,
+                format!(
+                    "{} more problems are not shown",
+                    crate::names::thousands(found.dropped)
+                ),
+            )
+            .with_hint("fix the problems above and check again"),
+        );
+    }
     diags
 }
 

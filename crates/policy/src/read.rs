@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::codes;
-use crate::diag::Diagnostic;
+use crate::diag::{Diagnostic, Sink};
 use crate::document::{
     DateSpec, LintCode, Located, NamedMap, OneOrMany, PeerSpec, PolicyFile, PolicyRuleDoc,
     ProtectDoc, SecurityGroupDoc, ServiceSpec, Text,
@@ -22,7 +22,7 @@ use crate::yaml::{Node, Pos, Value};
 /// Where diagnostics of one file go.
 pub(crate) struct Cx<'a> {
     pub file: &'a Arc<str>,
-    pub diags: &'a mut Vec<Diagnostic>,
+    pub diags: &'a mut Sink,
 }
 
 impl Cx<'_> {
@@ -112,19 +112,28 @@ fn fields<'n>(
         found: Vec::with_capacity(entries.len()),
         misspelt: Vec::new(),
     };
-    let mut seen: HashMap<&str, Pos> = HashMap::new();
+    // Unknown keys seen, for repeats; known ones are found in `found`. A
+    // mapping of the format has a dozen keys at most, so a scan beats
+    // hashing.
+    let mut unknown: Vec<(&str, Pos)> = Vec::new();
     for (key, value) in entries {
         let Some(name) = key_text(cx, key) else {
             continue;
         };
-        if let Some(first) = seen.get(name) {
-            duplicate_key(cx, key.pos, name, *first);
+        let first = fields
+            .found
+            .iter()
+            .find(|(k, _, _)| *k == name)
+            .map(|(_, k, _)| k.pos)
+            .or_else(|| unknown.iter().find(|(k, _)| *k == name).map(|(_, p)| *p));
+        if let Some(first) = first {
+            duplicate_key(cx, key.pos, name, first);
             continue;
         }
-        seen.insert(name, key.pos);
         match known.iter().find(|k| **k == name) {
             Some(k) => fields.found.push((k, key, value)),
             None => {
+                unknown.push((name, key.pos));
                 let guess = closest(name, known.iter().copied());
                 if let Some(k) = known.iter().find(|k| Some(**k) == guess) {
                     fields.misspelt.push(k);

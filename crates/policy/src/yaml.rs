@@ -6,17 +6,19 @@
 //! direction for single scalars: [`scalar`] spells a string so that any YAML
 //! reader gives back exactly the same string.
 //!
-//! The library is serde-saphyr: it parses without panicking, enforces budgets
-//! against hostile input (alias bombs, deep nesting, huge documents), and its
-//! `Spanned` wrapper locates every node, which is what lets a semantic error
-//! such as an unknown address set point at its line and column. Swapping the
-//! library means rewriting this file only.
+//! The library is granit-parser, a YAML 1.2 event parser that does not
+//! panic and gives every event its line and column, which is what lets a
+//! semantic error such as an unknown address set point at its place. This
+//! module builds the tree from the events itself, and with it enforces the
+//! budgets against hostile input: nesting depth, nodes per file and per
+//! load, anchors, and what aliases may repeat (alias bombs). Parsing costs
+//! per node, so the load-wide node budget is what bounds a load's time.
+//! Swapping the library means rewriting this file only.
 
-use std::fmt;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_saphyr::budget::BudgetBreach;
-use serde_saphyr::{DuplicateKeyPolicy, Spanned};
+use granit_parser::{ErrorKind, Event, ScalarStyle, Tag};
 
 /// A position in a file: 1-based line and column (in characters).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -94,119 +96,439 @@ pub(crate) struct SyntaxError {
 const MAX_DEPTH: usize = 24;
 /// Node budget of one file: room for some 50,000 rules in a single file.
 const MAX_NODES: usize = 500_000;
+/// Nodes that aliases may add to one file by repeating what they name.
+const MAX_ALIAS_NODES: usize = 200_000;
+/// Anchors and aliases one file may use.
+const MAX_ANCHORS: usize = 10_000;
+/// Nodes all the files of one load may hold together (including what
+/// aliases repeat): about 40 MiB of typical policy text, and what bounds
+/// the time a load can take, since parsing costs per node.
+pub(crate) const MAX_LOAD_NODES: usize = 4_000_000;
+/// Nodes a file counts locally before adding them to the load's total.
+const BUDGET_STRIDE: usize = 4096;
 
-fn options() -> serde_saphyr::Options {
-    let budget = serde_saphyr::budget! {
-        max_depth: MAX_DEPTH,
-        max_nodes: MAX_NODES,
-        max_events: 2 * MAX_NODES,
-        max_aliases: 10_000,
-        max_anchors: 10_000,
-        max_documents: 2,
-    };
-    let alias_limits = serde_saphyr::alias_limits! {
-        max_total_replayed_events: 200_000,
-    };
-    serde_saphyr::options! {
-        budget: budget,
-        alias_limits: alias_limits,
-        // Repeated keys reach the checker, which reports each one with both
-        // locations instead of stopping the whole file at the first.
-        duplicate_keys: DuplicateKeyPolicy::PassThrough,
-        // YAML 1.2: `yes`, `no`, `on` and `off` are strings, not booleans.
-        strict_booleans: true,
-        // `description: 007` is the text "007", not the number 7.
-        leading_zero_numbers_as_strings: true,
-        underscored_numbers_as_strings: true,
-        // Numbers too large for a float (`1e400`) reach the checker with
-        // their spelling, which reports them in the field's own terms.
-        non_finite_float_policy: serde_saphyr::NonFiniteFloatPolicy::PassThrough,
-        with_snippet: false,
-        crop_radius: 0,
+/// The node budget all files of one load share, across the threads that
+/// parse them.
+#[derive(Debug)]
+pub(crate) struct LoadBudget {
+    used: AtomicUsize,
+}
+
+impl LoadBudget {
+    pub fn new() -> LoadBudget {
+        LoadBudget {
+            used: AtomicUsize::new(0),
+        }
+    }
+
+    /// Adds `n` nodes; false once the load holds more than it may.
+    fn take(&self, n: usize) -> bool {
+        self.used.fetch_add(n, Ordering::Relaxed).saturating_add(n) <= MAX_LOAD_NODES
+    }
+
+    /// True when the files hold more nodes than a load may. Whether this
+    /// happens depends on the input only: every file adds all the nodes it
+    /// reads until it ends, fails, or finds the budget spent.
+    pub fn exceeded(&self) -> bool {
+        self.used.load(Ordering::Relaxed) > MAX_LOAD_NODES
     }
 }
 
-/// Parses one YAML document into a located tree.
-pub(crate) fn parse(text: &str) -> Result<Node, SyntaxError> {
-    match serde_saphyr::from_str_with_options::<Spanned<Raw>>(text, options()) {
-        Ok(root) => Ok(convert(root, text)),
-        Err(err) => Err(syntax_error(&err, text)),
+/// Parses one YAML document into a located tree, counting its nodes
+/// against `budget`.
+pub(crate) fn parse(text: &str, budget: &LoadBudget) -> Result<Node, SyntaxError> {
+    let mut builder = Builder {
+        budget,
+        stack: Vec::new(),
+        anchors: HashMap::new(),
+        root: None,
+        documents: 0,
+        nodes: 0,
+        unflushed: 0,
+        alias_nodes: 0,
+        aliases: 0,
+    };
+    let result = builder.run(text);
+    // Whatever happened, the load learns how many nodes this file held.
+    builder.flush();
+    match result {
+        Ok(()) => Ok(builder.root.unwrap_or(Node {
+            value: Value::Null,
+            pos: Pos::START,
+        })),
+        Err(e) => Err(relocate_tab(e, text)),
     }
 }
 
-fn syntax_error(err: &serde_saphyr::Error, text: &str) -> SyntaxError {
-    let mut pos = err
-        .location()
-        .map(|l| pos_of(&l))
-        .filter(|p| p.line > 0)
-        .unwrap_or(Pos::START);
-    // Errors inside aliased values come wrapped with the alias's location;
-    // the location above is the outermost one, where the user looks.
-    let mut err = err;
-    while let serde_saphyr::Error::AliasError { error, .. }
-    | serde_saphyr::Error::WithSnippet { error, .. } = err
-    {
-        err = error;
+/// A collection being read.
+enum Open {
+    Seq {
+        pos: Pos,
+        anchor: usize,
+        items: Vec<Node>,
+    },
+    Map {
+        pos: Pos,
+        anchor: usize,
+        entries: Vec<(Node, Node)>,
+        key: Option<Node>,
+    },
+}
+
+/// Turns the parser's events into a tree of [`Node`]s.
+struct Builder<'b> {
+    budget: &'b LoadBudget,
+    stack: Vec<Open>,
+    /// Complete anchored nodes by the parser's anchor id.
+    anchors: HashMap<usize, Node>,
+    root: Option<Node>,
+    documents: usize,
+    nodes: usize,
+    /// Nodes not yet added to the load's budget.
+    unflushed: usize,
+    alias_nodes: usize,
+    aliases: usize,
+}
+
+impl Builder<'_> {
+    fn run(&mut self, text: &str) -> Result<(), SyntaxError> {
+        let options = granit_parser::Options::default();
+        for event in granit_parser::Parser::new_from_str_with_options(text, options) {
+            let (event, span) = event.map_err(|e| scan_error(&e))?;
+            let pos = Pos {
+                line: u32::try_from(span.start.line()).unwrap_or(u32::MAX),
+                column: u32::try_from(span.start.col() + 1).unwrap_or(u32::MAX),
+            };
+            self.event(event, pos)?;
+        }
+        Ok(())
     }
-    let mut hint = None;
-    let message = match err {
-        serde_saphyr::Error::MultipleDocuments { .. } => {
-            hint =
-                Some("put each document in its own file, or remove the `---` separator".to_owned());
+
+    fn event(&mut self, event: Event<'_>, pos: Pos) -> Result<(), SyntaxError> {
+        match event {
+            Event::DocumentStart(..) => {
+                self.documents += 1;
+                if self.documents > 1 {
+                    return Err(SyntaxError {
+                        pos,
+                        message: "a policy file holds one YAML document, this one holds more"
+                            .to_owned(),
+                        hint: Some(
+                            "put each document in its own file, or remove the `---` separator"
+                                .to_owned(),
+                        ),
+                    });
+                }
+            }
+            Event::Scalar(value, style, anchor, tag) => {
+                let value = resolve_scalar(value.into_owned(), style, tag.as_deref());
+                self.count(1, pos)?;
+                self.complete(Node { value, pos }, anchor, pos)?;
+            }
+            Event::SequenceStart(_, anchor, _) | Event::MappingStart(_, anchor, _) => {
+                self.count(1, pos)?;
+                if self.stack.len() >= MAX_DEPTH {
+                    return Err(limit(
+                        pos,
+                        format!("nesting is deeper than {MAX_DEPTH} levels"),
+                    ));
+                }
+                let open = if matches!(event, Event::SequenceStart(..)) {
+                    Open::Seq {
+                        pos,
+                        anchor,
+                        items: Vec::new(),
+                    }
+                } else {
+                    Open::Map {
+                        pos,
+                        anchor,
+                        entries: Vec::new(),
+                        key: None,
+                    }
+                };
+                self.stack.push(open);
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let (node, anchor) = match self.stack.pop() {
+                    Some(Open::Seq { pos, anchor, items }) => (
+                        Node {
+                            value: Value::Seq(items),
+                            pos,
+                        },
+                        anchor,
+                    ),
+                    Some(Open::Map {
+                        pos,
+                        anchor,
+                        entries,
+                        ..
+                    }) => (
+                        Node {
+                            value: Value::Map(merge_keys(entries)),
+                            pos,
+                        },
+                        anchor,
+                    ),
+                    // The parser never ends what it did not start.
+                    None => return Ok(()),
+                };
+                self.complete(node, anchor, pos)?;
+            }
+            Event::Alias(id) => {
+                self.aliases += 1;
+                if self.aliases > MAX_ANCHORS {
+                    return Err(alias_limit(pos, "the file uses too many aliases"));
+                }
+                let Some(target) = self.anchors.get(&id) else {
+                    // The parser resolves ids of anchors defined earlier; one
+                    // still open is a node that would contain itself.
+                    return Err(SyntaxError {
+                        pos,
+                        message: "an alias refers to a node that contains it".to_owned(),
+                        hint: Some("an alias can only repeat a node that is complete".to_owned()),
+                    });
+                };
+                let size = size(target);
+                self.alias_nodes = self.alias_nodes.saturating_add(size);
+                if self.alias_nodes > MAX_ALIAS_NODES {
+                    return Err(alias_limit(
+                        pos,
+                        "aliases expand to more than a policy file may hold",
+                    ));
+                }
+                // A value that comes from an alias is located where the alias
+                // is used: that is where the user has to look.
+                let node = relocated(target, pos);
+                self.count(size, pos)?;
+                self.complete(node, 0, pos)?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Counts `n` new nodes against the file's and the load's budgets.
+    fn count(&mut self, n: usize, pos: Pos) -> Result<(), SyntaxError> {
+        self.nodes = self.nodes.saturating_add(n);
+        if self.nodes > MAX_NODES {
+            return Err(limit(
+                pos,
+                format!("the file has more than {MAX_NODES} YAML nodes"),
+            ));
+        }
+        self.unflushed += n;
+        if self.unflushed >= BUDGET_STRIDE && !self.flush() {
+            return Err(limit(
+                pos,
+                format!("the files loaded together have more than {MAX_LOAD_NODES} YAML nodes"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Adds the nodes counted so far to the load's budget; false once it is
+    /// spent.
+    fn flush(&mut self) -> bool {
+        let n = std::mem::take(&mut self.unflushed);
+        self.budget.take(n)
+    }
+
+    /// Puts a complete node where it belongs: in the open collection, or as
+    /// the document.
+    fn complete(&mut self, node: Node, anchor: usize, pos: Pos) -> Result<(), SyntaxError> {
+        if anchor != 0 {
+            if self.anchors.len() >= MAX_ANCHORS {
+                return Err(alias_limit(pos, "the file uses too many anchors"));
+            }
+            self.anchors.insert(anchor, node.clone());
+        }
+        match self.stack.last_mut() {
+            None => self.root = Some(node),
+            Some(Open::Seq { items, .. }) => items.push(node),
+            Some(Open::Map { entries, key, .. }) => match key.take() {
+                None => *key = Some(node),
+                Some(k) => entries.push((k, node)),
+            },
+        }
+        Ok(())
+    }
+}
+
+fn limit(pos: Pos, message: String) -> SyntaxError {
+    SyntaxError {
+        pos,
+        message,
+        hint: Some("split the policy into several files".to_owned()),
+    }
+}
+
+fn alias_limit(pos: Pos, message: &str) -> SyntaxError {
+    SyntaxError {
+        pos,
+        message: message.to_owned(),
+        hint: Some("write the values out instead of nesting aliases".to_owned()),
+    }
+}
+
+/// Nodes in a tree.
+fn size(node: &Node) -> usize {
+    1 + match &node.value {
+        Value::Seq(items) => items.iter().map(size).sum(),
+        Value::Map(entries) => entries.iter().map(|(k, v)| size(k) + size(v)).sum(),
+        _ => 0,
+    }
+}
+
+/// A copy of `node` with every position set to `pos`.
+fn relocated(node: &Node, pos: Pos) -> Node {
+    let value = match &node.value {
+        Value::Seq(items) => Value::Seq(items.iter().map(|n| relocated(n, pos)).collect()),
+        Value::Map(entries) => Value::Map(
+            entries
+                .iter()
+                .map(|(k, v)| (relocated(k, pos), relocated(v, pos)))
+                .collect(),
+        ),
+        other => other.clone(),
+    };
+    Node { value, pos }
+}
+
+/// Applies YAML merge keys (`<<: *defaults`, `<<: [*a, *b]`): the entries
+/// of the merged mappings that the mapping does not set itself. Repeated
+/// keys written in the mapping are kept, for the checker to report.
+fn merge_keys(entries: Vec<(Node, Node)>) -> Vec<(Node, Node)> {
+    let is_merge = |k: &Node| matches!(&k.value, Value::Str(s) if s == "<<");
+    if !entries.iter().any(|(k, _)| is_merge(k)) {
+        return entries;
+    }
+    let (merges, mut own): (Vec<_>, Vec<_>) = entries.into_iter().partition(|(k, _)| is_merge(k));
+    for (key, value) in merges {
+        let sources = match value.value {
+            Value::Map(m) => vec![m],
+            Value::Seq(items) if items.iter().all(|n| matches!(n.value, Value::Map(_))) => items
+                .into_iter()
+                .filter_map(|n| match n.value {
+                    Value::Map(m) => Some(m),
+                    _ => None,
+                })
+                .collect(),
+            // Not a mapping to merge: keep the entry, so that the checker
+            // reports `<<` as the unknown key it then is.
+            other => {
+                own.push((
+                    key,
+                    Node {
+                        value: other,
+                        pos: value.pos,
+                    },
+                ));
+                continue;
+            }
+        };
+        for source in sources {
+            for (k, v) in source {
+                if !own.iter().any(|(o, _)| o.value == k.value) {
+                    own.push((k, v));
+                }
+            }
+        }
+    }
+    own
+}
+
+/// The value of a scalar under the YAML 1.2 core schema, with the choices
+/// that are part of the policy format: quoted and block scalars and `!!str`
+/// are text; `yes`, `no`, `on` and `off` are text; numbers with leading
+/// zeros or underscores are text (`description: 007` is "007"); integers
+/// too large for 128 bits and floats keep their spelling.
+fn resolve_scalar(text: String, style: ScalarStyle, tag: Option<&Tag>) -> Value {
+    let core = tag.and_then(Tag::core_suffix);
+    if style != ScalarStyle::Plain || core == Some("str") || (tag.is_some() && core.is_none()) {
+        return Value::Str(text);
+    }
+    match text.as_str() {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" | "-.inf" | "-.Inf" | "-.INF"
+        | ".nan" | ".NaN" | ".NAN" => return Value::Float(text),
+        _ => {}
+    }
+    let unsigned = text.strip_prefix(['+', '-']).unwrap_or(&text);
+    let digits = |s: &str, radix: u32| !s.is_empty() && s.chars().all(|c| c.is_digit(radix));
+    if digits(unsigned, 10) {
+        if unsigned.len() > 1 && unsigned.starts_with('0') {
+            return Value::Str(text);
+        }
+        return text
+            .parse::<i128>()
+            .map_or(Value::Float(text.clone()), Value::Int);
+    }
+    let radix = |prefix: &str, radix: u32| {
+        text.strip_prefix(prefix)
+            .filter(|d| digits(d, radix))
+            .map(|d| i128::from_str_radix(d, radix).map_or(Value::Float(text.clone()), Value::Int))
+    };
+    if let Some(v) = radix("0x", 16).or_else(|| radix("0o", 8)) {
+        return v;
+    }
+    if is_float(unsigned) {
+        return Value::Float(text);
+    }
+    Value::Str(text)
+}
+
+/// `1.5`, `.5`, `1.`, `1e3`, `1.5E-3` (without a sign).
+fn is_float(s: &str) -> bool {
+    let (mantissa, exponent) = match s.find(['e', 'E']) {
+        Some(i) => (&s[..i], Some(&s[i + 1..])),
+        None => (s, None),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let all_digits = |d: &str| d.bytes().all(|b| b.is_ascii_digit());
+    let mantissa_ok = all_digits(whole)
+        && all_digits(fraction)
+        && (!whole.is_empty() || !fraction.is_empty())
+        && (mantissa.contains('.') || exponent.is_some());
+    let exponent_ok = exponent.is_none_or(|e| {
+        let e = e.strip_prefix(['+', '-']).unwrap_or(e);
+        !e.is_empty() && all_digits(e)
+    });
+    mantissa_ok && exponent_ok
+}
+
+fn scan_error(e: &granit_parser::ScanError) -> SyntaxError {
+    let pos = Pos {
+        line: u32::try_from(e.marker().line()).unwrap_or(u32::MAX).max(1),
+        column: u32::try_from(e.marker().col() + 1).unwrap_or(u32::MAX),
+    };
+    let message = match e.kind() {
+        ErrorKind::UnknownAnchor => "an alias refers to an unknown anchor".to_owned(),
+        ErrorKind::MultipleDocumentsUnsupported => {
             "a policy file holds one YAML document, this one holds more".to_owned()
         }
-        serde_saphyr::Error::Budget { breach, .. } => {
-            hint = Some("split the policy into several files".to_owned());
-            budget_message(breach)
-        }
-        serde_saphyr::Error::AliasReplayLimitExceeded { .. }
-        | serde_saphyr::Error::AliasExpansionLimitExceeded { .. }
-        | serde_saphyr::Error::AliasReplayStackDepthExceeded { .. }
-        | serde_saphyr::Error::AliasReplayCounterOverflow { .. } => {
-            hint = Some("write the values out instead of nesting aliases".to_owned());
-            "aliases expand to more than a policy file may hold".to_owned()
-        }
-        other => strip_location(&other.to_string()),
+        _ => e.info(),
     };
-    let mut message = message;
-    if message.contains("tab") {
-        // The parser reports where the construct it was reading began; the
-        // user needs the tab itself.
-        if let Some(tab) = first_indenting_tab(text, pos.line) {
-            pos = tab;
-            message = "a tab is used for indentation".to_owned();
-        }
-        hint = Some("indent with spaces; YAML does not allow tabs for indentation".to_owned());
-    }
-    SyntaxError { pos, message, hint }
-}
-
-fn budget_message(breach: &BudgetBreach) -> String {
-    match breach {
-        BudgetBreach::Depth { .. } => format!("nesting is deeper than {MAX_DEPTH} levels"),
-        BudgetBreach::Nodes { .. } | BudgetBreach::Events { .. } => {
-            format!("the file has more than {MAX_NODES} YAML nodes")
-        }
-        BudgetBreach::Aliases { .. }
-        | BudgetBreach::Anchors { .. }
-        | BudgetBreach::AliasAnchorRatio { .. } => {
-            "the file uses too many anchors or aliases".to_owned()
-        }
-        BudgetBreach::Documents { .. } => {
-            "a policy file holds one YAML document, this one holds more".to_owned()
-        }
-        _ => "the file exceeds a size limit".to_owned(),
+    SyntaxError {
+        pos,
+        message,
+        hint: None,
     }
 }
 
-/// Removes the " at line L, column C ..." tail the library appends: the
-/// diagnostic carries the location in its own field.
-fn strip_location(message: &str) -> String {
-    let base = match message.find(" at line ") {
-        Some(i) => &message[..i],
-        None => message,
-    };
-    base.trim().to_owned()
+/// The parser reports where the construct it was reading began; for a tab
+/// used as indentation the user needs the tab itself.
+fn relocate_tab(mut e: SyntaxError, text: &str) -> SyntaxError {
+    if e.message.contains("tab") {
+        if let Some(tab) = first_indenting_tab(text, e.pos.line) {
+            e.pos = tab;
+            e.message = "a tab is used for indentation".to_owned();
+        }
+        e.hint = Some("indent with spaces; YAML does not allow tabs for indentation".to_owned());
+    }
+    e
 }
 
 /// The first tab in the leading whitespace of a line at or after `from_line`.
@@ -221,135 +543,6 @@ fn first_indenting_tab(text: &str, from_line: u32) -> Option<Pos> {
                 column: u32::try_from(col + 1).unwrap_or(u32::MAX),
             })
         })
-}
-
-fn pos_of(loc: &serde_saphyr::Location) -> Pos {
-    Pos {
-        line: u32::try_from(loc.line()).unwrap_or(u32::MAX),
-        column: u32::try_from(loc.column()).unwrap_or(u32::MAX),
-    }
-}
-
-/// The tree as the library hands it over, before spellings are recovered.
-enum Raw {
-    Null,
-    Bool(bool),
-    Int(i128),
-    Float,
-    Str(String),
-    Seq(Vec<Spanned<Raw>>),
-    Map(Vec<(Spanned<Raw>, Spanned<Raw>)>),
-}
-
-fn convert(raw: Spanned<Raw>, text: &str) -> Node {
-    let pos = pos_of(&raw.referenced);
-    let value = match raw.value {
-        Raw::Null => Value::Null,
-        Raw::Bool(b) => Value::Bool(b),
-        Raw::Int(i) => Value::Int(i),
-        Raw::Float => {
-            let span = raw.referenced.span();
-            let spelled = span
-                .byte_offset()
-                .zip(span.byte_len())
-                .and_then(|(at, len)| {
-                    let at = usize::try_from(at).ok()?;
-                    let end = at.checked_add(usize::try_from(len).ok()?)?;
-                    text.get(at..end)
-                })
-                .unwrap_or("?");
-            Value::Float(spelled.to_owned())
-        }
-        Raw::Str(s) => Value::Str(s),
-        Raw::Seq(items) => Value::Seq(items.into_iter().map(|n| convert(n, text)).collect()),
-        Raw::Map(entries) => Value::Map(
-            entries
-                .into_iter()
-                .map(|(k, v)| (convert(k, text), convert(v, text)))
-                .collect(),
-        ),
-    };
-    Node { value, pos }
-}
-
-impl<'de> Deserialize<'de> for Raw {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(RawVisitor)
-    }
-}
-
-struct RawVisitor;
-
-impl<'de> Visitor<'de> for RawVisitor {
-    type Value = Raw;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any YAML value")
-    }
-
-    fn visit_unit<E>(self) -> Result<Raw, E> {
-        Ok(Raw::Null)
-    }
-
-    fn visit_none<E>(self) -> Result<Raw, E> {
-        Ok(Raw::Null)
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Raw, D::Error> {
-        Raw::deserialize(d)
-    }
-
-    fn visit_bool<E>(self, v: bool) -> Result<Raw, E> {
-        Ok(Raw::Bool(v))
-    }
-
-    fn visit_i64<E>(self, v: i64) -> Result<Raw, E> {
-        Ok(Raw::Int(v.into()))
-    }
-
-    fn visit_u64<E>(self, v: u64) -> Result<Raw, E> {
-        Ok(Raw::Int(v.into()))
-    }
-
-    fn visit_i128<E>(self, v: i128) -> Result<Raw, E> {
-        Ok(Raw::Int(v))
-    }
-
-    fn visit_u128<E>(self, v: u128) -> Result<Raw, E> {
-        Ok(i128::try_from(v).map_or(Raw::Float, Raw::Int))
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<Raw, E> {
-        Ok(Raw::Float)
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<Raw, E> {
-        Ok(Raw::Str(v.to_owned()))
-    }
-
-    fn visit_string<E>(self, v: String) -> Result<Raw, E> {
-        Ok(Raw::Str(v))
-    }
-
-    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Raw, E> {
-        Ok(Raw::Str(String::from_utf8_lossy(v).into_owned()))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Raw, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
-        while let Some(item) = seq.next_element()? {
-            items.push(item);
-        }
-        Ok(Raw::Seq(items))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Raw, A::Error> {
-        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(1024));
-        while let Some(entry) = map.next_entry()? {
-            entries.push(entry);
-        }
-        Ok(Raw::Map(entries))
-    }
 }
 
 /// Spells `s` as a YAML scalar that reads back as exactly `s`.
@@ -426,7 +619,7 @@ mod tests {
     use super::*;
 
     fn parsed(text: &str) -> Node {
-        match parse(text) {
+        match parse(text, &LoadBudget::new()) {
             Ok(node) => node,
             Err(e) => panic!("{text:?} did not parse: {e:?}"),
         }
@@ -470,28 +663,28 @@ mod tests {
 
     #[test]
     fn tab_errors_point_at_the_tab() {
-        let err = parse("a:\n  b: 1\n\tc: 2\n").unwrap_err();
+        let err = parse("a:\n  b: 1\n\tc: 2\n", &LoadBudget::new()).unwrap_err();
         assert_eq!(err.pos, Pos { line: 3, column: 1 });
         assert!(err.hint.is_some_and(|h| h.contains("spaces")));
     }
 
     #[test]
     fn syntax_errors_carry_no_location_text() {
-        let err = parse("a: [1, 2\n").unwrap_err();
+        let err = parse("a: [1, 2\n", &LoadBudget::new()).unwrap_err();
         assert!(!err.message.contains("line"), "{}", err.message);
         assert_eq!(err.pos.line, 1);
     }
 
     #[test]
     fn several_documents_are_refused() {
-        let err = parse("a: 1\n---\nb: 2\n").unwrap_err();
+        let err = parse("a: 1\n---\nb: 2\n", &LoadBudget::new()).unwrap_err();
         assert!(err.message.contains("one YAML document"), "{}", err.message);
     }
 
     #[test]
     fn deep_nesting_is_refused() {
         let text = format!("a: {}{}\n", "[".repeat(200), "]".repeat(200));
-        let err = parse(&text).unwrap_err();
+        let err = parse(&text, &LoadBudget::new()).unwrap_err();
         assert!(err.message.contains("nesting"), "{}", err.message);
     }
 
@@ -502,7 +695,7 @@ mod tests {
             let refs = vec![format!("*a{}", i - 1); 10].join(", ");
             text.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
         }
-        assert!(parse(&text).is_err());
+        assert!(parse(&text, &LoadBudget::new()).is_err());
     }
 
     #[test]

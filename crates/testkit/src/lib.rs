@@ -7,11 +7,14 @@
 //! It also holds the architecture test (`tests/architecture.rs`), which keeps
 //! the crate import graph as docs/architecture.md draws it.
 //!
-//! It also writes the generated policy tree the benchmarks share ([`bench`]).
+//! It also writes the generated policy tree the benchmarks share ([`bench`])
+//! and the hostile policies the loader is tested and measured with
+//! ([`hostile`]).
 //!
 //! It must not know about any moat crate.
 
 pub mod bench;
+pub mod hostile;
 
 use std::fmt::Write as _;
 use std::path::Path;
