@@ -87,8 +87,8 @@ pub const NIC_TYPE_PEER: &str = "MOAT133";
 pub const REASON_WITHOUT_IGNORE: &str = "MOAT134";
 
 /// Free text (a description, name, reason or description prefix) holding a
-/// control character: C0 (tab and line breaks too), DEL, C1, the line and
-/// paragraph separators, or a bidirectional control.
+/// control character: C0 other than tab and line breaks, DEL, C1, or a
+/// bidirectional control.
 pub const CONTROL_CHARACTER: &str = "MOAT135";
 
 /// A policy that expands past moat's limits: a group of more than 10,000
