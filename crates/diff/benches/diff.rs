@@ -122,6 +122,8 @@ fn inputs(groups: usize, per_group: usize) -> (PolicySet, Vec<LiveGroup>) {
                 Mode::Authoritative
             },
             group_type: None,
+            account: None,
+            stage: None,
             origin: Origin {
                 file: file.clone(),
                 line: 1,

@@ -34,6 +34,8 @@ pub fn live_to_policy(live: &LiveGroup) -> GroupPolicy {
         name: (!live.name.is_empty()).then(|| live.name.clone()),
         mode: Mode::Authoritative,
         group_type: None,
+        account: None,
+        stage: None,
         origin: origin.clone(),
         rules: kept
             .into_values()

@@ -89,6 +89,8 @@ impl Imported {
                 name: g.name.clone(),
                 mode: Mode::Authoritative,
                 group_type: None,
+                account: None,
+                stage: None,
                 origin: Origin::whole(Arc::clone(&self.file)),
                 rules: g
                     .rules

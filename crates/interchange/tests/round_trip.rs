@@ -187,6 +187,8 @@ fn groups(internet: bool) -> impl Strategy<Value = Vec<GroupPolicy>> {
                 name: None,
                 mode: Mode::Authoritative,
                 group_type: None,
+                account: None,
+                stage: None,
                 origin: Origin::whole("generated"),
                 rules: rules
                     .into_values()

@@ -46,8 +46,8 @@ pub const PEER_DIRECTION: &str = "MOAT114";
 pub const MALFORMED_ID: &str = "MOAT115";
 /// A protocol ECS does not know.
 pub const UNKNOWN_PROTOCOL: &str = "MOAT116";
-/// A value outside its allowed set: mode, nic type, direction, region, lint
-/// code.
+/// A value outside its allowed set: mode, group type, nic type, direction,
+/// region, lint code, profile name, endpoint.
 pub const INVALID_VALUE: &str = "MOAT117";
 /// Two rules of one group with the same identity, also after expansion.
 pub const DUPLICATE_RULE: &str = "MOAT118";
@@ -61,7 +61,7 @@ pub const INVALID_DATE: &str = "MOAT121";
 pub const MISSING_REASON: &str = "MOAT122";
 /// A file with no content.
 pub const EMPTY_FILE: &str = "MOAT123";
-/// An address set or service defined more than once.
+/// An address set, service or account defined more than once.
 pub const DUPLICATE_NAME: &str = "MOAT124";
 /// A name that cannot be an address set or service name (it looks like a
 /// CIDR, a group id or a protocol, or has characters names may not use).
@@ -100,6 +100,9 @@ pub const EXPANSION_LIMIT: &str = "MOAT136";
 /// More problems than one report shows: the last diagnostic of a report
 /// counts the ones left out.
 pub const TOO_MANY_PROBLEMS: &str = "MOAT137";
+
+/// A group's `account:` that no `accounts:` entry defines.
+pub const UNKNOWN_ACCOUNT: &str = "MOAT138";
 
 /// Every validation code with a short title, in code order.
 pub const ALL: &[(&str, &str)] = &[
@@ -141,6 +144,7 @@ pub const ALL: &[(&str, &str)] = &[
     (CONTROL_CHARACTER, "control character in text"),
     (EXPANSION_LIMIT, "expansion limit"),
     (TOO_MANY_PROBLEMS, "too many problems"),
+    (UNKNOWN_ACCOUNT, "unknown account"),
 ];
 
 // Lint codes (`MOAT0xx`). Lint runs on valid policies only.

@@ -12,7 +12,7 @@ use std::borrow::Cow;
 
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 
-use crate::model::{Direction, Mode, NicType, Peer, ServiceAtom};
+use crate::model::{Direction, GroupType, Mode, NicType, Peer, ServiceAtom};
 use crate::yaml::Pos;
 
 /// Names of address sets and services: a letter, then letters, digits, `_`,
@@ -75,6 +75,11 @@ pub(crate) struct PolicyFile {
     /// Selectors of rules that `moat apply` refuses to revoke or change
     /// without `--allow-protected`, even after they disappear from the policy.
     pub protect: Option<Vec<ProtectDoc>>,
+    /// Cloud accounts that groups name with `account:`, each mapped to an
+    /// aliyun CLI profile and optionally an endpoint. Names are shared by
+    /// every file loaded together. Without it, every group uses the
+    /// credentials moat is run with.
+    pub accounts: Option<NamedMap<AccountDoc>>,
 }
 
 impl PolicyFile {
@@ -84,8 +89,30 @@ impl PolicyFile {
         "services",
         "security_groups",
         "protect",
+        "accounts",
     ];
 }
+
+/// One cloud account: where its credentials and API come from.
+#[derive(Debug, Default, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "Account")]
+pub(crate) struct AccountDoc {
+    /// The aliyun CLI profile (in `~/.aliyun/config.json`) holding the
+    /// account's credentials.
+    #[schemars(required, length(min = 1))]
+    pub profile: Option<Located<String>>,
+    /// API endpoint for this account's groups instead of the region's, an
+    /// `https://` URL (`http://` for loopback only).
+    #[schemars(pattern(ENDPOINT_PATTERN))]
+    pub endpoint: Option<Located<String>>,
+}
+
+impl AccountDoc {
+    pub const KEYS: &'static [&'static str] = &["profile", "endpoint"];
+}
+
+/// Endpoints: an http or https URL with a host.
+pub(crate) const ENDPOINT_PATTERN: &str = "^https?://[^\\s/]+";
 
 /// One security group and its desired rules.
 #[derive(Debug, Default, JsonSchema)]
@@ -102,6 +129,16 @@ pub(crate) struct SecurityGroupDoc {
     /// `authoritative` (default): rules not in the policy are removed.
     /// `additive`: only ensure the policy's rules exist.
     pub mode: Option<Located<Mode>>,
+    /// The group's type as the policy expects it: `normal` (a basic group)
+    /// or `enterprise` (an advanced group). It decides what evaluation does
+    /// with a flow no rule decides; live reads tell the truth, and a type
+    /// that differs from the live one is reported.
+    #[schemars(rename = "type")]
+    pub group_type: Option<Located<GroupType>>,
+    /// The account (a name under the top-level `accounts:`) the group
+    /// belongs to.
+    #[schemars(pattern(NAME_PATTERN))]
+    pub account: Option<Located<String>>,
     /// Inbound rules. Each names its sources with `from`.
     #[schemars(transform = ingress_items)]
     pub ingress: Option<Vec<PolicyRuleDoc>>,
@@ -113,8 +150,9 @@ pub(crate) struct SecurityGroupDoc {
 }
 
 impl SecurityGroupDoc {
-    pub const KEYS: &'static [&'static str] =
-        &["id", "region", "name", "mode", "ingress", "egress"];
+    pub const KEYS: &'static [&'static str] = &[
+        "id", "region", "name", "mode", "type", "account", "ingress", "egress",
+    ];
 }
 
 /// Regions as ECS names them: `cn-hangzhou`, `ap-southeast-1`.
@@ -506,6 +544,7 @@ mod tests {
         );
         assert_eq!(properties(&s["$defs"]["Rule"]), keys(PolicyRuleDoc::KEYS));
         assert_eq!(properties(&s["$defs"]["Protect"]), keys(ProtectDoc::KEYS));
+        assert_eq!(properties(&s["$defs"]["Account"]), keys(AccountDoc::KEYS));
     }
 
     #[test]

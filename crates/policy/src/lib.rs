@@ -22,6 +22,7 @@ mod names;
 mod read;
 mod render;
 mod resolve;
+mod sections;
 mod suggest;
 mod yaml;
 
@@ -29,9 +30,9 @@ pub use diag::{Diagnostic, Diagnostics, Severity, render_text};
 pub use document::policy_schema_json;
 pub use load::{discover_policy_files, load_policies, load_policy_str, load_policy_strs};
 pub use model::{
-    CidrError, DesiredRule, Direction, GroupPolicy, GroupType, InnerAccessPolicy, LintIgnore,
-    LiveGroup, LiveRule, Mode, NicType, Origin, Peer, PolicySet, PortRange, PortRangeError,
-    ProtectSelector, Protocol, Rule, RuleKey, ServiceAtom, UnmodeledRule, Verdict,
+    Account, CidrError, DesiredRule, Direction, GroupPolicy, GroupType, InnerAccessPolicy,
+    LintIgnore, LiveGroup, LiveRule, Mode, NicType, Origin, Peer, PolicySet, PortRange,
+    PortRangeError, ProtectSelector, Protocol, Rule, RuleKey, ServiceAtom, UnmodeledRule, Verdict,
     parse_cidr_lenient, parse_cidr_strict,
 };
 pub use render::{RenderError, render_policy_yaml};

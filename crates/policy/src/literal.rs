@@ -360,6 +360,7 @@ pub(crate) fn lint_code(s: &str) -> Result<(), Problem> {
 pub(crate) enum NameKind {
     AddressSet,
     Service,
+    Account,
 }
 
 impl NameKind {
@@ -367,6 +368,7 @@ impl NameKind {
         match self {
             NameKind::AddressSet => "address set",
             NameKind::Service => "service",
+            NameKind::Account => "account",
         }
     }
 }
@@ -411,6 +413,40 @@ fn is_name(s: &str) -> bool {
     let mut chars = s.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic())
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// An aliyun CLI profile name: one word of printable characters (the CLI
+/// stores profiles by name in its configuration file and takes the name as
+/// `--profile NAME`).
+pub(crate) fn profile(s: &str) -> Result<(), Problem> {
+    if !s.is_empty() && s.chars().all(|c| !c.is_whitespace() && !c.is_control()) {
+        return Ok(());
+    }
+    Err(problem(
+        codes::INVALID_VALUE,
+        format!("invalid profile name {s:?}"),
+        "a profile is named as in `aliyun configure --profile NAME`: one word, no spaces",
+    ))
+}
+
+/// An account's endpoint: `http://` or `https://`, a host, and optionally a
+/// port and a path. Whether plain http is allowed (loopback only, unless
+/// the user says otherwise) is for the client to decide.
+pub(crate) fn endpoint(s: &str) -> Result<(), Problem> {
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"));
+    let host = rest.map(|r| r.split('/').next().unwrap_or_default());
+    let ok = host.is_some_and(|h| !h.is_empty() && !h.starts_with(':'))
+        && s.chars().all(|c| !c.is_whitespace() && !c.is_control());
+    if ok {
+        return Ok(());
+    }
+    Err(problem(
+        codes::INVALID_VALUE,
+        format!("invalid endpoint {s:?}"),
+        "write a URL with its scheme and host, e.g. https://ecs.cn-hangzhou.aliyuncs.com",
+    ))
 }
 
 /// Free text (`description`, `name`, `reason`, `description_prefix`): any
@@ -495,6 +531,9 @@ mod tests {
             "lint code" => shown(ok(lint_code(input))),
             "set name" => shown(ok(name(input, NameKind::AddressSet))),
             "service name" => shown(ok(name(input, NameKind::Service))),
+            "account name" => shown(ok(name(input, NameKind::Account))),
+            "profile" => shown(ok(profile(input))),
+            "endpoint" => shown(ok(endpoint(input))),
             "text" => shown(ok(text(input, "description"))),
             other => panic!("no grammar {other}"),
         };
@@ -598,6 +637,19 @@ mod tests {
             ("set name", "büro", "MOAT125 invalid address set name \"büro\""),
             ("service name", "tcp", "MOAT125 service name \"tcp\" is a protocol"),
             ("service name", "tcp/22", "MOAT125 service name \"tcp/22\" looks like a service itself"),
+            // Accounts.
+            ("account name", "prod", "ok"),
+            ("account name", "prod eu", "MOAT125 invalid account name \"prod eu\""),
+            ("profile", "prod-ro", "ok"),
+            ("profile", "", "MOAT117 invalid profile name \"\""),
+            ("profile", "prod ro", "MOAT117 invalid profile name \"prod ro\""),
+            ("endpoint", "https://ecs.cn-hangzhou.aliyuncs.com", "ok"),
+            ("endpoint", "http://127.0.0.1:8080/", "ok"),
+            ("endpoint", "http://[::1]:9", "ok"),
+            ("endpoint", "ecs.cn-hangzhou.aliyuncs.com", "MOAT117 invalid endpoint \"ecs.cn-hangzhou.aliyuncs.com\""),
+            ("endpoint", "ftp://example.com", "MOAT117 invalid endpoint \"ftp://example.com\""),
+            ("endpoint", "https://", "MOAT117 invalid endpoint \"https://\""),
+            ("endpoint", "https:// example.com", "MOAT117 invalid endpoint \"https:// example.com\""),
             // Free text.
             ("text", "SSH from the office, ticket OPS-123", "ok"),
             ("text", "统一 ünïcödé ✓ 🚀 \u{a0}", "ok"),

@@ -521,7 +521,7 @@ pub struct Rule {
 }
 
 /// Where something came from in a policy file.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Origin {
     /// The path as the user gave it (or as found inside a directory they gave).
     pub file: Arc<str>,
@@ -720,7 +720,7 @@ impl fmt::Display for InnerAccessPolicy {
 }
 
 /// The desired state of one security group.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupPolicy {
     pub id: String,
     pub region: String,
@@ -731,6 +731,14 @@ pub struct GroupPolicy {
     /// the truth; a stated type that differs from it is reported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_type: Option<GroupType>,
+    /// The `account:` the group belongs to: a name of [`PolicySet::accounts`]
+    /// (validated). `None`: the account moat is run with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// The `stage:` the group belongs to, one of [`PolicySet::stages`]
+    /// (validated). `None`: the group is in no stage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
     /// Where the group's block starts.
     pub origin: Origin,
     /// Expanded rules of both directions, sorted by key, identities unique.
@@ -774,17 +782,62 @@ impl ProtectSelector {
     }
 }
 
+/// A cloud account of the top-level `accounts:` block: the credentials and
+/// API endpoint of the groups that name it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub name: String,
+    /// The aliyun CLI profile holding the account's credentials.
+    pub profile: String,
+    /// An endpoint for this account instead of the region's, as written
+    /// (an `http(s)://` URL with a host; the client checks the rest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// Where the account's entry is written.
+    pub origin: Origin,
+}
+
 /// Everything loaded from a set of policy files.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicySet {
     /// Sorted by group id.
     pub groups: Vec<GroupPolicy>,
     pub protect: Vec<ProtectSelector>,
+    /// The `accounts:` of all files, sorted by name; empty without one. Every
+    /// group's `account` names one of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<Account>,
 }
 
 impl PolicySet {
     pub fn group(&self, id: &str) -> Option<&GroupPolicy> {
         self.groups.iter().find(|g| g.id == id)
+    }
+
+    pub fn account(&self, name: &str) -> Option<&Account> {
+        self.accounts.iter().find(|a| a.name == name)
+    }
+
+    /// The account of a group: `None` for a group without `account:` (the
+    /// credentials moat is run with).
+    pub fn account_of(&self, group: &GroupPolicy) -> Option<&Account> {
+        group.account.as_deref().and_then(|n| self.account(n))
+    }
+
+    /// Every (account, region) pair of the groups, each once, sorted (the
+    /// groups without `account:` first, as `None`): one client each.
+    pub fn account_regions(&self) -> Vec<(Option<&Account>, &str)> {
+        let mut pairs: Vec<(Option<&str>, &str)> = self
+            .groups
+            .iter()
+            .map(|g| (g.account.as_deref(), g.region.as_str()))
+            .collect();
+        pairs.sort_unstable();
+        pairs.dedup();
+        pairs
+            .into_iter()
+            .map(|(a, r)| (a.and_then(|a| self.account(a)), r))
+            .collect()
     }
 
     /// The first selector protecting this rule of that group, if any.
@@ -914,6 +967,52 @@ mod tests {
         assert!(!sel.matches("sg-2", &rule));
         sel.direction = Some(Direction::Egress);
         assert!(!sel.matches("sg-1", &rule));
+    }
+
+    #[test]
+    fn account_regions_are_distinct_pairs() {
+        let group = |id: &str, region: &str, account: Option<&str>| GroupPolicy {
+            id: id.into(),
+            region: region.into(),
+            account: account.map(Into::into),
+            ..GroupPolicy::default()
+        };
+        let account = |name: &str| Account {
+            name: name.into(),
+            profile: format!("{name}-profile"),
+            endpoint: None,
+            origin: Origin::default(),
+        };
+        let set = PolicySet {
+            groups: vec![
+                group("sg-1", "cn-shanghai", Some("prod")),
+                group("sg-2", "cn-hangzhou", Some("prod")),
+                group("sg-3", "cn-hangzhou", None),
+                group("sg-4", "cn-hangzhou", Some("prod")),
+                group("sg-5", "cn-hangzhou", Some("dev")),
+            ],
+            accounts: vec![account("dev"), account("prod")],
+            ..PolicySet::default()
+        };
+        let pairs: Vec<(Option<&str>, &str)> = set
+            .account_regions()
+            .into_iter()
+            .map(|(a, r)| (a.map(|a| a.profile.as_str()), r))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                (None, "cn-hangzhou"),
+                (Some("dev-profile"), "cn-hangzhou"),
+                (Some("prod-profile"), "cn-hangzhou"),
+                (Some("prod-profile"), "cn-shanghai"),
+            ]
+        );
+        assert_eq!(
+            set.account_of(&set.groups[0]).map(|a| a.name.as_str()),
+            Some("prod")
+        );
+        assert!(set.account_of(&set.groups[2]).is_none());
     }
 
     #[test]

@@ -16,6 +16,7 @@ use crate::document::{
 };
 use crate::literal::{self, IdKind, NameKind, Problem};
 use crate::model::{Direction, MAX_DESCRIPTION_CHARS, MAX_PRIORITY, Mode, NicType, Origin};
+use crate::sections;
 use crate::suggest::{closest, did_you_mean};
 use crate::yaml::{Node, Pos, Value};
 
@@ -62,8 +63,8 @@ impl Cx<'_> {
 }
 
 /// The entries of a mapping whose keys the format defines.
-struct Fields<'n> {
-    pos: Pos,
+pub(crate) struct Fields<'n> {
+    pub(crate) pos: Pos,
     /// Known key, the key node, the value node; first occurrence only.
     found: Vec<(&'static str, &'n Node, &'n Node)>,
     /// Known keys that an unknown key was probably meant to be: a missing
@@ -72,18 +73,18 @@ struct Fields<'n> {
 }
 
 impl<'n> Fields<'n> {
-    fn absent(&self, key: &str) -> bool {
+    pub(crate) fn absent(&self, key: &str) -> bool {
         self.get(key).is_none() && !self.misspelt.contains(&key)
     }
 
-    fn get(&self, key: &str) -> Option<&'n Node> {
+    pub(crate) fn get(&self, key: &str) -> Option<&'n Node> {
         self.found
             .iter()
             .find(|(k, _, _)| *k == key)
             .map(|(_, _, v)| *v)
     }
 
-    fn key_pos(&self, key: &str) -> Option<Pos> {
+    pub(crate) fn key_pos(&self, key: &str) -> Option<Pos> {
         self.found
             .iter()
             .find(|(k, _, _)| *k == key)
@@ -93,7 +94,7 @@ impl<'n> Fields<'n> {
 
 /// Reads a mapping with a fixed set of keys, reporting keys that are not
 /// text, repeated, or unknown.
-fn fields<'n>(
+pub(crate) fn fields<'n>(
     cx: &mut Cx<'_>,
     node: &'n Node,
     what: &str,
@@ -153,7 +154,7 @@ fn fields<'n>(
     Some(fields)
 }
 
-fn key_text<'n>(cx: &mut Cx<'_>, key: &'n Node) -> Option<&'n str> {
+pub(crate) fn key_text<'n>(cx: &mut Cx<'_>, key: &'n Node) -> Option<&'n str> {
     match &key.value {
         Value::Str(s) => Some(s),
         _ => {
@@ -163,7 +164,7 @@ fn key_text<'n>(cx: &mut Cx<'_>, key: &'n Node) -> Option<&'n str> {
     }
 }
 
-fn duplicate_key(cx: &mut Cx<'_>, pos: Pos, name: &str, first: Pos) {
+pub(crate) fn duplicate_key(cx: &mut Cx<'_>, pos: Pos, name: &str, first: Pos) {
     cx.error(
         pos,
         codes::DUPLICATE_KEY,
@@ -175,7 +176,7 @@ fn duplicate_key(cx: &mut Cx<'_>, pos: Pos, name: &str, first: Pos) {
     );
 }
 
-fn at<T>(node: &Node, value: T) -> Located<T> {
+pub(crate) fn at<T>(node: &Node, value: T) -> Located<T> {
     Located {
         value,
         pos: node.pos,
@@ -223,6 +224,9 @@ pub(crate) fn read_file(cx: &mut Cx<'_>, root: &Node) -> PolicyFile {
     if let Some(node) = f.get("protect") {
         doc.protect = list(cx, node, "a list of protect selectors", read_protect);
     }
+    if let Some(node) = f.get("accounts") {
+        doc.accounts = named_map(cx, node, NameKind::Account, sections::read_account);
+    }
     doc
 }
 
@@ -250,7 +254,7 @@ fn describe_number(node: &Node) -> String {
 }
 
 /// A list; nothing (`key:` with no value) reads as an empty list.
-fn list<T>(
+pub(crate) fn list<T>(
     cx: &mut Cx<'_>,
     node: &Node,
     what: &str,
@@ -269,7 +273,7 @@ fn list<T>(
 /// One entry or a non-empty list of entries, named `singular` / `plural` in
 /// messages. Entries that cannot be read are reported and left out; `None`
 /// when nothing usable is left.
-fn one_or_many<T>(
+pub(crate) fn one_or_many<T>(
     cx: &mut Cx<'_>,
     node: &Node,
     (singular, plural): (&str, &str),
@@ -307,7 +311,7 @@ const PEERS: (&str, &str) = ("a peer", "peers");
 const SERVICES: (&str, &str) = ("a service", "services");
 
 /// A mapping from names to values (address sets, services).
-fn named_map<T>(
+pub(crate) fn named_map<T>(
     cx: &mut Cx<'_>,
     node: &Node,
     kind: NameKind,
@@ -351,7 +355,7 @@ fn named_map<T>(
     Some(out)
 }
 
-fn string(cx: &mut Cx<'_>, node: &Node, what: &str) -> Option<Located<String>> {
+pub(crate) fn string(cx: &mut Cx<'_>, node: &Node, what: &str) -> Option<Located<String>> {
     match &node.value {
         Value::Str(s) => Some(at(node, s.clone())),
         _ => {
@@ -362,7 +366,7 @@ fn string(cx: &mut Cx<'_>, node: &Node, what: &str) -> Option<Located<String>> {
 }
 
 /// Free text, named `noun` in messages; control characters are refused.
-fn text(cx: &mut Cx<'_>, node: &Node, noun: &str) -> Option<Located<Text>> {
+pub(crate) fn text(cx: &mut Cx<'_>, node: &Node, noun: &str) -> Option<Located<Text>> {
     let Some(s) = node.value.scalar_text() else {
         cx.wrong_type(node, &format!("a {noun}"), None);
         return None;
@@ -377,7 +381,7 @@ fn text(cx: &mut Cx<'_>, node: &Node, noun: &str) -> Option<Located<Text>> {
 }
 
 /// A word from a fixed set (`mode`, `nic_type`, `direction`).
-fn keyword<T: Copy>(
+pub(crate) fn keyword<T: Copy>(
     cx: &mut Cx<'_>,
     node: &Node,
     what: &str,
@@ -445,6 +449,12 @@ fn read_group(cx: &mut Cx<'_>, node: &Node) -> Option<SecurityGroupDoc> {
             ],
         );
     }
+    if let Some(n) = f.get("type") {
+        g.group_type = sections::group_type(cx, n);
+    }
+    if let Some(n) = f.get("account") {
+        g.account = sections::account_name(cx, n);
+    }
     for direction in Direction::ALL {
         let Some(n) = f.get(direction.as_str()) else {
             continue;
@@ -460,7 +470,7 @@ fn read_group(cx: &mut Cx<'_>, node: &Node) -> Option<SecurityGroupDoc> {
     Some(g)
 }
 
-fn group_id(cx: &mut Cx<'_>, node: &Node) -> Option<Located<String>> {
+pub(crate) fn group_id(cx: &mut Cx<'_>, node: &Node) -> Option<Located<String>> {
     let s = string(cx, node, "a security group id (sg-...)")?;
     match literal::id(&s.value, IdKind::Group) {
         Ok(()) => Some(s),
@@ -482,7 +492,11 @@ fn region(cx: &mut Cx<'_>, node: &Node) -> Option<Located<String>> {
     }
 }
 
-fn read_rule(cx: &mut Cx<'_>, node: &Node, direction: Direction) -> Option<PolicyRuleDoc> {
+pub(crate) fn read_rule(
+    cx: &mut Cx<'_>,
+    node: &Node,
+    direction: Direction,
+) -> Option<PolicyRuleDoc> {
     let what = format!("an {direction} rule");
     let f = fields(cx, node, &what, PolicyRuleDoc::KEYS)?;
     let mut r = PolicyRuleDoc {

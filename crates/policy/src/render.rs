@@ -26,7 +26,9 @@ pub enum RenderError {
 }
 
 /// Renders groups as one policy file (without a schema modeline, which
-/// depends on where the file is written).
+/// depends on where the file is written). A group's `account:` is not
+/// written: it says how to reach the group, and would need the `accounts:`
+/// block of the policies it was loaded from.
 ///
 /// Errors when a rule uses something the format has no words for: a source
 /// port range, a second ("local") address, or a peer group in another
@@ -51,6 +53,9 @@ fn write_group(out: &mut String, g: &GroupPolicy) -> Result<(), RenderError> {
         let _ = writeln!(out, "    name: {}", scalar(name));
     }
     let _ = writeln!(out, "    mode: {}", g.mode);
+    if let Some(t) = g.group_type {
+        let _ = writeln!(out, "    type: {t}");
+    }
     for direction in Direction::ALL {
         let rules: Vec<&DesiredRule> = g
             .rules

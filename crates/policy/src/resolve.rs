@@ -2,15 +2,17 @@
 //! and services, groups that may be defined only once, the expansion of each
 //! policy rule into atomic canonical rules, and protect selectors.
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::codes;
 use crate::diag::Sink;
-use crate::document::{PeerSpec, PolicyFile, ProtectDoc, ServiceSpec};
+use crate::document::{
+    AccountDoc, Located, NamedMap, PeerSpec, PolicyFile, ProtectDoc, ServiceSpec,
+};
 use crate::expand::{Budget, MAX_GROUP_RULES, Names, count, expand_group, members, parts};
-use crate::model::{GroupPolicy, Origin, PolicySet, ProtectSelector};
+use crate::model::{Account, GroupPolicy, Origin, PolicySet, ProtectSelector};
 use crate::names::{Table, error, origin, thousands};
 use crate::suggest::did_you_mean;
 
@@ -27,7 +29,9 @@ pub(crate) fn build(files: Vec<ReadFile>, diags: &mut Sink) -> PolicySet {
     let mut services: Table<ServiceSpec> = Table::new("service");
     let mut groups_docs = Vec::new();
     let mut protect_docs = Vec::new();
+    let mut accounts: BTreeMap<String, Account> = BTreeMap::new();
     for ReadFile { file, doc } in files {
+        define_accounts(&mut accounts, &file, doc.accounts, diags);
         sets.define(&file, doc.addresses, diags);
         services.define(&file, doc.services, diags);
         groups_docs.extend(
@@ -71,6 +75,10 @@ pub(crate) fn build(files: Vec<ReadFile>, diags: &mut Sink) -> PolicySet {
             &mut budget,
             diags,
         );
+        let account = g
+            .account
+            .as_ref()
+            .filter(|a| known_account(&accounts, a, &file, diags));
         let (Some(id), Some(region)) = (&g.id, &g.region) else {
             continue;
         };
@@ -94,7 +102,9 @@ pub(crate) fn build(files: Vec<ReadFile>, diags: &mut Sink) -> PolicySet {
                     region: region.value.clone(),
                     name: g.name.as_ref().map(|n| n.value.0.clone()),
                     mode: g.mode.as_ref().map(|m| m.value).unwrap_or_default(),
-                    group_type: None,
+                    group_type: g.group_type.as_ref().map(|t| t.value),
+                    account: account.map(|a| a.value.clone()),
+                    stage: None,
                     origin: origin(&file, g.pos),
                     rules,
                 });
@@ -107,7 +117,91 @@ pub(crate) fn build(files: Vec<ReadFile>, diags: &mut Sink) -> PolicySet {
         .iter()
         .filter_map(|(file, p)| protect_selector(p, file, &group_origins, &names, diags))
         .collect();
-    PolicySet { groups, protect }
+    PolicySet {
+        groups,
+        protect,
+        accounts: accounts.into_values().collect(),
+    }
+}
+
+/// Adds a file's `accounts:` to those of the files before it; a name defined
+/// twice keeps its first definition.
+fn define_accounts(
+    accounts: &mut BTreeMap<String, Account>,
+    file: &Arc<str>,
+    doc: Option<NamedMap<AccountDoc>>,
+    diags: &mut Sink,
+) {
+    for (name, entry) in doc.map(|m| m.0).unwrap_or_default() {
+        if let Some(first) = accounts.get(&name.value) {
+            error(
+                diags,
+                origin(file, name.pos),
+                codes::DUPLICATE_NAME,
+                format!("account {} is defined twice", name.value),
+                Some(format!(
+                    "the first definition is at {}; an account is defined once for all files",
+                    first.origin
+                )),
+            );
+            continue;
+        }
+        // An entry that could not be read was reported; its name stays
+        // defined so that the groups naming it are not reported again.
+        let (profile, endpoint) = match entry {
+            Some(a) => (
+                a.profile.map(|p| p.value).unwrap_or_default(),
+                a.endpoint.map(|e| e.value),
+            ),
+            None => (String::new(), None),
+        };
+        accounts.insert(
+            name.value.clone(),
+            Account {
+                name: name.value,
+                profile,
+                endpoint,
+                origin: origin(file, name.pos),
+            },
+        );
+    }
+}
+
+/// True when a group's `account:` names an account of `accounts:`; reports
+/// it where it is written otherwise.
+fn known_account(
+    accounts: &BTreeMap<String, Account>,
+    name: &Located<String>,
+    file: &Arc<str>,
+    diags: &mut Sink,
+) -> bool {
+    if accounts.contains_key(&name.value) {
+        return true;
+    }
+    let hint = if accounts.is_empty() {
+        format!(
+            "define it in a top-level `accounts:` block, e.g. `accounts: {{{}: {{profile: PROFILE}}}}`",
+            name.value
+        )
+    } else {
+        did_you_mean(&name.value, accounts.keys().map(String::as_str)).unwrap_or_else(|| {
+            format!(
+                "the accounts defined are: {}",
+                accounts.keys().cloned().collect::<Vec<_>>().join(", ")
+            )
+        })
+    };
+    error(
+        diags,
+        origin(file, name.pos),
+        codes::UNKNOWN_ACCOUNT,
+        format!(
+            "security group names the account {:?}, which `accounts:` does not define",
+            name.value
+        ),
+        Some(hint),
+    );
+    false
 }
 
 fn protect_selector(

@@ -122,13 +122,24 @@ fn listing(set: &PolicySet) -> String {
     for g in &set.groups {
         let _ = writeln!(
             out,
-            "group {} region {} mode {}{} at {}",
+            "group {} region {} mode {}{}{}{}{} at {}",
             g.id,
             g.region,
             g.mode,
             g.name
                 .as_ref()
                 .map(|n| format!(" name {n:?}"))
+                .unwrap_or_default(),
+            g.group_type
+                .map(|t| format!(" type {t}"))
+                .unwrap_or_default(),
+            g.account
+                .as_ref()
+                .map(|a| format!(" account {a}"))
+                .unwrap_or_default(),
+            g.stage
+                .as_ref()
+                .map(|s| format!(" stage {s}"))
                 .unwrap_or_default(),
             g.origin
         );
@@ -158,6 +169,13 @@ fn listing(set: &PolicySet) -> String {
             }
             out.push('\n');
         }
+    }
+    for a in &set.accounts {
+        let _ = write!(out, "account {} profile {:?}", a.name, a.profile);
+        if let Some(e) = &a.endpoint {
+            let _ = write!(out, " endpoint {e}");
+        }
+        let _ = writeln!(out, " at {}", a.origin);
     }
     for p in &set.protect {
         let _ = write!(out, "protect at {} reason {:?}", p.origin, p.reason);

@@ -328,10 +328,13 @@ proptest! {
                 name: None,
                 mode: Mode::Authoritative,
                 group_type: None,
+                account: None,
+                stage: None,
                 origin: Origin { file: "p.yaml".into(), line: 1, column: 3 },
                 rules: desired,
             }],
             protect: Vec::new(),
+            ..Default::default()
         };
         let today = jiff::civil::date(2026, 6, 1 + day);
         let findings = moat_policy::lint::lint(&set, today);

@@ -336,6 +336,8 @@ prop_compose! {
             name,
             mode: if additive { Mode::Additive } else { Mode::Authoritative },
             group_type: None,
+            account: None,
+            stage: None,
             origin: origin(),
             rules: by_key.into_values().collect(),
         }

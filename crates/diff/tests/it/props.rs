@@ -212,6 +212,7 @@ proptest! {
         let p = PolicySet {
             groups: vec![group_with("sg-1", mode, seen.into_values().collect())],
             protect: Vec::new(),
+            ..Default::default()
         };
         let plan = diff(&p, &[live("sg-1", live_rules.clone())], &DiffOptions::new(TODAY));
         let changes = &plan.groups[0].changes;
@@ -243,6 +244,7 @@ proptest! {
                 group_with("sg-b", mode_b, desired_b),
             ],
             protect: Vec::new(),
+            ..Default::default()
         };
         let live_groups = vec![
             with_unmodeled(live("sg-a", live_a), unmodeled_n),
@@ -270,6 +272,7 @@ proptest! {
             &PolicySet {
                 groups: vec![group_with("sg-a", mode, desired_a), group_with("sg-b", mode, vec![])],
                 protect: Vec::new(),
+                ..Default::default()
             },
             &[with_unmodeled(live("sg-a", live_a), 2), live("sg-b", live_b.clone())],
             &options,
@@ -282,6 +285,7 @@ proptest! {
             &PolicySet {
                 groups: vec![group_with("sg-b", mode, vec![]), shuffled_group],
                 protect: Vec::new(),
+                ..Default::default()
             },
             &[live("sg-b", live_b), unmodeled_reversed],
             &options,

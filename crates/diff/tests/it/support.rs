@@ -109,6 +109,8 @@ pub fn group(id: &str, mode: Mode, rules: Vec<DesiredRule>) -> GroupPolicy {
         name: Some("web-prod".to_owned()),
         mode,
         group_type: None,
+        account: None,
+        stage: None,
         origin: origin("policies/web.yaml", 3, 5),
         rules,
     }
@@ -150,5 +152,6 @@ pub fn policy(groups: Vec<GroupPolicy>) -> PolicySet {
     PolicySet {
         groups,
         protect: Vec::new(),
+        ..Default::default()
     }
 }

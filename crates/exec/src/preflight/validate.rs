@@ -130,6 +130,8 @@ fn policy_of(g: &GroupPlan, rules: &[Rule]) -> GroupPolicy {
         // Additive: the loaded result is just these rules either way.
         mode: Mode::Additive,
         group_type: None,
+        account: None,
+        stage: None,
         origin: origin.clone(),
         rules: rules
             .iter()
