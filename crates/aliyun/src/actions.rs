@@ -251,3 +251,62 @@ pub fn create_security_group(region: &str, group: &NewGroup, token: &ClientToken
 pub fn delete_security_group(region: &str, group_id: &str) -> ApiRequest {
     ApiRequest::new(Action::DeleteSecurityGroup, region).for_group(group_id)
 }
+
+/// One tag of a resource, as `ListTagResources` answers it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResourceTag {
+    pub resource_id: String,
+    pub key: String,
+    pub value: String,
+}
+
+fn tag_request(action: Action, region: &str, resource_ids: &[String]) -> ApiRequest {
+    let mut req = ApiRequest::new(action, region)
+        .with("ResourceType", moat_wire::RESOURCE_TYPE_SECURITY_GROUP)
+        .with_batch_size(resource_ids.len());
+    if let [one] = resource_ids {
+        req = req.for_group(one);
+    }
+    for (n, id) in resource_ids.iter().enumerate() {
+        req.set(format!("ResourceId.{}", n + 1), id.as_str());
+    }
+    req
+}
+
+/// One page of `ListTagResources` for up to 50 security groups.
+pub fn list_tag_resources(
+    region: &str,
+    resource_ids: &[String],
+    next_token: Option<&str>,
+) -> ApiRequest {
+    let mut req = tag_request(Action::ListTagResources, region, resource_ids);
+    if let Some(token) = next_token {
+        req.set("NextToken", token);
+    }
+    req
+}
+
+/// `TagResources`: sets `tags` (key, value) on up to 50 security groups; a
+/// key they already carry takes the new value.
+pub fn tag_resources(
+    region: &str,
+    resource_ids: &[String],
+    tags: &[(String, String)],
+) -> ApiRequest {
+    let mut req = tag_request(Action::TagResources, region, resource_ids);
+    for (n, (key, value)) in tags.iter().enumerate() {
+        req.set(format!("Tag.{}.Key", n + 1), key.as_str());
+        req.set(format!("Tag.{}.Value", n + 1), value.as_str());
+    }
+    req
+}
+
+/// `UntagResources`: removes the tag `keys` from up to 50 security groups
+/// (keys they do not carry are ignored).
+pub fn untag_resources(region: &str, resource_ids: &[String], keys: &[String]) -> ApiRequest {
+    let mut req = tag_request(Action::UntagResources, region, resource_ids);
+    for (n, key) in keys.iter().enumerate() {
+        req.set(format!("TagKey.{}", n + 1), key.as_str());
+    }
+    req
+}

@@ -13,7 +13,7 @@ use std::time::Duration;
 use moat_policy::model::{Direction, LiveGroup, NicType, Rule};
 use moat_wire::{
     API_VERSION, Action, CreateSecurityGroupResponse, DescribeSecurityGroupAttributeResponse,
-    DescribeSecurityGroupsResponse, RequestIdResponse,
+    DescribeSecurityGroupsResponse, ListTagResourcesResponse, RequestIdResponse, tag_limits,
 };
 use reqwest::Url;
 use tokio::time::Instant;
@@ -21,7 +21,7 @@ use tracing::{Instrument, field};
 
 use crate::actions::{
     self, GroupFilter, GroupSummary, MAX_GROUP_IDS_PER_FILTER, NewGroup, RULES_PAGE_SIZE,
-    RevokeReport,
+    ResourceTag, RevokeReport,
 };
 use crate::convert::{self, ReadRule};
 use crate::credentials::{CredentialProvider, Credentials, error_chain};
@@ -388,6 +388,42 @@ impl Client {
         })
     }
 
+    /// Sets `tags` on security groups, 50 groups a call.
+    pub async fn tag_resources(
+        &self,
+        group_ids: &[String],
+        tags: &[(String, String)],
+    ) -> Result<Outcome<()>, CallError> {
+        let mut calls = Vec::new();
+        for chunk in group_ids.chunks(tag_limits::RESOURCES_PER_CALL) {
+            let req = actions::tag_resources(self.region(), chunk, tags);
+            calls.extend(self.call_unit(&req).await?.calls);
+        }
+        Ok(Outcome { value: (), calls })
+    }
+
+    /// Removes the tag `keys` from security groups, 50 groups a call.
+    pub async fn untag_resources(
+        &self,
+        group_ids: &[String],
+        keys: &[String],
+    ) -> Result<Outcome<()>, CallError> {
+        let mut calls = Vec::new();
+        for chunk in group_ids.chunks(tag_limits::RESOURCES_PER_CALL) {
+            let req = actions::untag_resources(self.region(), chunk, keys);
+            calls.extend(self.call_unit(&req).await?.calls);
+        }
+        Ok(Outcome { value: (), calls })
+    }
+
+    /// See [`ReadClient::list_tag_resources`].
+    pub async fn list_tag_resources(
+        &self,
+        group_ids: &[String],
+    ) -> Result<Outcome<Vec<ResourceTag>>, CallError> {
+        self.inner.list_tag_resources(group_ids).await
+    }
+
     /// Deletes a group with all its rules.
     pub async fn delete_security_group(&self, group_id: &str) -> Result<Outcome<()>, CallError> {
         let req = actions::delete_security_group(self.region(), group_id);
@@ -501,6 +537,36 @@ impl ReadClient {
             value: groups,
             calls,
         })
+    }
+
+    /// Every tag of the security groups `group_ids` (`ListTagResources`, 50
+    /// groups a call, following `NextToken` to the end).
+    pub async fn list_tag_resources(
+        &self,
+        group_ids: &[String],
+    ) -> Result<Outcome<Vec<ResourceTag>>, CallError> {
+        let mut tags = Vec::new();
+        let mut calls = Vec::new();
+        for chunk in group_ids.chunks(tag_limits::RESOURCES_PER_CALL) {
+            let mut pager = Pager::new(Action::ListTagResources, None);
+            let mut token: Option<String> = None;
+            loop {
+                let req = actions::list_tag_resources(self.region(), chunk, token.as_deref());
+                let (resp, info) = self.execute::<ListTagResourcesResponse>(&req).await?;
+                pager.page(&info)?;
+                calls.push(info);
+                tags.extend(resp.tag_resources.tag_resource.iter().map(|t| ResourceTag {
+                    resource_id: t.resource_id.to_string(),
+                    key: t.tag_key.to_string(),
+                    value: t.tag_value.to_string(),
+                }));
+                match pager.next(resp.next_token.as_str())? {
+                    Some(t) => token = Some(t),
+                    None => break,
+                }
+            }
+        }
+        Ok(Outcome { value: tags, calls })
     }
 
     /// Reads every rule of a group (`direction` `None`: both directions),

@@ -63,7 +63,7 @@ pub mod retry;
 pub mod secret;
 pub mod sign;
 
-pub use actions::{GroupFilter, GroupSummary, NewGroup, RevokeReport};
+pub use actions::{GroupFilter, GroupSummary, NewGroup, ResourceTag, RevokeReport};
 pub use client::{Client, ClientConfig, ReadClient};
 pub use credentials::{
     CredentialError, CredentialInputs, CredentialProvider, CredentialSource, Credentials,

@@ -3,7 +3,7 @@
 
 use moat_wire::{
     CreateSecurityGroupResponse, DescribeSecurityGroupAttributeResponse,
-    DescribeSecurityGroupsResponse, ErrorBody, RequestIdResponse,
+    DescribeSecurityGroupsResponse, ErrorBody, ListTagResourcesResponse, RequestIdResponse,
 };
 use serde::de::DeserializeOwned;
 
@@ -34,6 +34,12 @@ impl WireResponse for DescribeSecurityGroupsResponse {
 }
 
 impl WireResponse for DescribeSecurityGroupAttributeResponse {
+    fn request_id(&self) -> &str {
+        self.request_id.as_str()
+    }
+}
+
+impl WireResponse for ListTagResourcesResponse {
     fn request_id(&self) -> &str {
         self.request_id.as_str()
     }

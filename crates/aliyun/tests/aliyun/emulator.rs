@@ -598,3 +598,63 @@ async fn the_rate_limit_holds_across_tasks() {
         u64::from(calls)
     );
 }
+
+#[tokio::test]
+async fn tags_are_set_listed_and_removed_on_security_groups() {
+    let handle = emulator(|_| {});
+    let client = client(&handle);
+    let a = new_group(&client, "web").await;
+    let b = new_group(&client, "db").await;
+    let both = vec![a.clone(), b.clone()];
+
+    let set = client
+        .tag_resources(&both, &[("moat:lock".into(), "holder=a".into())])
+        .await
+        .expect("tag");
+    assert_eq!(set.calls.len(), 1, "two groups go in one call");
+    client
+        .tag_resources(
+            std::slice::from_ref(&a),
+            &[
+                ("moat:lock".into(), "holder=b".into()),
+                ("team".into(), "x".into()),
+            ],
+        )
+        .await
+        .expect("a key already there takes the new value");
+
+    let mut listed: Vec<(String, String, String)> = client
+        .list_tag_resources(&both)
+        .await
+        .expect("list")
+        .value
+        .into_iter()
+        .map(|t| (t.resource_id, t.key, t.value))
+        .collect();
+    listed.sort();
+    let mut want = vec![
+        (a.clone(), "moat:lock".to_owned(), "holder=b".to_owned()),
+        (a.clone(), "team".to_owned(), "x".to_owned()),
+        (b.clone(), "moat:lock".to_owned(), "holder=a".to_owned()),
+    ];
+    want.sort();
+    assert_eq!(listed, want);
+
+    client
+        .untag_resources(&both, &["moat:lock".into(), "absent".into()])
+        .await
+        .expect("untag ignores keys a group does not carry");
+    let left = client.list_tag_resources(&both).await.expect("list").value;
+    assert_eq!(left.len(), 1);
+    assert_eq!(
+        (left[0].resource_id.as_str(), left[0].key.as_str()),
+        (a.as_str(), "team")
+    );
+
+    // The service's value rules reach the caller as its error code.
+    let err = client
+        .tag_resources(&both, &[("moat:lock".into(), "see http://x".into())])
+        .await
+        .expect_err("a value may not hold a URL");
+    assert_eq!(err.code(), Some("InvalidTagValue.Malformed"), "{err}");
+}
