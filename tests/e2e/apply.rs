@@ -406,7 +406,11 @@ fn apply_from_policies_approved_in_advance_reads_each_group_once_before_changing
     let (env, endpoint) = cloud_env(&handle);
     env.write("app.yaml", POLICY);
     handle.emulator().reset_stats();
-    let applied = at(&env, &endpoint, &["apply", "app.yaml", "--auto-approve"]);
+    let applied = at(
+        &env,
+        &endpoint,
+        &["apply", "app.yaml", "--auto-approve", "--no-lock"],
+    );
     applied.expect_code(0);
     let stats = handle.emulator().stats();
     // 1 read for the plan, the floor (1 authorize, 1 revoke of both
@@ -415,4 +419,24 @@ fn apply_from_policies_approved_in_advance_reads_each_group_once_before_changing
     assert_eq!(mutating_calls(&handle), 2, "{stats:?}");
     assert_eq!(summary_calls(&applied.stdout), stats.total());
     assert_eq!(stats.total(), 4, "{stats:?}");
+}
+
+/// With the lease (the default), the plan made before it was taken is not
+/// trusted as the stale check: the touched group is read again under the
+/// lease, and the lease's calls come on top.
+#[test]
+fn apply_from_policies_with_the_lease_reads_the_touched_groups_again_under_it() {
+    let handle = emulator();
+    seed_app(&handle, 2);
+    let (env, endpoint) = cloud_env(&handle);
+    env.write("app.yaml", POLICY);
+    handle.emulator().reset_stats();
+    let applied = at(&env, &endpoint, &["apply", "app.yaml", "--auto-approve"]);
+    applied.expect_code(0).expect_stdout("(7 for the lease)");
+    let stats = handle.emulator().stats();
+    assert_eq!(stats.ok("DescribeSecurityGroupAttribute"), 3, "{stats:?}");
+    assert_eq!(mutating_calls(&handle), 2, "{stats:?}");
+    assert_eq!(crate::cloud::lock_calls(&handle), 7, "{stats:?}");
+    assert_eq!(summary_calls(&applied.stdout), stats.total());
+    assert_eq!(stats.total(), 12, "{stats:?}");
 }

@@ -77,12 +77,32 @@ pub fn rule(
     }
 }
 
+/// Calls that change rules or groups (the lease's tag calls are apart:
+/// [`lock_calls`]).
 pub fn mutating_calls(handle: &EmulatorHandle) -> u64 {
     let stats = handle.emulator().stats();
     stats
         .calls
         .iter()
-        .filter(|(action, _)| !action.starts_with("Describe"))
+        .filter(|(action, _)| !action.starts_with("Describe") && !is_tag_action(action))
+        .map(|(_, c)| c.ok + c.error)
+        .sum()
+}
+
+fn is_tag_action(action: &str) -> bool {
+    matches!(
+        action,
+        "TagResources" | "ListTagResources" | "UntagResources"
+    )
+}
+
+/// Calls of the lease: TagResources, ListTagResources, UntagResources.
+pub fn lock_calls(handle: &EmulatorHandle) -> u64 {
+    let stats = handle.emulator().stats();
+    stats
+        .calls
+        .iter()
+        .filter(|(action, _)| is_tag_action(action))
         .map(|(_, c)| c.ok + c.error)
         .sum()
 }

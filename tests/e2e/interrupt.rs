@@ -128,7 +128,18 @@ fn sigint_during_apply_finishes_the_calls_in_flight_and_reports() {
         .collect();
     let count = |kind: &str| lines.iter().filter(|l| l["kind"] == kind).count();
     assert_eq!(count("intent"), count("outcome"), "{journal}");
-    assert_eq!(count("intent") as u64, made);
+    let rule_intents = lines
+        .iter()
+        .filter(|l| l["kind"] == "intent" && l["phase"] != "lock")
+        .count();
+    assert_eq!(rule_intents as u64, made);
+    // The lease was released after the interrupt.
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["kind"] == "intent" && l["action"] == "UntagResources"),
+        "{journal}"
+    );
     let plan = at(
         &env,
         &endpoint,

@@ -14,6 +14,7 @@ mod hostile;
 mod import;
 mod interrupt;
 mod lint;
+mod lock;
 mod plan;
 mod ram_policy;
 mod trust;

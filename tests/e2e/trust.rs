@@ -258,6 +258,26 @@ fn the_journal_is_written_ahead_and_the_summary_counts_every_call() {
     at(&env, &endpoint, &["plan", "app.yaml", "-o", "plan.json"]).expect_code(0);
 
     handle.emulator().reset_stats();
+    // The lease's first tag write has its intent journaled too: it fails,
+    // and nothing is changed.
+    at(
+        &env,
+        &endpoint,
+        &[
+            "apply",
+            "plan.json",
+            "--auto-approve",
+            "--allow-protected",
+            "--journal",
+            "/dev/full",
+        ],
+    )
+    .expect_code(1)
+    .expect_stderr("refusing to apply; nothing was changed")
+    .expect_stderr("cannot write the journal /dev/full");
+    assert_eq!(mutating_calls(&handle), 0);
+    assert_eq!(handle.emulator().stats().ok("TagResources"), 0);
+
     let full = at(
         &env,
         &endpoint,
@@ -266,6 +286,7 @@ fn the_journal_is_written_ahead_and_the_summary_counts_every_call() {
             "plan.json",
             "--auto-approve",
             "--allow-protected",
+            "--no-lock",
             "--journal",
             "/dev/full",
         ],

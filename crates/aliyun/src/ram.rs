@@ -1,6 +1,7 @@
 //! The least-privilege RAM policy moat needs for a set of groups.
 //!
-//! A drift job only reads; an apply role also changes rules. Neither needs
+//! A drift job only reads; an apply role also changes rules and tags the
+//! groups it changes (its lease). Neither needs
 //! more than the groups its policies name, so the document lists each group's
 //! resource name rather than a wildcard. `DescribeSecurityGroups` is the one
 //! exception: it lists groups, so it is granted on the region's groups
@@ -31,6 +32,10 @@ fn group_actions(access: Access) -> Vec<Action> {
             Action::ModifySecurityGroupEgressRule,
             Action::RevokeSecurityGroup,
             Action::RevokeSecurityGroupEgress,
+            // The lease apply holds on the groups it changes (a tag).
+            Action::ListTagResources,
+            Action::TagResources,
+            Action::UntagResources,
         ]);
     }
     actions
@@ -106,6 +111,7 @@ mod tests {
         let text = doc.to_string();
         assert!(text.contains("ecs:RevokeSecurityGroupEgress"));
         assert!(text.contains("ecs:ModifySecurityGroupRule"));
+        assert!(text.contains("ecs:TagResources"));
         assert!(!text.contains("DeleteSecurityGroup"));
         assert!(!text.contains("CreateSecurityGroup"));
         assert_eq!(

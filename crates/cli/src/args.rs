@@ -112,6 +112,8 @@ pub enum Command {
     Export(crate::commands::export::ExportArgs),
     /// Turn rules kept in Terraform, ROS or a CSV whitelist into a policy.
     Import(crate::commands::import::ImportArgs),
+    /// Remove the lease an apply left on security groups (like terraform force-unlock).
+    Unlock(crate::commands::unlock::UnlockArgs),
     /// Run the ECS security group API emulator as a server.
     Emulator(crate::commands::emulator::EmulatorArgs),
     /// Print the least-privilege RAM policy (JSON) for the groups in the policies.

@@ -3,8 +3,9 @@
 //!
 //! 1. 10,000 changes over 100 groups against the emulator with 20 ms of
 //!    latency and a quota of 100 calls per second, the client limited to 95
-//!    calls per second: mutating calls against the floor, wall time against
-//!    the bound the quota sets (calls / 100 per second).
+//!    calls per second, holding a lease on the groups: rule-changing calls
+//!    against the floor, the lease's tag calls apart, wall time against the
+//!    bound the quota sets (calls / 100 per second).
 //! 2. Converging 10 rules onto an empty group: calls and wall time.
 //! 3. Many seeded runs under faults (throttling 20%, server errors 5%,
 //!    dropped connections 2%): how many converge, stop or are refused, and
@@ -16,8 +17,10 @@ use std::time::{Duration, Instant};
 
 use moat_aliyun::RetryPolicy;
 use moat_emulator::FaultConfig;
+use moat_emulator::Stats;
 use moat_exec::Guards;
 use moat_exec::apply::{ApplyOptions, apply, call_floor};
+use moat_exec::lock::LockOptions;
 use moat_policy::{Direction, Rule};
 
 #[path = "../tests/common/mod.rs"]
@@ -26,6 +29,23 @@ mod common;
 use common::{
     client_with, desired, emulator, errors, make_plan, mutating_calls, rule, session, with,
 };
+
+/// The lease's calls (TagResources, ListTagResources, UntagResources).
+fn tag_calls(stats: &Stats) -> u64 {
+    ["TagResources", "ListTagResources", "UntagResources"]
+        .iter()
+        .map(|a| stats.ok(a) + stats.errors(a))
+        .sum()
+}
+
+/// Mutating calls that change rules: the tag writes of the lease left out.
+fn rule_calls(stats: &Stats) -> u64 {
+    let tag_writes: u64 = ["TagResources", "UntagResources"]
+        .iter()
+        .map(|a| stats.ok(a) + stats.errors(a))
+        .sum();
+    mutating_calls(stats) - tag_writes
+}
 
 fn no_destroy_limit() -> Guards {
     Guards {
@@ -92,6 +112,7 @@ async fn bench_bulk(groups: usize) {
     let options = ApplyOptions {
         parallel: 8,
         guards: no_destroy_limit(),
+        lock: Some(LockOptions::new("bench", "localhost")),
         ..ApplyOptions::default()
     };
     let started = Instant::now();
@@ -108,8 +129,9 @@ async fn bench_bulk(groups: usize) {
         after.summary()
     );
     println!(
-        "mutating calls: {} (floor {floor}); all calls: {total} (the summary counted {}: {} reads, {} rule changes, {} for the lease); error answers: {}",
-        mutating_calls(&stats),
+        "rule-changing calls: {} (floor {floor}); lease calls: {}; all calls: {total} (the summary counted {}: {} reads, {} rule changes, {} for the lease); error answers: {}",
+        rule_calls(&stats),
+        tag_calls(&stats),
         report.api_calls(),
         report.calls.reads,
         report.calls.changes,

@@ -25,6 +25,7 @@
 pub mod apply;
 pub mod export;
 pub mod journal;
+pub mod lock;
 pub mod pipeline;
 pub mod preflight;
 pub mod read;

@@ -20,6 +20,7 @@ use moat_diff::Plan;
 use moat_exec::apply::{
     ApplyOptions, ApplyReport, CallEvent, DEFAULT_PARALLEL, GroupReport, NotDoneReason, Progress,
 };
+use moat_exec::lock::LockOptions;
 use moat_exec::preflight::{DEFAULT_MAX_DESTROY, DEFAULT_RULES_PER_GROUP};
 use moat_exec::{Guards, SessionOptions, StopReason, StopSignal, touched_groups};
 
@@ -54,6 +55,9 @@ pub struct ApplyArgs {
     /// The JSONL journal of every API call (write-ahead for changes).
     #[arg(long, value_name = "FILE", default_value = crate::planning::DEFAULT_JOURNAL)]
     pub journal: PathBuf,
+    /// Take no lease on the groups the plan changes (see docs/apply.md, "Locks").
+    #[arg(long)]
+    pub no_lock: bool,
     /// The rule quota per group (both directions), if the account's differs.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_RULES_PER_GROUP)]
     pub rules_per_group: usize,
@@ -218,6 +222,7 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Exit> {
             planned_live: planned_live
                 .filter(|_| args.auto_approve)
                 .map(Arc::from),
+            lock: (!args.no_lock).then(lock_options),
             ..ApplyOptions::default()
         };
         if std::io::stderr().is_terminal() {
@@ -236,6 +241,25 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Exit> {
             _ => Exit::Error,
         })
     })
+}
+
+/// Who holds the lease: `MOAT_LOCK_HOLDER`, else the user; on which host:
+/// `HOSTNAME`, else the system's host name.
+fn lock_options() -> LockOptions {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let holder = var("MOAT_LOCK_HOLDER")
+        .or_else(|| var("USER"))
+        .or_else(|| var("USERNAME"))
+        .unwrap_or_else(|| "unknown".to_owned());
+    let host = var("HOSTNAME")
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_owned())
+                .filter(|h| !h.is_empty())
+        })
+        .unwrap_or_else(|| "unknown".to_owned());
+    LockOptions::new(holder, host)
 }
 
 enum Input {
@@ -335,6 +359,13 @@ fn print_report(report: &ApplyReport) -> anyhow::Result<()> {
     }
     if let Some(e) = &report.journal_error {
         writeln!(err, "error: the journal could not be written: {e}").map_err(w)?;
+    }
+    for e in &report.lease_errors {
+        writeln!(
+            err,
+            "warning: {e}; the lease expires on its own, or remove it with moat unlock"
+        )
+        .map_err(w)?;
     }
     if let Some(StopReason::Quota { group, code }) = &report.stopped {
         writeln!(

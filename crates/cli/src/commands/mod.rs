@@ -9,6 +9,7 @@ pub mod import;
 pub mod lint;
 pub mod plan;
 pub mod ram_policy;
+pub mod unlock;
 pub mod validate;
 
 use clap::CommandFactory;
@@ -26,6 +27,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Export(args) => export::run(&cli.global, &args),
         Command::Import(args) => import::run(&cli.global, &args),
         Command::Explain(args) => explain::run(&cli.global, &args),
+        Command::Unlock(args) => unlock::run(&cli.global, &args),
         Command::Emulator(args) => emulator::run(args),
         Command::RamPolicy(args) => ram_policy::run(&args),
         Command::Completions { shell } => {

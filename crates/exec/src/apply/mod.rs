@@ -35,6 +35,7 @@ pub use report::{
 pub use run::apply;
 pub use snapshot::{snapshot_file_name, write_snapshots};
 
+use crate::lock::{LockError, LockOptions};
 use crate::preflight::{Guards, PreflightError};
 use crate::session::RegionError;
 
@@ -63,6 +64,10 @@ pub struct ApplyOptions {
     /// twice; set a fresh value only to force new tokens (see
     /// `docs/apply.md`, "Tokens").
     pub token_scope: String,
+    /// Take a lease on each group the plan changes before the preflight
+    /// reads it, and release it at the end (see [`crate::lock`]); `None`
+    /// takes none.
+    pub lock: Option<LockOptions>,
     /// Told about groups and calls as they go (the CLI's progress display).
     pub progress: Option<Arc<dyn Progress>>,
     /// The live groups the plan was made from, when the same run made it
@@ -82,6 +87,7 @@ impl Default for ApplyOptions {
             verify_polls: 3,
             verify_backoff: Duration::from_millis(200),
             token_scope: String::new(),
+            lock: None,
             progress: None,
             planned_live: None,
         }
@@ -123,6 +129,9 @@ pub enum ApplyError {
     /// No client could be made for a group's region.
     #[error(transparent)]
     Region(#[from] RegionError),
+    /// The groups could not all be leased (another apply holds one, say).
+    #[error(transparent)]
+    Lock(Box<LockError>),
     /// A snapshot could not be written.
     #[error("cannot write the snapshot {}", path.display())]
     Snapshot {
@@ -130,6 +139,12 @@ pub enum ApplyError {
         #[source]
         source: SnapshotError,
     },
+}
+
+impl From<LockError> for ApplyError {
+    fn from(e: LockError) -> ApplyError {
+        ApplyError::Lock(Box::new(e))
+    }
 }
 
 /// Why a snapshot file could not be written.

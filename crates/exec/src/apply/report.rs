@@ -280,6 +280,9 @@ pub struct ApplyReport {
     /// The first error writing the journal, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub journal_error: Option<String>,
+    /// Leases that could not be released (they expire on their own).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lease_errors: Vec<String>,
     #[serde(serialize_with = "millis")]
     pub elapsed: Duration,
 }
@@ -460,6 +463,7 @@ mod tests {
             rates: Vec::new(),
             stopped: None,
             journal_error: None,
+            lease_errors: Vec::new(),
             elapsed: Duration::from_millis(210),
         };
         assert_eq!(

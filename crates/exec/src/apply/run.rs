@@ -1,5 +1,6 @@
 //! The executor: preflight, snapshot, then change groups concurrently.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use moat_aliyun::{CallError, CallInfo, Client};
@@ -17,6 +18,7 @@ use super::report::{
 use super::snapshot::write_snapshots;
 use super::{ApplyError, ApplyOptions, CallEvent};
 use crate::journal::{CallContext, CallOutcome};
+use crate::lock::Leases;
 use crate::preflight::{preflight, preflight_with, touched_groups};
 use crate::session::{Session, StopReason, StopSignal};
 
@@ -33,7 +35,6 @@ pub async fn apply(
     let started = Instant::now();
     let plan_hash = plan.hash();
     let touched: Vec<&GroupPlan> = touched_groups(plan).collect();
-    let stop = session.stop_signal().clone();
     let mut report = ApplyReport {
         plan_hash: plan_hash.clone(),
         groups: Vec::new(),
@@ -42,6 +43,7 @@ pub async fn apply(
         rates: Vec::new(),
         stopped: None,
         journal_error: None,
+        lease_errors: Vec::new(),
         elapsed: started.elapsed(),
     };
     if touched.is_empty() {
@@ -50,10 +52,47 @@ pub async fn apply(
     // One client per region, made before anything is read or changed.
     let clients = session.clients(touched.iter().map(|g| g.region.as_str()))?;
 
+    // The lease comes first: what the preflight reads next cannot then be
+    // changed by another apply before this one is done.
+    let mut leases = match &options.lock {
+        Some(lock) => {
+            let groups: Vec<(String, String)> = touched
+                .iter()
+                .map(|g| (g.id.clone(), g.region.clone()))
+                .collect();
+            let mut leases = Leases::acquire(session, &clients, &groups, lock).await?;
+            leases.keep(session, lock.ttl);
+            Some(leases)
+        }
+        None => None,
+    };
+    let result = run_leased(session, plan, options, &touched, &clients, &mut report).await;
+    if let Some(leases) = &mut leases {
+        report.lease_errors = leases.release().await;
+    }
+    let groups = result?;
+    Ok(finish(report, session, groups.into_iter(), started))
+}
+
+/// Everything apply does under the lease.
+async fn run_leased(
+    session: &Session,
+    plan: &Plan,
+    options: &ApplyOptions,
+    touched: &[&GroupPlan],
+    clients: &BTreeMap<String, Client>,
+    report: &mut ApplyReport,
+) -> Result<Vec<GroupReport>, ApplyError> {
+    let plan_hash = report.plan_hash.clone();
+    let stop = session.stop_signal().clone();
     // The groups are read again and checked: the plan may have been made,
     // or checked before a prompt, a while ago. A plan this run made moments
-    // ago is checked against the groups it was made from.
-    let live = match &options.planned_live {
+    // ago is checked against the groups it was made from, unless a lease was
+    // taken since: that plan was read before the lease, so another apply may
+    // have changed the groups in between, and only a read under the lease
+    // can tell.
+    let planned_live = options.planned_live.as_ref().filter(|_| options.lock.is_none());
+    let live = match planned_live {
         Some(live) => {
             preflight_with(plan, live, &options.guards)?;
             live.iter()
@@ -74,12 +113,7 @@ pub async fn apply(
     };
 
     if stop.is_stopped() {
-        return Ok(finish(
-            report,
-            session,
-            touched.iter().map(not_started),
-            started,
-        ));
+        return Ok(touched.iter().map(not_started).collect());
     }
     if let Some(dir) = &options.snapshot_dir {
         report.snapshots = write_snapshots(dir, &live)?;
@@ -120,11 +154,11 @@ pub async fn apply(
             Err(_) => {}
         }
     }
-    let groups = results
+    Ok(results
         .into_iter()
-        .zip(&touched)
-        .map(|(r, g)| r.unwrap_or_else(|| not_started(g)));
-    Ok(finish(report, session, groups, started))
+        .zip(touched)
+        .map(|(r, g)| r.unwrap_or_else(|| not_started(g)))
+        .collect())
 }
 
 fn finish(
