@@ -334,6 +334,20 @@ fn an_apply_killed_midway_is_finished_by_the_next_run() {
     );
     assert_eq!(plan.code, Some(2), "work was left: {}", plan.snapshot());
 
+    // The killed run's lease is still on the groups it was changing: the
+    // next apply refuses, naming it, until `moat unlock` removes it.
+    at(&env, &endpoint, &["apply", "many.yaml", "--auto-approve"])
+        .expect_code(1)
+        .expect_stderr("refusing to apply; nothing was changed")
+        .expect_stderr("is locked by ");
+    let ids: Vec<String> = (0..groups)
+        .map(|g| format!("sg-bp1e2ekill{g:08}"))
+        .collect();
+    let mut unlock = vec!["unlock", "--region", "cn-hangzhou"];
+    unlock.extend(ids.iter().map(String::as_str));
+    at(&env, &endpoint, &unlock)
+        .expect_code(0)
+        .expect_stdout("Removed moat:lock from sg-bp1e2ekill");
     let rerun = at(&env, &endpoint, &["apply", "many.yaml", "--auto-approve"]);
     rerun.expect_code(0);
     let plan = at(
