@@ -91,7 +91,10 @@ async fn run_leased(
     // taken since: that plan was read before the lease, so another apply may
     // have changed the groups in between, and only a read under the lease
     // can tell.
-    let planned_live = options.planned_live.as_ref().filter(|_| options.lock.is_none());
+    let planned_live = options
+        .planned_live
+        .as_ref()
+        .filter(|_| options.lock.is_none());
     let live = match planned_live {
         Some(live) => {
             preflight_with(plan, live, &options.guards)?;
