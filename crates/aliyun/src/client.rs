@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use moat_policy::model::{Direction, LiveGroup, NicType, Rule};
 use moat_wire::{
-    API_VERSION, Action, CreateSecurityGroupResponse, DescribeSecurityGroupAttributeResponse,
+    Action, CreateSecurityGroupResponse, DescribeSecurityGroupAttributeResponse,
     DescribeSecurityGroupsResponse, ListTagResourcesResponse, RequestIdResponse, tag_limits,
 };
 use reqwest::Url;
@@ -29,7 +29,7 @@ use crate::endpoint::{region_endpoint, resolve_endpoint};
 use crate::error::{CallError, CallErrorKind, ConfigError, PagingError};
 use crate::observe::{AttemptObserver, AttemptOutcome, AttemptRecord, CallInfo, Outcome};
 use crate::ratelimit::{AdaptiveRate, Limiters, Paced, RateLimiter, RateMode, RegionRate};
-use crate::request::{ApiRequest, ClientToken, RequestStamp, SignedRequest};
+use crate::request::{ApiRequest, ClientToken, RequestStamp, SignatureVersion, SignedRequest};
 use crate::response::{WireResponse, parse_response};
 use crate::retry::{Failure, RetryPolicy};
 
@@ -47,6 +47,9 @@ pub struct ClientConfig {
     /// Allow plain http to a host that is not loopback (`--insecure-http`).
     pub insecure_http: bool,
     pub credentials: CredentialProvider,
+    /// The request signature (`--signature-version`); ACS3 by default, as
+    /// Alibaba's current SDKs.
+    pub signature_version: SignatureVersion,
     /// Without `adaptive`: calls per second shared by every task of the
     /// client and of every client derived from it, in all regions
     /// (`--max-rps`), or `None` for no limit. With `adaptive`: the most
@@ -76,6 +79,7 @@ impl ClientConfig {
             endpoint: None,
             insecure_http: false,
             credentials,
+            signature_version: SignatureVersion::default(),
             max_rps: Some(10.0),
             burst: 1,
             adaptive: None,
@@ -116,6 +120,7 @@ struct Shared {
     endpoint_overridden: bool,
     region: String,
     credentials: CredentialProvider,
+    signature_version: SignatureVersion,
     /// Shared with every client derived from this one.
     limiters: Arc<Limiters>,
     /// This region's.
@@ -160,6 +165,7 @@ impl Shared {
             region: config.region.clone(),
             credentials: config.credentials.clone(),
             limiters,
+            signature_version: config.signature_version,
             limiter,
             retry: config.retry.clone(),
             timeout: config.timeout,
@@ -469,6 +475,7 @@ impl ReadClient {
                 region: region.to_owned(),
                 credentials: s.credentials.clone(),
                 limiters: s.limiters.clone(),
+                signature_version: s.signature_version,
                 limiter: s.limiters.for_region(region),
                 retry: s.retry.clone(),
                 timeout: s.timeout,
@@ -830,7 +837,12 @@ impl ReadClient {
             Some(l) => Some(l.acquire().await),
             None => None,
         };
-        let signed = req.sign(&credentials, &RequestStamp::fresh());
+        let signed = req.sign_as(
+            self.shared.signature_version,
+            &credentials,
+            &RequestStamp::fresh(),
+            &host_header(&self.shared.endpoint),
+        );
         let started_at = jiff::Timestamp::now();
         let t0 = Instant::now();
         let result = self.exchange::<T>(&signed, &credentials).await;
@@ -856,12 +868,11 @@ impl ReadClient {
                 CallErrorKind::Transport(e.without_url())
             }
         };
-        let resp = self
-            .shared
-            .http
-            .post(url)
-            .header("x-acs-action", signed.action().as_str())
-            .header("x-acs-version", API_VERSION)
+        let mut request = self.shared.http.post(url);
+        for (name, value) in signed.headers() {
+            request = request.header(*name, value);
+        }
+        let resp = request
             .header(reqwest::header::CONTENT_LENGTH, "0")
             .send()
             .await
@@ -906,6 +917,16 @@ fn paced<T>(result: &Result<T, CallErrorKind>) -> Paced {
         Ok(_) => Paced::Accepted,
         Err(kind) if kind.is_throttling() => Paced::Throttled(kind.retry_after()),
         Err(_) => Paced::Failed,
+    }
+}
+
+/// The `Host` header the HTTP client sends for `url` (the port only when it
+/// is not the scheme's default), which ACS3 signs.
+pub(crate) fn host_header(url: &Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
     }
 }
 

@@ -86,7 +86,9 @@ impl fmt::Display for ApiError {
         };
         write!(f, "the service answered HTTP {} {code}", self.status)?;
         if !self.message.is_empty() {
-            write!(f, ": {}", self.message)?;
+            // One line: an ACS3 string to sign quoted by the service holds
+            // a line break, shown as `\n` like the service's own JSON.
+            write!(f, ": {}", self.message.replace('\n', "\\n"))?;
         }
         if !self.request_id.is_empty() {
             write!(f, " (request id {})", self.request_id)?;

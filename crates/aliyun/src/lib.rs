@@ -48,6 +48,7 @@
 //! ```
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod acs3;
 pub mod actions;
 pub mod client;
 pub mod convert;
@@ -73,6 +74,8 @@ pub use error::{ApiError, CallError, CallErrorKind, ConfigError};
 pub use moat_wire as wire;
 pub use observe::{AttemptLog, AttemptObserver, AttemptOutcome, AttemptRecord, CallInfo, Outcome};
 pub use ratelimit::{AdaptiveRate, RateMode, RateStats, RegionRate};
-pub use request::{ApiRequest, ClientToken, RequestStamp, SignedRequest};
+pub use request::{
+    ApiRequest, ClientToken, RequestStamp, RpcCall, SignatureVersion, SignedParts, SignedRequest,
+};
 pub use retry::RetryPolicy;
 pub use secret::Secret;

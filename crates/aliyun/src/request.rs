@@ -11,6 +11,7 @@ use std::fmt;
 use moat_wire::{API_VERSION, Action};
 use sha1::Digest;
 
+use crate::acs3;
 use crate::credentials::Credentials;
 use crate::sign::{self, SIGNATURE_METHOD, SIGNATURE_VERSION, percent_encode_into};
 
@@ -89,21 +90,76 @@ impl ApiRequest {
         self.params.get(name).map(String::as_str)
     }
 
-    /// Adds the common parameters (reference 1.3) and the signature. Pure:
-    /// the same request, credentials and stamp give the same result.
+    /// Signs with signature v1.0; see [`ApiRequest::sign_as`].
     pub fn sign(&self, credentials: &Credentials, stamp: &RequestStamp) -> SignedRequest {
+        self.sign_as(SignatureVersion::V1, credentials, stamp, "")
+    }
+
+    /// Adds the common parameters (reference 1.3) and the signature of
+    /// `version`. `host` is the `Host` header the request goes out with
+    /// (ACS3 signs it; v1.0 ignores it). Pure: the same request,
+    /// credentials, stamp and host give the same result.
+    pub fn sign_as(
+        &self,
+        version: SignatureVersion,
+        credentials: &Credentials,
+        stamp: &RequestStamp,
+        host: &str,
+    ) -> SignedRequest {
+        let call = RpcCall {
+            action: self.action.as_str(),
+            version: API_VERSION,
+            params: &self.params,
+        };
+        SignedRequest {
+            action: self.action,
+            parts: call.sign(version, Some(credentials), stamp, host),
+        }
+    }
+}
+
+/// An RPC-style call of any product: action, API version and business
+/// parameters, sent as POST to `/` with the parameters in the query.
+#[derive(Clone, Copy, Debug)]
+pub struct RpcCall<'a> {
+    pub action: &'a str,
+    pub version: &'a str,
+    pub params: &'a BTreeMap<String, String>,
+}
+
+impl RpcCall<'_> {
+    /// The query string and headers of the call signed with `version`, or,
+    /// without credentials, unsigned (STS `AssumeRoleWithOIDC`, whose
+    /// credential is the token it carries): the v1.0 common parameters
+    /// without a key or a signature, as the official SDKs send it.
+    pub fn sign(
+        &self,
+        version: SignatureVersion,
+        credentials: Option<&Credentials>,
+        stamp: &RequestStamp,
+        host: &str,
+    ) -> SignedParts {
+        match (version, credentials) {
+            (SignatureVersion::V3, Some(c)) => self.sign_v3(c, stamp, host),
+            (_, credentials) => self.sign_v1(credentials, stamp),
+        }
+    }
+
+    fn sign_v1(&self, credentials: Option<&Credentials>, stamp: &RequestStamp) -> SignedParts {
         let mut common: Vec<(&str, &str)> = vec![
-            ("Action", self.action.as_str()),
-            ("Version", API_VERSION),
+            ("Action", self.action),
+            ("Version", self.version),
             ("Format", "JSON"),
-            ("AccessKeyId", credentials.access_key_id()),
-            ("SignatureMethod", SIGNATURE_METHOD),
-            ("SignatureVersion", SIGNATURE_VERSION),
             ("SignatureNonce", &stamp.nonce),
             ("Timestamp", &stamp.timestamp),
         ];
-        if let Some(token) = credentials.security_token() {
-            common.push(("SecurityToken", token.expose()));
+        if let Some(c) = credentials {
+            common.push(("AccessKeyId", c.access_key_id()));
+            common.push(("SignatureMethod", SIGNATURE_METHOD));
+            common.push(("SignatureVersion", SIGNATURE_VERSION));
+            if let Some(token) = c.security_token() {
+                common.push(("SecurityToken", token.expose()));
+            }
         }
         common.sort_unstable_by(|a, b| a.0.cmp(b.0));
         // The business parameters are already sorted (a BTreeMap); merging
@@ -117,19 +173,162 @@ impl ApiRequest {
             .filter(|(k, _)| !common.iter().any(|(c, _)| c == k));
         let mut query =
             sign::canonical_query_sorted(merge_sorted(business, common.iter().copied()));
-        let signature = sign::signature(
-            credentials.access_key_secret().expose(),
-            &sign::string_to_sign(HTTP_METHOD, &query),
-        );
-        // The canonical string is already a valid query string in the
-        // encoding the service decodes, so it is sent as it is.
-        query.push_str("&Signature=");
-        percent_encode_into(&mut query, &signature);
-        SignedRequest {
-            action: self.action,
+        let mut signature = String::new();
+        if let Some(c) = credentials {
+            signature = sign::signature(
+                c.access_key_secret().expose(),
+                &sign::string_to_sign(HTTP_METHOD, &query),
+            );
+            // The canonical string is already a valid query string in the
+            // encoding the service decodes, so it is sent as it is.
+            query.push_str("&Signature=");
+            percent_encode_into(&mut query, &signature);
+        }
+        SignedParts {
             query,
+            headers: vec![
+                ("x-acs-action", self.action.to_owned()),
+                ("x-acs-version", self.version.to_owned()),
+            ],
             signature,
         }
+    }
+
+    /// ACS3-HMAC-SHA256: the business parameters stay in the query; the
+    /// action, version, date, nonce, payload hash and STS token travel in
+    /// signed `x-acs-*` headers, with `host`.
+    fn sign_v3(&self, credentials: &Credentials, stamp: &RequestStamp, host: &str) -> SignedParts {
+        let query =
+            acs3::canonical_query(self.params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let mut headers: Vec<(&'static str, String)> = vec![
+            ("x-acs-action", self.action.to_owned()),
+            ("x-acs-version", self.version.to_owned()),
+            ("x-acs-date", stamp.timestamp.clone()),
+            ("x-acs-signature-nonce", stamp.nonce.clone()),
+            (
+                "x-acs-content-sha256",
+                acs3::EMPTY_PAYLOAD_SHA256.to_owned(),
+            ),
+        ];
+        if let Some(token) = credentials.security_token() {
+            headers.push(("x-acs-security-token", token.expose().to_owned()));
+        }
+        let signed = acs3::SignedHeaders::new(
+            std::iter::once(("host", host)).chain(headers.iter().map(|(k, v)| (*k, v.as_str()))),
+        );
+        let canonical = acs3::canonical_request(
+            HTTP_METHOD,
+            "/",
+            &query,
+            &signed,
+            acs3::EMPTY_PAYLOAD_SHA256,
+        );
+        let signature = acs3::signature(
+            credentials.access_key_secret().expose(),
+            &acs3::string_to_sign(&canonical),
+        );
+        headers.push((
+            "authorization",
+            acs3::authorization(credentials.access_key_id(), &signed, &signature),
+        ));
+        SignedParts {
+            query,
+            headers,
+            signature,
+        }
+    }
+}
+
+/// Which request signature moat sends (`--signature-version`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SignatureVersion {
+    /// Signature v1.0: HMAC-SHA1 over the query (`SignatureVersion=1.0`).
+    V1,
+    /// ACS3-HMAC-SHA256 in the `Authorization` header, the default of
+    /// Alibaba's current SDKs.
+    #[default]
+    V3,
+}
+
+impl SignatureVersion {
+    /// `1` or `3`, as `--signature-version` takes them.
+    pub fn parse(text: &str) -> Option<SignatureVersion> {
+        match text.trim() {
+            "1" | "1.0" | "v1" => Some(SignatureVersion::V1),
+            "3" | "v3" | "ACS3-HMAC-SHA256" => Some(SignatureVersion::V3),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SignatureVersion::V1 => "1.0 (HMAC-SHA1)",
+            SignatureVersion::V3 => acs3::ALGORITHM,
+        }
+    }
+}
+
+/// A signed call of any product: its query string and the headers to send
+/// besides `Host` (which the HTTP client derives from the URL).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SignedParts {
+    query: String,
+    headers: Vec<(&'static str, String)>,
+    signature: String,
+}
+
+impl SignedParts {
+    /// The query string. With v1.0 it carries the STS token of temporary
+    /// credentials: send it, never log it.
+    pub fn query(&self) -> &str {
+        &self.query
+    }
+
+    /// The headers to send. With ACS3 they carry the STS token: send them,
+    /// never log them.
+    pub fn headers(&self) -> &[(&'static str, String)] {
+        &self.headers
+    }
+
+    /// The signature (unencoded base64 for v1.0, hex for ACS3; empty when
+    /// unsigned).
+    pub fn signature(&self) -> &str {
+        &self.signature
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl fmt::Debug for SignedParts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown: Vec<String> = self
+            .query
+            .split('&')
+            .map(|kv| match kv.split_once('=') {
+                Some((k @ ("SecurityToken" | "OIDCToken"), _)) => format!("{k}=<redacted>"),
+                _ => kv.to_owned(),
+            })
+            .collect();
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                if *k == "x-acs-security-token" {
+                    (*k, "<redacted>")
+                } else {
+                    (*k, v.as_str())
+                }
+            })
+            .collect();
+        f.debug_struct("SignedParts")
+            .field("query", &shown.join("&"))
+            .field("headers", &headers)
+            .finish()
     }
 }
 
@@ -180,13 +379,12 @@ pub fn format_timestamp(t: jiff::Timestamp) -> String {
     t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-/// A signed request, ready to send. Its query string holds the STS token
-/// when there is one, so its `Debug` redacts that parameter.
+/// A signed request, ready to send. Its query string or headers hold the
+/// STS token when there is one, so its `Debug` redacts it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SignedRequest {
     action: Action,
-    query: String,
-    signature: String,
+    parts: SignedParts,
 }
 
 impl SignedRequest {
@@ -198,35 +396,33 @@ impl SignedRequest {
         HTTP_METHOD
     }
 
-    /// The full query string, signature included. It carries the STS token
-    /// of temporary credentials: send it, never log it.
+    /// The full query string, signature included for v1.0. It carries the
+    /// STS token of temporary credentials with v1.0: send it, never log it.
     pub fn query(&self) -> &str {
-        &self.query
+        self.parts.query()
+    }
+
+    /// The headers to send besides `Host`.
+    pub fn headers(&self) -> &[(&'static str, String)] {
+        self.parts.headers()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.parts.header(name)
     }
 
     /// The signature, unencoded.
     pub fn signature(&self) -> &str {
-        &self.signature
+        self.parts.signature()
     }
 }
 
 impl fmt::Debug for SignedRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let shown: Vec<&str> = self
-            .query
-            .split('&')
-            .map(|kv| {
-                if kv.starts_with("SecurityToken=") {
-                    "SecurityToken=<redacted>"
-                } else {
-                    kv
-                }
-            })
-            .collect();
         f.debug_struct("SignedRequest")
             .field("action", &self.action)
             .field("method", &HTTP_METHOD)
-            .field("query", &shown.join("&"))
+            .field("parts", &self.parts)
             .finish()
     }
 }
@@ -326,5 +522,14 @@ mod tests {
         let shown = format!("{signed:?}");
         assert!(!shown.contains("tok"), "{shown}");
         assert!(shown.contains("SecurityToken=<redacted>"), "{shown}");
+        let v3 = req.sign_as(
+            SignatureVersion::V3,
+            &creds,
+            &RequestStamp::new("n", "2024-05-01T08:30:00Z"),
+            "ecs.example",
+        );
+        assert_eq!(v3.header("x-acs-security-token"), Some("tok/en+"));
+        let shown = format!("{v3:?}");
+        assert!(!shown.contains("tok/en"), "{shown}");
     }
 }

@@ -59,6 +59,10 @@ pub struct GlobalArgs {
     /// against the local cloud.
     #[arg(long, global = true)]
     pub adaptive_rate: bool,
+    /// Request signature: 3 for ACS3-HMAC-SHA256 (the default of Alibaba's
+    /// current SDKs) or 1 for signature v1.0 (HMAC-SHA1).
+    #[arg(long, global = true, value_name = "1|3", default_value = "3", value_parser = parse_signature_version)]
+    pub signature_version: moat_aliyun::SignatureVersion,
     /// Seconds allowed for each API call attempt.
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub timeout: u64,
@@ -76,6 +80,12 @@ pub struct GlobalArgs {
 /// The secret goes straight into a type whose `Debug` is redacted.
 fn parse_secret(s: &str) -> Result<moat_aliyun::Secret, String> {
     Ok(moat_aliyun::Secret::from(s))
+}
+
+fn parse_signature_version(s: &str) -> Result<moat_aliyun::SignatureVersion, String> {
+    moat_aliyun::SignatureVersion::parse(s).ok_or_else(|| {
+        format!("{s:?} is not a signature version: use 3 (ACS3-HMAC-SHA256) or 1 (v1.0)")
+    })
 }
 
 fn parse_rps(s: &str) -> Result<f64, String> {

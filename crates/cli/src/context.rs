@@ -107,6 +107,7 @@ impl Cloud {
         let mut config = ClientConfig::new(region, found.provider);
         config.endpoint.clone_from(&global.endpoint);
         config.insecure_http = global.insecure_http;
+        config.signature_version = global.signature_version;
         pace(&mut config, global, false);
         config.timeout = Duration::from_secs(global.timeout);
         let client = Client::new(&config).context("cannot set up the API client")?;
@@ -171,6 +172,7 @@ impl Cloud {
         let credentials = Credentials::access_key(DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET);
         let mut config = ClientConfig::new(region, CredentialProvider::fixed(credentials));
         config.endpoint = Some(handle.endpoint());
+        config.signature_version = global.signature_version;
         pace(&mut config, global, true);
         config.timeout = Duration::from_secs(global.timeout);
         let client = Client::new(&config).context("cannot set up the API client")?;

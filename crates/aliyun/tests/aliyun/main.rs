@@ -1,6 +1,7 @@
 //! The integration tests of moat-aliyun, in one binary so the crate and its
 //! dependencies are linked once.
 
+mod acs3;
 mod adaptive;
 mod credentials;
 mod emulator;
