@@ -17,6 +17,7 @@ mod lint;
 mod lock;
 mod plan;
 mod ram_policy;
+mod roles;
 mod trust;
 mod usage;
 mod validate;

@@ -733,6 +733,7 @@ impl ReadClient {
         let start = Instant::now();
         let mut attempt = 0u32;
         let mut throttled = 0u32;
+        let mut renewed = false;
         loop {
             attempt += 1;
             span.record("attempt", attempt);
@@ -748,6 +749,16 @@ impl ReadClient {
             }
             let retry_in = match &result {
                 Ok(_) => None,
+                // Temporary credentials the service calls expired were
+                // dropped by `attempt`; new ones are fetched for one more try.
+                Err(kind)
+                    if kind.is_expired_token()
+                        && !renewed
+                        && self.shared.credentials.can_refresh() =>
+                {
+                    renewed = true;
+                    Some(Duration::ZERO)
+                }
                 Err(kind) => {
                     throttled += u32::from(kind.is_throttling());
                     let failure = Failure {
@@ -846,6 +857,9 @@ impl ReadClient {
         let started_at = jiff::Timestamp::now();
         let t0 = Instant::now();
         let result = self.exchange::<T>(&signed, &credentials).await;
+        if matches!(&result, Err(kind) if kind.is_expired_token()) {
+            self.shared.credentials.invalidate(&credentials).await;
+        }
         if let (Some(limiter), Some(permit)) = (limiter, permit) {
             limiter.record(&permit, paced(&result));
         }

@@ -145,6 +145,11 @@ pub enum CallErrorKind {
 }
 
 impl CallErrorKind {
+    /// The service refused the STS token as expired.
+    pub fn is_expired_token(&self) -> bool {
+        matches!(self, CallErrorKind::Api(e) if e.code == "InvalidSecurityToken.Expired")
+    }
+
     pub fn is_throttling(&self) -> bool {
         matches!(self, CallErrorKind::Api(e) if e.is_throttling())
     }

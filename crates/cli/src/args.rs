@@ -30,6 +30,10 @@ pub struct GlobalArgs {
     /// API endpoint to use instead of the region's (e.g. http://127.0.0.1:8080).
     #[arg(long, global = true, value_name = "URL")]
     pub endpoint: Option<String>,
+    /// STS endpoint for assuming roles (default: --endpoint when given, else
+    /// Alibaba's STS); plain http only for loopback addresses.
+    #[arg(long, global = true, value_name = "URL")]
+    pub sts_endpoint: Option<String>,
     /// Run against the embedded local cloud, with state in .moat/local-cloud.json.
     #[arg(long, global = true)]
     pub local: bool,

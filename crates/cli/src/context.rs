@@ -91,6 +91,10 @@ impl Cloud {
             .access_key_secret
             .clone_from(&global.access_key_secret);
         inputs.profile.clone_from(&global.profile);
+        inputs.sts_endpoint.clone_from(&global.sts_endpoint);
+        inputs.endpoint.clone_from(&global.endpoint);
+        inputs.insecure_http = global.insecure_http;
+        inputs.signature_version = global.signature_version;
         let found = resolve_credentials(&inputs)
             .await
             .context("cannot authenticate")?;

@@ -1,20 +1,32 @@
 //! Credentials: what they are, where they come from, and how they stay
 //! fresh.
 //!
-//! The chain follows the product design (section 8) and the reference (6.1 to
-//! 6.3), first found wins: values given on the command line (access keys, or
-//! an explicit `--profile`, which names the profile to use and so outranks the
-//! environment); the `ALIBABA_CLOUD_*` environment variables; the current
-//! profile of the aliyun CLI config file; the RAM role of the ECS instance,
-//! read from the metadata service. When none is found the error lists what
-//! was tried and why each source gave nothing.
+//! The chain follows the product design (section 8), the reference (6.1 to
+//! 6.3) and the official credentials libraries' order, first found wins:
+//! values given on the command line (access keys, or an explicit
+//! `--profile`, which names the profile to use and so outranks the
+//! environment); the `ALIBABA_CLOUD_ACCESS_KEY_*` environment variables; the
+//! OIDC environment variables (`ALIBABA_CLOUD_ROLE_ARN`,
+//! `ALIBABA_CLOUD_OIDC_PROVIDER_ARN`, `ALIBABA_CLOUD_OIDC_TOKEN_FILE`); the
+//! current profile of the aliyun CLI config file (every mode but the
+//! interactive ones); the RAM role of the ECS instance, read from the
+//! metadata service; `ALIBABA_CLOUD_CREDENTIALS_URI`. When none is found
+//! the error lists what was tried and why each source gave nothing.
+//!
+//! Temporary credentials (a RAM role of the instance, an assumed role, an
+//! OIDC exchange, an external command or URI that says when they expire)
+//! are cached in memory and fetched again before they expire; a call the
+//! service refuses with an expired token makes the client fetch them at
+//! once and try again.
 //!
 //! Nothing here reads the process environment or the home directory: the
 //! caller passes a snapshot of both in [`CredentialInputs`], so tests are
 //! hermetic and a library user decides what the process exposes.
 
 mod config_file;
+mod external;
 mod metadata;
+mod sts;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -22,8 +34,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use external::{ExternalError, split_command};
 pub use metadata::{DEFAULT_METADATA_BASE_URL, MetadataError};
+pub use sts::{
+    DEFAULT_DURATION_SECS, DEFAULT_STS_ENDPOINT, MIN_DURATION_SECS, RoleRequest, STS_VERSION,
+    StsError,
+};
 
+use crate::endpoint::resolve_endpoint;
+use crate::error::ConfigError;
+use crate::request::SignatureVersion;
 use crate::secret::Secret;
 use crate::sign::percent_encode;
 
@@ -37,9 +57,18 @@ pub const ENV_IGNORE_PROFILE: &str = "ALIBABA_CLOUD_IGNORE_PROFILE";
 pub const ENV_ECS_METADATA: &str = "ALIBABA_CLOUD_ECS_METADATA";
 pub const ENV_ECS_METADATA_DISABLED: &str = "ALIBABA_CLOUD_ECS_METADATA_DISABLED";
 pub const ENV_IMDSV1_DISABLED: &str = "ALIBABA_CLOUD_IMDSV1_DISABLED";
+pub const ENV_ROLE_ARN: &str = "ALIBABA_CLOUD_ROLE_ARN";
+pub const ENV_ROLE_SESSION_NAME: &str = "ALIBABA_CLOUD_ROLE_SESSION_NAME";
+pub const ENV_OIDC_PROVIDER_ARN: &str = "ALIBABA_CLOUD_OIDC_PROVIDER_ARN";
+pub const ENV_OIDC_TOKEN_FILE: &str = "ALIBABA_CLOUD_OIDC_TOKEN_FILE";
+pub const ENV_CREDENTIALS_URI: &str = "ALIBABA_CLOUD_CREDENTIALS_URI";
+pub const ENV_STS_REGION: &str = "ALIBABA_CLOUD_STS_REGION";
+pub const ENV_VPC_ENDPOINT_ENABLED: &str = "ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED";
 
 /// Temporary credentials are refreshed this long before they expire, as the
-/// official Python credentials library does.
+/// official Python credentials library does, but never before half their
+/// lifetime has passed (a 15-minute session would otherwise be fetched
+/// again for every call).
 const REFRESH_MARGIN: Duration = Duration::from_secs(15 * 60);
 
 /// An access key pair, with the STS token when the pair is temporary.
@@ -119,11 +148,16 @@ impl Credentials {
         out
     }
 
-    fn needs_refresh(&self, now: jiff::Timestamp) -> bool {
-        self.expiration.is_some_and(|exp| {
-            let margin = jiff::SignedDuration::try_from(REFRESH_MARGIN).unwrap_or_default();
-            now.saturating_add(margin).is_ok_and(|t| t >= exp)
-        })
+    /// When credentials fetched at `fetched` are due to be fetched again:
+    /// [`REFRESH_MARGIN`] before they expire, but not before half their
+    /// lifetime; `None` when they do not expire.
+    fn refresh_at(&self, fetched: jiff::Timestamp) -> Option<jiff::Timestamp> {
+        let exp = self.expiration?;
+        let margin = jiff::SignedDuration::try_from(REFRESH_MARGIN).unwrap_or_default();
+        let early = exp.saturating_sub(margin).unwrap_or(exp);
+        let lifetime = exp.duration_since(fetched);
+        let half = fetched.saturating_add(lifetime / 2).unwrap_or(exp);
+        Some(early.max(half))
     }
 }
 
@@ -201,6 +235,17 @@ pub struct CredentialInputs {
     /// Bound on each metadata request, kept short because off ECS the
     /// address answers nothing and the chain must end quickly.
     pub metadata_timeout: Duration,
+    /// `--sts-endpoint`: where STS calls go.
+    pub sts_endpoint: Option<String>,
+    /// `--endpoint`: STS calls go there too when `sts_endpoint` is not
+    /// given, so one emulator serves a whole run.
+    pub endpoint: Option<String>,
+    /// `--insecure-http`, for the STS endpoint as for the API's.
+    pub insecure_http: bool,
+    /// The signature of signed STS calls (`AssumeRole`).
+    pub signature_version: SignatureVersion,
+    /// Bound on each STS call.
+    pub sts_timeout: Duration,
 }
 
 impl CredentialInputs {
@@ -214,6 +259,11 @@ impl CredentialInputs {
             home,
             metadata_base_url: DEFAULT_METADATA_BASE_URL.to_owned(),
             metadata_timeout: Duration::from_secs(2),
+            sts_endpoint: None,
+            endpoint: None,
+            insecure_http: false,
+            signature_version: SignatureVersion::default(),
+            sts_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -223,8 +273,32 @@ impl CredentialInputs {
 pub enum CredentialSource {
     Flags,
     Environment,
-    Profile { path: PathBuf, profile: String },
-    EcsRamRole { role: String },
+    Profile {
+        path: PathBuf,
+        profile: String,
+    },
+    /// A profile of a mode that fetches temporary credentials (`RamRoleArn`,
+    /// `ChainableRamRoleArn`, `OIDC`, `External`, `CredentialsURI`);
+    /// `detail` names the role, source profile or command.
+    ProfileMode {
+        path: PathBuf,
+        profile: String,
+        mode: &'static str,
+        detail: String,
+    },
+    /// `ALIBABA_CLOUD_ROLE_ARN` and the OIDC variables.
+    OidcEnvironment {
+        role_arn: String,
+        provider_arn: String,
+    },
+    EcsRamRole {
+        role: String,
+    },
+    /// `ALIBABA_CLOUD_CREDENTIALS_URI` (shown without its query, which may
+    /// hold a token).
+    CredentialsUri {
+        url: String,
+    },
 }
 
 impl fmt::Display for CredentialSource {
@@ -237,8 +311,28 @@ impl fmt::Display for CredentialSource {
             CredentialSource::Profile { path, profile } => {
                 write!(f, "profile {profile:?} of {}", path.display())
             }
+            CredentialSource::ProfileMode {
+                path,
+                profile,
+                mode,
+                detail,
+            } => write!(
+                f,
+                "profile {profile:?} of {} (mode {mode}: {detail})",
+                path.display()
+            ),
+            CredentialSource::OidcEnvironment {
+                role_arn,
+                provider_arn,
+            } => write!(
+                f,
+                "OIDC environment ({ENV_ROLE_ARN} {role_arn}, provider {provider_arn})"
+            ),
             CredentialSource::EcsRamRole { role } => {
                 write!(f, "RAM role {role:?} of the ECS instance")
+            }
+            CredentialSource::CredentialsUri { url } => {
+                write!(f, "{ENV_CREDENTIALS_URI} {url}")
             }
         }
     }
@@ -288,7 +382,7 @@ pub enum CredentialError {
         profile: String,
         available: Vec<String>,
     },
-    #[error("profile {profile:?} of {} uses mode {mode:?}; moat supports AK, StsToken and EcsRamRole", path.display())]
+    #[error("profile {profile:?} of {} uses mode {mode:?}; moat supports AK, StsToken, EcsRamRole, RamRoleArn, ChainableRamRoleArn, OIDC, External and CredentialsURI", path.display())]
     UnsupportedMode {
         path: PathBuf,
         profile: String,
@@ -303,6 +397,43 @@ pub enum CredentialError {
     },
     #[error("cannot get the RAM role credentials of the ECS instance")]
     Metadata(#[source] MetadataError),
+    #[error("the source_profile chain of {} loops or is too long: {}", path.display(), chain.join(" -> "))]
+    ProfileChain { path: PathBuf, chain: Vec<String> },
+    #[error("{} is set but {} not; the OIDC credentials need all three", given.join(" and "), missing.join(" and "))]
+    OidcIncomplete {
+        given: Vec<&'static str>,
+        missing: Vec<&'static str>,
+    },
+    #[error("cannot read the OIDC token file {}", path.display())]
+    OidcTokenFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the OIDC token file {} is empty", path.display())]
+    OidcTokenEmpty { path: PathBuf },
+    #[error("DurationSeconds {value} is shorter than STS allows ({MIN_DURATION_SECS} s)")]
+    Duration { value: u64 },
+    #[error("bad STS endpoint")]
+    StsEndpoint(#[source] ConfigError),
+    #[error("cannot assume role {role_arn}")]
+    AssumeRole {
+        role_arn: String,
+        #[source]
+        source: StsError,
+    },
+    #[error("cannot get the credentials of the source of role {role_arn}")]
+    Source {
+        role_arn: String,
+        #[source]
+        source: Box<CredentialError>,
+    },
+    #[error("cannot get credentials from {what}")]
+    External {
+        what: String,
+        #[source]
+        source: ExternalError,
+    },
 }
 
 fn list(tried: &[Tried]) -> String {
@@ -323,22 +454,137 @@ pub struct ResolvedCredentials {
 }
 
 /// Hands out current credentials to each request: fixed ones as they are,
-/// RAM role ones refreshed from the metadata service before they expire.
-/// Cheap to clone; clones share one cache.
+/// temporary ones cached and fetched again before they expire. Cheap to
+/// clone; clones share one cache.
 #[derive(Clone, Debug)]
 pub struct CredentialProvider(ProviderKind);
 
 #[derive(Clone, Debug)]
 enum ProviderKind {
     Fixed(Arc<Credentials>),
-    EcsRamRole(Arc<RamRoleProvider>),
+    Refreshing(Arc<Refreshing>),
 }
 
 #[derive(Debug)]
-struct RamRoleProvider {
-    metadata: metadata::MetadataClient,
-    role: String,
-    cached: tokio::sync::Mutex<Arc<Credentials>>,
+struct Refreshing {
+    fetch: Fetch,
+    cached: tokio::sync::Mutex<Option<Cached>>,
+}
+
+#[derive(Debug)]
+struct Cached {
+    credentials: Arc<Credentials>,
+    refresh_at: Option<jiff::Timestamp>,
+}
+
+/// How temporary credentials are fetched.
+#[derive(Debug)]
+enum Fetch {
+    EcsRamRole {
+        metadata: metadata::MetadataClient,
+        role: String,
+    },
+    AssumeRole {
+        sts: sts::StsClient,
+        source: CredentialProvider,
+        role: RoleRequest,
+    },
+    Oidc {
+        sts: sts::StsClient,
+        provider_arn: String,
+        token_file: PathBuf,
+        role: RoleRequest,
+    },
+    External {
+        command: String,
+    },
+    Uri {
+        url: String,
+    },
+}
+
+impl Fetch {
+    async fn fetch(&self) -> Result<Credentials, CredentialError> {
+        match self {
+            Fetch::EcsRamRole { metadata, role } => metadata
+                .role_credentials(role)
+                .await
+                .map_err(CredentialError::Metadata),
+            Fetch::AssumeRole { sts, source, role } => {
+                let source_credentials =
+                    Box::pin(source.current())
+                        .await
+                        .map_err(|e| CredentialError::Source {
+                            role_arn: role.role_arn.clone(),
+                            source: Box::new(e),
+                        })?;
+                sts.assume_role(&source_credentials, role)
+                    .await
+                    .map_err(|source| CredentialError::AssumeRole {
+                        role_arn: role.role_arn.clone(),
+                        source,
+                    })
+            }
+            Fetch::Oidc {
+                sts,
+                provider_arn,
+                token_file,
+                role,
+            } => {
+                // Read for every exchange: the platform rotates the file.
+                let token = read_token(token_file).await?;
+                sts.assume_role_with_oidc(provider_arn, &token, role)
+                    .await
+                    .map_err(|source| CredentialError::AssumeRole {
+                        role_arn: role.role_arn.clone(),
+                        source,
+                    })
+            }
+            Fetch::External { command } => {
+                external::run_process(command)
+                    .await
+                    .map_err(|source| CredentialError::External {
+                        what: "process_command".to_owned(),
+                        source,
+                    })
+            }
+            Fetch::Uri { url } => {
+                external::fetch_uri(url)
+                    .await
+                    .map_err(|source| CredentialError::External {
+                        what: "the credentials URI".to_owned(),
+                        source,
+                    })
+            }
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Fetch::EcsRamRole { role, .. } => format!("RAM role {role} of the instance"),
+            Fetch::AssumeRole { role, .. } => format!("AssumeRole {}", role.role_arn),
+            Fetch::Oidc { role, .. } => format!("AssumeRoleWithOIDC {}", role.role_arn),
+            Fetch::External { .. } => "process_command".to_owned(),
+            Fetch::Uri { .. } => "credentials URI".to_owned(),
+        }
+    }
+}
+
+async fn read_token(path: &std::path::Path) -> Result<Secret, CredentialError> {
+    let text =
+        tokio::fs::read_to_string(path)
+            .await
+            .map_err(|source| CredentialError::OidcTokenFile {
+                path: path.to_owned(),
+                source,
+            })?;
+    let token = text.trim();
+    if token.is_empty() {
+        return Err(CredentialError::OidcTokenEmpty {
+            path: path.to_owned(),
+        });
+    }
+    Ok(Secret::new(token))
 }
 
 impl CredentialProvider {
@@ -346,25 +592,60 @@ impl CredentialProvider {
         CredentialProvider(ProviderKind::Fixed(Arc::new(credentials)))
     }
 
+    fn refreshing(fetch: Fetch) -> CredentialProvider {
+        CredentialProvider(ProviderKind::Refreshing(Arc::new(Refreshing {
+            fetch,
+            cached: tokio::sync::Mutex::new(None),
+        })))
+    }
+
     /// Credentials good for the next request.
     pub async fn current(&self) -> Result<Arc<Credentials>, CredentialError> {
         match &self.0 {
             ProviderKind::Fixed(c) => Ok(Arc::clone(c)),
-            ProviderKind::EcsRamRole(p) => {
-                // One refresh at a time: concurrent callers wait for it and
+            ProviderKind::Refreshing(p) => {
+                // One fetch at a time: concurrent callers wait for it and
                 // then reuse its result instead of each asking the service.
                 let mut cached = p.cached.lock().await;
-                if cached.needs_refresh(jiff::Timestamp::now()) {
-                    tracing::debug!(role = %p.role, "refreshing RAM role credentials");
-                    let fresh = p
-                        .metadata
-                        .role_credentials(&p.role)
-                        .await
-                        .map_err(CredentialError::Metadata)?;
-                    *cached = Arc::new(fresh);
+                let now = jiff::Timestamp::now();
+                if let Some(c) = cached
+                    .as_ref()
+                    .filter(|c| c.refresh_at.is_none_or(|t| now < t))
+                {
+                    return Ok(Arc::clone(&c.credentials));
                 }
-                Ok(Arc::clone(&cached))
+                tracing::debug!(source = %p.fetch.describe(), "fetching temporary credentials");
+                let fresh = Arc::new(p.fetch.fetch().await?);
+                *cached = Some(Cached {
+                    refresh_at: fresh.refresh_at(now),
+                    credentials: Arc::clone(&fresh),
+                });
+                Ok(fresh)
             }
+        }
+    }
+
+    /// True when the credentials are temporary ones this provider can fetch
+    /// again.
+    pub fn can_refresh(&self) -> bool {
+        matches!(self.0, ProviderKind::Refreshing(_))
+    }
+
+    /// Forgets `stale` (credentials the service refused as expired) so that
+    /// the next [`CredentialProvider::current`] fetches new ones. Credentials
+    /// another caller has fetched since are kept.
+    pub async fn invalidate(&self, stale: &Credentials) {
+        if let ProviderKind::Refreshing(p) = &self.0 {
+            let mut cached = p.cached.lock().await;
+            if cached
+                .as_ref()
+                .is_some_and(|c| c.credentials.access_key_id() == stale.access_key_id())
+            {
+                tracing::info!(source = %p.fetch.describe(), "temporary credentials refused as expired; fetching new ones");
+                *cached = None;
+            }
+            // A chained role's source may be what expired; it refreshes on
+            // its own schedule, and a refused AssumeRole says so.
         }
     }
 }
@@ -397,7 +678,7 @@ pub async fn resolve_credentials(
             });
         };
         return match config_file::load(&path, Some(profile), env)? {
-            config_file::Loaded::Profile(p) => from_profile(inputs, path, p).await,
+            config_file::Loaded::Profile(p) => from_profile(inputs, path, *p).await,
             config_file::Loaded::Skipped(why) => Err(CredentialError::ProfileUnavailable {
                 profile: profile.to_owned(),
                 why: format!("{}: {why}", path.display()),
@@ -419,7 +700,39 @@ pub async fn resolve_credentials(
         format!("{ENV_ACCESS_KEY_ID} not set"),
     ));
 
-    // 4. The aliyun CLI config file.
+    // 4. OIDC from the environment: all three variables, or none.
+    let oidc = [ENV_ROLE_ARN, ENV_OIDC_PROVIDER_ARN, ENV_OIDC_TOKEN_FILE];
+    let (given, missing): (Vec<&'static str>, Vec<&'static str>) =
+        oidc.iter().partition(|name| env.get(name).is_some());
+    match (
+        env.get(ENV_ROLE_ARN),
+        env.get(ENV_OIDC_PROVIDER_ARN),
+        env.get(ENV_OIDC_TOKEN_FILE),
+    ) {
+        (Some(role_arn), Some(provider_arn), Some(token_file)) => {
+            let role = role_request(inputs, role_arn, None, None, None, None)?;
+            let fetch = Fetch::Oidc {
+                sts: sts_client(inputs, None)?,
+                provider_arn: provider_arn.to_owned(),
+                token_file: PathBuf::from(token_file),
+                role,
+            };
+            let source = CredentialSource::OidcEnvironment {
+                role_arn: role_arn.to_owned(),
+                provider_arn: provider_arn.to_owned(),
+            };
+            return fetched(fetch, source, None).await;
+        }
+        _ if !given.is_empty() => {
+            return Err(CredentialError::OidcIncomplete { given, missing });
+        }
+        _ => tried.push(tried_entry(
+            "OIDC environment",
+            format!("{ENV_ROLE_ARN} not set"),
+        )),
+    }
+
+    // 5. The aliyun CLI config file.
     let disabled = [ENV_CLI_PROFILE_DISABLED, ENV_IGNORE_PROFILE]
         .into_iter()
         .find(|name| env.is_true(name));
@@ -430,7 +743,7 @@ pub async fn resolve_credentials(
         )),
         (None, None) => tried.push(tried_entry("aliyun CLI config", "no home directory given")),
         (None, Some(path)) => match config_file::load(&path, None, env)? {
-            config_file::Loaded::Profile(p) => return from_profile(inputs, path, p).await,
+            config_file::Loaded::Profile(p) => return from_profile(inputs, path, *p).await,
             config_file::Loaded::Skipped(why) => {
                 tried.push(tried_entry(
                     format!("aliyun CLI config {}", path.display()),
@@ -440,30 +753,143 @@ pub async fn resolve_credentials(
         },
     }
 
-    // 5. The RAM role of the ECS instance.
+    // 6. The RAM role of the ECS instance.
     if env.is_true(ENV_ECS_METADATA_DISABLED) {
         tried.push(tried_entry(
             "ECS instance RAM role",
             format!("disabled by {ENV_ECS_METADATA_DISABLED}"),
         ));
-        return Err(CredentialError::NotFound { tried });
-    }
-    let client = metadata_client(inputs)?;
-    let role = env.get(ENV_ECS_METADATA).map(str::to_owned);
-    match ram_role(client, role).await {
-        Ok(resolved) => Ok(resolved),
-        Err(MetadataError::Unreachable { url, source }) => {
-            tried.push(tried_entry(
+    } else {
+        let client = metadata_client(inputs)?;
+        let role = env.get(ENV_ECS_METADATA).map(str::to_owned);
+        match ram_role(client, role).await {
+            Ok(resolved) => return Ok(resolved),
+            Err(MetadataError::Unreachable { url, source }) => {
+                tried.push(tried_entry(
+                    "ECS instance RAM role",
+                    format!(
+                        "metadata service {url} unreachable ({})",
+                        error_chain(&source)
+                    ),
+                ));
+            }
+            // Not an instance with a RAM role (or not an ECS instance behind
+            // a proxy that answers): the chain goes on.
+            Err(MetadataError::Status { url, status: 404 }) => tried.push(tried_entry(
                 "ECS instance RAM role",
-                format!(
-                    "metadata service {url} unreachable ({})",
-                    error_chain(&source)
-                ),
-            ));
-            Err(CredentialError::NotFound { tried })
+                format!("metadata service answered HTTP 404 for {url} (no RAM role attached)"),
+            )),
+            Err(e) => return Err(CredentialError::Metadata(e)),
         }
-        Err(e) => Err(CredentialError::Metadata(e)),
     }
+
+    // 7. A credentials URI.
+    if let Some(url) = env.get(ENV_CREDENTIALS_URI) {
+        let source = CredentialSource::CredentialsUri {
+            url: without_query(url),
+        };
+        return fetched(
+            Fetch::Uri {
+                url: url.to_owned(),
+            },
+            source,
+            None,
+        )
+        .await;
+    }
+    tried.push(tried_entry(
+        "credentials URI",
+        format!("{ENV_CREDENTIALS_URI} not set"),
+    ));
+    Err(CredentialError::NotFound { tried })
+}
+
+fn without_query(url: &str) -> String {
+    url.split(['?', '#']).next().unwrap_or(url).to_owned()
+}
+
+/// Fetches the first temporary credentials of `fetch` now, so that a
+/// refused role or a missing token file is an error of the chain and not
+/// of the first call.
+async fn fetched(
+    fetch: Fetch,
+    source: CredentialSource,
+    region: Option<String>,
+) -> Result<ResolvedCredentials, CredentialError> {
+    let provider = CredentialProvider::refreshing(fetch);
+    provider.current().await?;
+    tracing::debug!(%source, "credentials found");
+    Ok(ResolvedCredentials {
+        provider,
+        source,
+        region,
+    })
+}
+
+/// The STS endpoint: `--sts-endpoint`, else `--endpoint`, else the STS
+/// region's (the profile's `sts_region` or `ALIBABA_CLOUD_STS_REGION`;
+/// `sts-vpc` hosts with `ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED=true`), else the
+/// global endpoint.
+fn sts_client(
+    inputs: &CredentialInputs,
+    sts_region: Option<&str>,
+) -> Result<sts::StsClient, CredentialError> {
+    let explicit = inputs
+        .sts_endpoint
+        .as_deref()
+        .or(inputs.endpoint.as_deref());
+    let regional;
+    let text = match explicit {
+        Some(t) => t,
+        None => match sts_region.or(inputs.env.get(ENV_STS_REGION)) {
+            Some(region) => {
+                let prefix = if inputs.env.is_true(ENV_VPC_ENDPOINT_ENABLED) {
+                    "sts-vpc"
+                } else {
+                    "sts"
+                };
+                regional = format!("https://{prefix}.{region}.aliyuncs.com/");
+                &regional
+            }
+            None => DEFAULT_STS_ENDPOINT,
+        },
+    };
+    let url = resolve_endpoint("", Some(text), inputs.insecure_http)
+        .map_err(CredentialError::StsEndpoint)?;
+    sts::StsClient::new(url, inputs.signature_version, inputs.sts_timeout).map_err(|source| {
+        CredentialError::AssumeRole {
+            role_arn: String::new(),
+            source,
+        }
+    })
+}
+
+/// The session settings of a role: the given ones, else
+/// `ALIBABA_CLOUD_ROLE_SESSION_NAME`, else `moat-<unix seconds>`; one hour.
+fn role_request(
+    inputs: &CredentialInputs,
+    role_arn: &str,
+    session_name: Option<String>,
+    duration_secs: Option<u64>,
+    policy: Option<String>,
+    external_id: Option<String>,
+) -> Result<RoleRequest, CredentialError> {
+    let duration_secs = duration_secs.unwrap_or(DEFAULT_DURATION_SECS);
+    if duration_secs < MIN_DURATION_SECS {
+        return Err(CredentialError::Duration {
+            value: duration_secs,
+        });
+    }
+    let session_name = session_name
+        .or_else(|| inputs.env.get(ENV_ROLE_SESSION_NAME).map(str::to_owned))
+        .unwrap_or_else(|| format!("moat-{}", jiff::Timestamp::now().as_second()));
+    Ok(RoleRequest {
+        role_arn: role_arn.to_owned(),
+        session_name,
+        duration_secs,
+        policy,
+        external_id,
+    })
 }
 
 fn tried_entry(source: impl Into<String>, outcome: impl Into<String>) -> Tried {
@@ -541,24 +967,152 @@ async fn from_profile(
     path: PathBuf,
     profile: config_file::Profile,
 ) -> Result<ResolvedCredentials, CredentialError> {
-    match profile.kind {
-        config_file::ProfileKind::Keys(credentials) => Ok(found(
-            credentials,
-            CredentialSource::Profile {
-                path,
-                profile: profile.name,
-            },
-            profile.region,
-        )),
-        config_file::ProfileKind::EcsRamRole { role } => {
-            let role = role.or_else(|| inputs.env.get(ENV_ECS_METADATA).map(str::to_owned));
-            let mut resolved = ram_role(metadata_client(inputs)?, role)
-                .await
-                .map_err(CredentialError::Metadata)?;
-            resolved.region = profile.region;
-            Ok(resolved)
-        }
+    let region = profile.region.clone();
+    let name = profile.name.clone();
+    let mode = profile.kind.mode();
+    let (provider, detail) = profile_provider(inputs, profile)?;
+    let Some(detail) = detail else {
+        // A fixed pair, or the instance's RAM role.
+        return match provider {
+            Resolved::Fixed(credentials) => Ok(found(
+                credentials,
+                CredentialSource::Profile {
+                    path,
+                    profile: name,
+                },
+                region,
+            )),
+            Resolved::EcsRamRole(role) => {
+                let role = role.or_else(|| inputs.env.get(ENV_ECS_METADATA).map(str::to_owned));
+                let mut resolved = ram_role(metadata_client(inputs)?, role)
+                    .await
+                    .map_err(CredentialError::Metadata)?;
+                resolved.region = region;
+                Ok(resolved)
+            }
+            Resolved::Fetch(_) => Err(CredentialError::ProfileUnavailable {
+                profile: name,
+                why: "its mode fetches credentials but names nothing".to_owned(),
+            }),
+        };
+    };
+    let source = CredentialSource::ProfileMode {
+        path,
+        profile: name,
+        mode,
+        detail,
+    };
+    match provider {
+        Resolved::Fetch(fetch) => fetched(fetch, source, region).await,
+        Resolved::Fixed(c) => Ok(found(c, source, region)),
+        Resolved::EcsRamRole(_) => Err(CredentialError::ProfileUnavailable {
+            profile: source.to_string(),
+            why: "unexpected mode".to_owned(),
+        }),
     }
+}
+
+/// What a profile turns into before anything is fetched.
+enum Resolved {
+    Fixed(Credentials),
+    EcsRamRole(Option<String>),
+    Fetch(Fetch),
+}
+
+/// The provider of a profile and, for the modes that fetch, a description
+/// of where from (the role, the source profile, the command's program).
+fn profile_provider(
+    inputs: &CredentialInputs,
+    profile: config_file::Profile,
+) -> Result<(Resolved, Option<String>), CredentialError> {
+    use config_file::ProfileKind;
+    Ok(match profile.kind {
+        ProfileKind::Keys(c) => (Resolved::Fixed(c), None),
+        ProfileKind::EcsRamRole { role } => (Resolved::EcsRamRole(role), None),
+        ProfileKind::AssumeRole { source, role } => {
+            let source_name = source.name.clone();
+            let chained = source.chained_from.is_some();
+            let (source_resolved, _) = profile_provider(inputs, *source)?;
+            let source_provider = match source_resolved {
+                Resolved::Fixed(c) => CredentialProvider::fixed(c),
+                Resolved::Fetch(f) => CredentialProvider::refreshing(f),
+                Resolved::EcsRamRole(name) => {
+                    let name = name
+                        .or_else(|| inputs.env.get(ENV_ECS_METADATA).map(str::to_owned))
+                        .ok_or_else(|| CredentialError::ProfileUnavailable {
+                            profile: source_name.clone(),
+                            why: "an EcsRamRole source of a role chain must name ram_role_name"
+                                .to_owned(),
+                        })?;
+                    CredentialProvider::refreshing(Fetch::EcsRamRole {
+                        metadata: metadata_client(inputs)?,
+                        role: name,
+                    })
+                }
+            };
+            let detail = if chained {
+                format!("role {}, source profile {source_name:?}", role.role_arn)
+            } else {
+                format!("role {}", role.role_arn)
+            };
+            let sts = sts_client(inputs, role.sts_region.as_deref())?;
+            let request = role_request(
+                inputs,
+                &role.role_arn,
+                role.session_name,
+                role.duration_secs,
+                role.policy,
+                role.external_id,
+            )?;
+            (
+                Resolved::Fetch(Fetch::AssumeRole {
+                    sts,
+                    source: source_provider,
+                    role: request,
+                }),
+                Some(detail),
+            )
+        }
+        ProfileKind::Oidc {
+            provider_arn,
+            token_file,
+            role,
+        } => {
+            let detail = format!("role {}, provider {provider_arn}", role.role_arn);
+            let sts = sts_client(inputs, role.sts_region.as_deref())?;
+            let request = role_request(
+                inputs,
+                &role.role_arn,
+                role.session_name,
+                role.duration_secs,
+                role.policy,
+                None,
+            )?;
+            (
+                Resolved::Fetch(Fetch::Oidc {
+                    sts,
+                    provider_arn,
+                    token_file,
+                    role: request,
+                }),
+                Some(detail),
+            )
+        }
+        ProfileKind::External { command } => {
+            let program = split_command(&command)
+                .ok()
+                .and_then(|w| w.into_iter().next())
+                .unwrap_or_default();
+            (
+                Resolved::Fetch(Fetch::External { command }),
+                Some(format!("process_command {program}")),
+            )
+        }
+        ProfileKind::CredentialsUri { uri } => {
+            let shown = without_query(&uri);
+            (Resolved::Fetch(Fetch::Uri { url: uri }), Some(shown))
+        }
+    })
 }
 
 async fn ram_role(
@@ -571,11 +1125,17 @@ async fn ram_role(
     };
     let credentials = client.role_credentials(&role).await?;
     tracing::debug!(role = %role, "credentials found: ECS instance RAM role");
+    let now = jiff::Timestamp::now();
     Ok(ResolvedCredentials {
-        provider: CredentialProvider(ProviderKind::EcsRamRole(Arc::new(RamRoleProvider {
-            metadata: client,
-            role: role.clone(),
-            cached: tokio::sync::Mutex::new(Arc::new(credentials)),
+        provider: CredentialProvider(ProviderKind::Refreshing(Arc::new(Refreshing {
+            cached: tokio::sync::Mutex::new(Some(Cached {
+                refresh_at: credentials.refresh_at(now),
+                credentials: Arc::new(credentials),
+            })),
+            fetch: Fetch::EcsRamRole {
+                metadata: client,
+                role: role.clone(),
+            },
         }))),
         source: CredentialSource::EcsRamRole { role },
         region: None,
@@ -630,15 +1190,16 @@ mod tests {
     }
 
     #[test]
-    fn refresh_is_due_fifteen_minutes_before_expiry() {
-        let now: jiff::Timestamp = "2024-05-01T08:00:00Z".parse().unwrap();
+    fn refresh_is_due_fifteen_minutes_before_expiry_but_not_before_half_the_lifetime() {
+        let ts = |s: &str| s.parse::<jiff::Timestamp>().unwrap();
+        let now = ts("2024-05-01T08:00:00Z");
         let c = Credentials::sts("a", "b", "c");
-        assert!(!c.needs_refresh(now));
-        let soon = c
-            .clone()
-            .with_expiration("2024-05-01T08:10:00Z".parse().unwrap());
-        assert!(soon.needs_refresh(now));
-        let later = c.with_expiration("2024-05-01T09:00:00Z".parse().unwrap());
-        assert!(!later.needs_refresh(now));
+        assert_eq!(c.refresh_at(now), None);
+        let hour = c.clone().with_expiration(ts("2024-05-01T09:00:00Z"));
+        assert_eq!(hour.refresh_at(now), Some(ts("2024-05-01T08:45:00Z")));
+        let quarter = c.clone().with_expiration(ts("2024-05-01T08:15:00Z"));
+        assert_eq!(quarter.refresh_at(now), Some(ts("2024-05-01T08:07:30Z")));
+        let expired = c.with_expiration(ts("2024-05-01T07:00:00Z"));
+        assert!(expired.refresh_at(now).is_some_and(|t| t <= now));
     }
 }

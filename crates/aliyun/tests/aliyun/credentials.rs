@@ -239,8 +239,9 @@ async fn an_unreachable_metadata_service_ends_the_chain_quickly() {
     let CredentialError::NotFound { tried } = &err else {
         panic!("{err:?}")
     };
-    assert_eq!(tried.len(), 4, "{err}");
-    assert!(tried[3].outcome.contains("unreachable"), "{err}");
+    // Flags, environment, OIDC environment, config file, metadata, URI.
+    assert_eq!(tried.len(), 6, "{err}");
+    assert!(tried[4].outcome.contains("unreachable"), "{err}");
 }
 
 #[tokio::test]
@@ -290,8 +291,11 @@ async fn imdsv1_is_used_when_no_token_is_issued_unless_disabled() {
 
 #[tokio::test]
 async fn ram_role_credentials_are_refreshed_before_they_expire() {
+    // Already past the refresh point when handed out (the refresh time
+    // itself, 15 minutes before expiry but not before half the lifetime,
+    // is a unit test of the credentials module).
     let soon = jiff::Timestamp::now()
-        .checked_add(jiff::SignedDuration::from_mins(5))
+        .checked_sub(jiff::SignedDuration::from_mins(1))
         .unwrap();
     let server = MetadataServer::start(Behaviour {
         expiration: moat_aliyun::request::format_timestamp(soon),
@@ -303,7 +307,7 @@ async fn ram_role_credentials_are_refreshed_before_they_expire() {
     i.metadata_base_url = server.url();
     let r = resolve_credentials(&i).await.unwrap();
     assert_eq!(server.counts().credential_gets, 1);
-    // Five minutes left is inside the refresh margin: each use refreshes.
+    // Due: each use fetches again.
     r.provider.current().await.unwrap();
     assert_eq!(server.counts().credential_gets, 2);
     // Once the service hands out long-lived ones, the cache holds.
