@@ -18,6 +18,7 @@ mod lock;
 mod plan;
 mod ram_policy;
 mod roles;
+mod shard;
 mod trust;
 mod usage;
 mod validate;

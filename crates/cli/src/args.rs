@@ -132,6 +132,8 @@ pub enum Command {
     Emulator(crate::commands::emulator::EmulatorArgs),
     /// Print the least-privilege RAM policy (JSON) for the groups in the policies.
     RamPolicy(crate::commands::ram_policy::RamPolicyArgs),
+    /// Work on saved reports: `merge` the shards of a run (`--shard K/N`).
+    Report(crate::commands::report::ReportArgs),
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use clap::Args;
-use moat_diff::{DiffOptions, PlanKey, RenderOptions};
+use clap::{Args, ValueEnum};
+use moat_diff::{DiffOptions, PlanKey, RenderOptions, Shard, ShardBy, ShardSpec};
 use moat_exec::{PlanOptions, Planned, Reader};
 use moat_policy::PolicySet;
 
@@ -29,6 +29,55 @@ pub struct DiffFlags {
     /// (by default they are shown and kept, and drift reports them).
     #[arg(long)]
     pub remove_unmodeled: bool,
+}
+
+/// A share of the policies' groups, for a CI job matrix.
+#[derive(Debug, Args)]
+pub struct ShardArgs {
+    /// Take only shard K of N of the policies' groups (K from 1); merge the
+    /// shards' JSON reports with `moat report merge`.
+    #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+    pub shard: Option<ShardSpec>,
+    /// What decides a group's shard: its id (group), its account or its
+    /// region.
+    #[arg(long, value_enum, value_name = "KEY", default_value_t = ShardKey::Group, requires = "shard")]
+    pub shard_by: ShardKey,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ShardKey {
+    Group,
+    Account,
+    Region,
+}
+
+fn parse_shard(s: &str) -> Result<ShardSpec, String> {
+    s.parse().map_err(|e: moat_diff::ShardError| e.to_string())
+}
+
+impl ShardArgs {
+    pub fn shard(&self) -> Option<Shard> {
+        let by = match self.shard_by {
+            ShardKey::Group => ShardBy::Group,
+            ShardKey::Account => ShardBy::Account,
+            ShardKey::Region => ShardBy::Region,
+        };
+        self.shard.map(|spec| Shard::new(spec, by))
+    }
+
+    /// Keeps the groups of the shard, if one is asked for.
+    pub fn select(&self, mut set: PolicySet) -> (PolicySet, Option<Shard>) {
+        let Some(shard) = self.shard() else {
+            return (set, None);
+        };
+        let all = set.groups.len();
+        // The policy language has no account per group yet: every group is
+        // in the default account.
+        set.groups
+            .retain(|g| shard.contains(&g.id, &g.region, None));
+        tracing::info!(%shard, groups = set.groups.len(), of = all, "shard");
+        (set, Some(shard))
+    }
 }
 
 /// The key saved plans are signed and checked with.

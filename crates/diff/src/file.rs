@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::PlanError;
 use crate::plan::{GroupPlan, PLAN_FORMAT, PLAN_SCHEMA_VERSION, Plan, Summary};
+use crate::shard::Shard;
 
 /// The JSON document, field order as written.
 #[derive(Serialize)]
@@ -26,6 +27,8 @@ struct PlanFileOut<'a> {
     plan_hash: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     signature: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shard: Option<Shard>,
     summary: Summary,
     groups: &'a [GroupPlan],
     protect: &'a [ProtectSelector],
@@ -44,6 +47,8 @@ struct PlanFileIn {
     // and is not trusted on load.
     #[allow(dead_code)]
     summary: Summary,
+    #[serde(default)]
+    shard: Option<Shard>,
     groups: Vec<GroupPlan>,
     protect: Vec<ProtectSelector>,
 }
@@ -63,6 +68,7 @@ impl Plan {
             moat_version: &self.moat_version,
             plan_hash: self.hash(),
             signature,
+            shard: self.shard,
             summary: self.summary(),
             groups: &self.groups,
             protect: &self.protect,
@@ -116,6 +122,7 @@ impl Plan {
             groups: file.groups,
             protect: file.protect,
             signature: file.signature,
+            shard: file.shard,
         };
         let computed = plan.hash();
         if computed != file.plan_hash {

@@ -13,24 +13,29 @@ mod diff;
 mod exposure;
 mod file;
 mod findings;
+mod merge;
 mod plan;
 mod protect;
+mod shard;
 mod sign;
 mod views;
 
 pub use diff::{DiffOptions, PROTECTED_RULE_REASON, diff, diff_group, fingerprint, missing_group};
 pub use findings::FindingRef;
+pub use merge::{MergeError, Merged, Report, merge_drift_reports, merge_files, merge_plans};
 pub use plan::{
     Action, Attributes, Change, Exposure, ExposureKind, FindingSeverity, GroupPlan, GroupStatus,
     MOAT_VERSION, PLAN_FORMAT, PLAN_SCHEMA_VERSION, Plan, PlanFinding, ProtectedRule, Protection,
     ProtectionSource, Reason, Summary, UnmodeledAction, UnmodeledEntry,
 };
 pub use protect::{protection_of, unmodeled_protection};
+pub use shard::{Shard, ShardBy, ShardError, ShardSetError, ShardSpec, check_shards};
 pub use sign::{KeyError, PlanKey, SIGNATURE_PREFIX};
 
 pub use views::{
-    CSV_COLUMNS, DriftGroup, DriftReport, DriftStatus, MARKDOWN_LIMIT, RenderOptions, render_csv,
-    render_drift_json, render_drift_text, render_json, render_markdown, render_text,
+    CSV_COLUMNS, DRIFT_FORMAT, DriftGroup, DriftReport, DriftStatus, MARKDOWN_LIMIT, RenderOptions,
+    render_csv, render_drift_json, render_drift_report_markdown, render_drift_report_text,
+    render_drift_text, render_json, render_markdown, render_text,
 };
 
 /// Why a plan file cannot be loaded.

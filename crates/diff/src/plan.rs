@@ -495,6 +495,10 @@ pub struct Plan {
     /// The HMAC-SHA256 signature of a plan file saved with a key
     /// (`hmac-sha256:` and 64 hex digits); `None` when unsigned.
     pub signature: Option<String>,
+    /// The share of the policies' groups this plan covers (`--shard`);
+    /// `None` for all of them. Not part of the hash: it decides nothing
+    /// apply does, only how `moat report merge` checks the shards.
+    pub shard: Option<crate::shard::Shard>,
 }
 
 impl Plan {
@@ -506,6 +510,7 @@ impl Plan {
             groups,
             protect: Vec::new(),
             signature: None,
+            shard: None,
         }
     }
 

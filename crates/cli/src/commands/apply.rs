@@ -65,6 +65,8 @@ pub struct ApplyArgs {
     pub diff: DiffFlags,
     #[command(flatten)]
     pub signing: SigningArgs,
+    #[command(flatten)]
+    pub shard: crate::planning::ShardArgs,
 }
 
 fn parse_parallel(s: &str) -> Result<usize, String> {
@@ -137,12 +139,26 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Exit> {
         ..Guards::default()
     };
     // Everything that needs no call is checked before connecting.
+    let mut policy_region = None;
     let input = match source(&args.input.paths) {
-        Source::PlanFile(path) => Input::Plan(Box::new(load_plan_file(&path, args)?), path),
+        Source::PlanFile(path) => {
+            if args.shard.shard.is_some() {
+                bail!(
+                    "--shard takes a share of the policies' groups; {} is a plan, which holds its groups already",
+                    path.display()
+                );
+            }
+            Input::Plan(Box::new(load_plan_file(&path, args)?), path)
+        }
         Source::Policies => {
             plan_key(&args.signing)?;
             match load_policies(&args.input.paths)? {
-                Ok(set) => Input::Policies(Arc::new(set)),
+                Ok(set) => {
+                    // The region of all the policies, so an empty shard
+                    // still connects.
+                    policy_region = region_hint(&set).map(str::to_owned);
+                    Input::Policies(Arc::new(args.shard.select(set).0))
+                }
                 Err(code) => return Ok(code),
             }
         }
@@ -152,7 +168,7 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Exit> {
         let interrupts = Interrupts::install(stop.clone(), "Apply cancelled; nothing was changed.")?;
         let hint = match &input {
             Input::Plan(plan, _) => plan.groups.first().map(|g| g.region.clone()),
-            Input::Policies(set) => region_hint(set).map(str::to_owned),
+            Input::Policies(_) => policy_region,
         };
         let seed = match &input {
             Input::Policies(set) => Some(&**set),

@@ -13,7 +13,7 @@ use crate::args::{GlobalArgs, PolicyPaths};
 use crate::context::{Cloud, load_policies, runtime};
 use crate::exit::Exit;
 use crate::planning::{
-    DEFAULT_JOURNAL, DiffFlags, make_plan, note_missing, region_hint, render_options,
+    DEFAULT_JOURNAL, DiffFlags, ShardArgs, make_plan, note_missing, region_hint, render_options,
 };
 
 #[derive(Debug, Args)]
@@ -25,6 +25,8 @@ pub struct DriftArgs {
     pub format: DriftFormat,
     #[command(flatten)]
     pub diff: DiffFlags,
+    #[command(flatten)]
+    pub shard: ShardArgs,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -39,9 +41,12 @@ pub fn run(global: &GlobalArgs, args: &DriftArgs) -> anyhow::Result<Exit> {
         Ok(set) => set,
         Err(code) => return Ok(code),
     };
+    // The region of all the policies, so an empty shard still connects.
+    let hint = region_hint(&set).map(str::to_owned);
+    let (set, shard) = args.shard.select(set);
     let set = std::sync::Arc::new(set);
     let (plan, cloud) = runtime()?.block_on(async {
-        let cloud = Cloud::connect(global, region_hint(&set), Some(&set)).await?;
+        let cloud = Cloud::connect(global, hint.as_deref(), Some(&set)).await?;
         let planned = make_plan(
             &cloud.reader(),
             &set,
@@ -50,7 +55,9 @@ pub fn run(global: &GlobalArgs, args: &DriftArgs) -> anyhow::Result<Exit> {
             false,
         )
         .await?;
-        anyhow::Ok((planned.plan, cloud))
+        let mut plan = planned.plan;
+        plan.shard = shard;
+        anyhow::Ok((plan, cloud))
     })?;
     let options = render_options(global);
     let mut out = std::io::stdout().lock();

@@ -9,6 +9,7 @@ pub mod import;
 pub mod lint;
 pub mod plan;
 pub mod ram_policy;
+pub mod report;
 pub mod unlock;
 pub mod validate;
 
@@ -30,6 +31,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Unlock(args) => unlock::run(&cli.global, &args),
         Command::Emulator(args) => emulator::run(args),
         Command::RamPolicy(args) => ram_policy::run(&args),
+        Command::Report(args) => report::run(&cli.global, &args),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "moat", &mut std::io::stdout());
             Ok(Exit::Ok)

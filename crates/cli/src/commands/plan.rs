@@ -14,8 +14,8 @@ use crate::args::{GlobalArgs, PolicyPaths};
 use crate::context::{Cloud, load_policies, runtime};
 use crate::exit::Exit;
 use crate::planning::{
-    DEFAULT_JOURNAL, DiffFlags, SigningArgs, make_plan, note_missing, plan_key, region_hint,
-    render_options, write_atomically,
+    DEFAULT_JOURNAL, DiffFlags, ShardArgs, SigningArgs, make_plan, note_missing, plan_key,
+    region_hint, render_options, write_atomically,
 };
 
 #[derive(Debug, Args)]
@@ -36,6 +36,8 @@ pub struct PlanArgs {
     pub diff: DiffFlags,
     #[command(flatten)]
     pub signing: SigningArgs,
+    #[command(flatten)]
+    pub shard: ShardArgs,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -53,9 +55,12 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<Exit> {
         Ok(set) => set,
         Err(code) => return Ok(code),
     };
+    // The region of all the policies, so an empty shard still connects.
+    let hint = region_hint(&set).map(str::to_owned);
+    let (set, shard) = args.shard.select(set);
     let set = Arc::new(set);
     let (mut plan, cloud) = runtime()?.block_on(async {
-        let cloud = Cloud::connect(global, region_hint(&set), Some(&set)).await?;
+        let cloud = Cloud::connect(global, hint.as_deref(), Some(&set)).await?;
         let planned = make_plan(
             &cloud.reader(),
             &set,
@@ -66,6 +71,7 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<Exit> {
         .await?;
         anyhow::Ok((planned.plan, cloud))
     })?;
+    plan.shard = shard;
     if let Some(key) = &key {
         plan.sign(key);
     }

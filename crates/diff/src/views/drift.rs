@@ -4,7 +4,7 @@
 
 use std::io::{self, Write};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use moat_policy::Mode;
 
@@ -12,7 +12,7 @@ use super::RenderOptions;
 use crate::plan::{GroupStatus, PLAN_SCHEMA_VERSION, Plan, Summary, UnmodeledEntry};
 
 /// The state of one group against its policy.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DriftStatus {
     InSync,
@@ -21,7 +21,7 @@ pub enum DriftStatus {
 }
 
 /// One group of the drift report.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DriftGroup {
     pub id: String,
     pub region: String,
@@ -35,22 +35,30 @@ pub struct DriftGroup {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<String>,
     /// Every live rule moat cannot model, with its raw fields.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unmodeled: Vec<UnmodeledEntry>,
+    /// Not in the JSON: a report read back takes every group as
+    /// additive, so its text names no unmodeled drift apart.
     #[serde(skip)]
     mode: Mode,
 }
 
 /// The drift report: in sync when no group has a change, is missing, or (in
 /// an authoritative group) holds live rules moat cannot model.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DriftReport {
-    pub format: &'static str,
+    pub format: String,
     pub schema_version: u32,
+    /// The share of the groups this report covers (`--shard`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::shard::Shard>,
     pub in_sync: bool,
     pub summary: Summary,
     pub groups: Vec<DriftGroup>,
 }
+
+/// The `format` of a drift report.
+pub const DRIFT_FORMAT: &str = "moat-drift";
 
 impl DriftReport {
     pub fn from_plan(plan: &Plan) -> DriftReport {
@@ -79,8 +87,9 @@ impl DriftReport {
             })
             .collect();
         DriftReport {
-            format: "moat-drift",
+            format: DRIFT_FORMAT.to_owned(),
             schema_version: PLAN_SCHEMA_VERSION,
+            shard: plan.shard,
             in_sync: groups.iter().all(|g| g.status == DriftStatus::InSync),
             summary: plan.summary(),
             groups,
@@ -106,7 +115,11 @@ pub fn render_drift_text(
     _options: &RenderOptions,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    let report = DriftReport::from_plan(plan);
+    render_drift_report_text(&DriftReport::from_plan(plan), out)
+}
+
+/// [`render_drift_text`] of a report, such as one read back or merged.
+pub fn render_drift_report_text(report: &DriftReport, out: &mut dyn Write) -> io::Result<()> {
     let total = report.groups.len();
     let mut unmanaged_drift = 0;
     for g in &report.groups {
@@ -169,4 +182,54 @@ pub fn render_drift_text(
         )?;
     }
     writeln!(out)
+}
+
+/// A drift report as a pull-request or issue comment: the verdict, then a
+/// table of the groups that are not in sync, cut to `limit` characters
+/// with a visible note when they do not all fit.
+pub fn render_drift_report_markdown(
+    report: &DriftReport,
+    limit: usize,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let total = report.groups.len();
+    let off: Vec<&DriftGroup> = report
+        .groups
+        .iter()
+        .filter(|g| g.status != DriftStatus::InSync)
+        .collect();
+    let mut doc = String::from("### moat drift\n\n");
+    if off.is_empty() {
+        doc.push_str(&format!(
+            "**In sync:** {total} security group(s) match the policy.\n"
+        ));
+        return out.write_all(doc.as_bytes());
+    }
+    doc.push_str(&format!(
+        "**Drift:** {} of {total} security group(s) differ from the policy. {}\n\n",
+        off.len(),
+        report.summary
+    ));
+    doc.push_str("| group | region | status | add | change | remove |\n| --- | --- | --- | --- | --- | --- |\n");
+    let note_room = 120;
+    for (i, g) in off.iter().enumerate() {
+        let status = match g.status {
+            DriftStatus::Missing => "missing",
+            DriftStatus::Drift => "drift",
+            DriftStatus::InSync => "in sync",
+        };
+        let row = format!(
+            "| {} | {} | {status} | {} | {} | {} |\n",
+            g.id, g.region, g.add, g.change, g.remove
+        );
+        if doc.len() + row.len() + note_room > limit {
+            doc.push_str(&format!(
+                "\n> {} more group(s) not shown: the comment size limit was reached.\n",
+                off.len() - i
+            ));
+            break;
+        }
+        doc.push_str(&row);
+    }
+    out.write_all(doc.as_bytes())
 }

@@ -9,7 +9,10 @@ mod markdown;
 mod text;
 
 pub use csv::{CSV_COLUMNS, render_csv};
-pub use drift::{DriftGroup, DriftReport, DriftStatus, render_drift_json, render_drift_text};
+pub use drift::{
+    DRIFT_FORMAT, DriftGroup, DriftReport, DriftStatus, render_drift_json,
+    render_drift_report_markdown, render_drift_report_text, render_drift_text,
+};
 pub use json::render_json;
 pub use markdown::{MARKDOWN_LIMIT, render_markdown};
 pub use text::render_text;

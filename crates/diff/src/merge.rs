@@ -1,0 +1,264 @@
+//! `moat report merge`: the JSON plans or drift reports of the shards of
+//! one run made into one report, after checking they fit together (one
+//! kind, one schema version, shards of the same N and key, none twice, no
+//! group in two of them).
+
+use serde::Deserialize;
+
+use crate::PlanError;
+use crate::plan::{PLAN_FORMAT, PLAN_SCHEMA_VERSION, Plan, Summary};
+use crate::shard::{Shard, ShardSetError, check_shards};
+use crate::views::{DRIFT_FORMAT, DriftReport, DriftStatus};
+
+/// A report read from a file.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Report {
+    Plan(Plan),
+    Drift(DriftReport),
+}
+
+/// The merged report, and the shards (from 1) that were not given.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Merged {
+    pub report: Report,
+    pub missing_shards: Vec<u32>,
+    /// N and the key of the shards merged; `None` for one whole report.
+    pub shards_of: Option<Shard>,
+}
+
+/// Why reports cannot be merged; each names the file(s) at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    #[error("{file}: not JSON")]
+    NotJson {
+        file: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error(
+        "{file}: neither a moat plan (\"format\": \"moat-plan\") nor a drift report (\"format\": \"moat-drift\")"
+    )]
+    NotAReport { file: String },
+    #[error(
+        "{first} has plan schema version {a} but {second} has {b}: merge reports made by one moat version"
+    )]
+    MixedSchema {
+        first: String,
+        a: String,
+        second: String,
+        b: String,
+    },
+    #[error("{first} is a plan but {second} is a drift report: merge reports of one kind")]
+    MixedKinds { first: String, second: String },
+    #[error(
+        "{file}: plan schema version {found} is not supported (this moat reads version {supported})"
+    )]
+    UnsupportedSchema {
+        file: String,
+        found: String,
+        supported: u32,
+    },
+    #[error("{file}")]
+    Plan {
+        file: String,
+        #[source]
+        source: PlanError,
+    },
+    #[error("{file}: not a valid drift report")]
+    Drift {
+        file: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error(transparent)]
+    Shards(#[from] ShardSetError),
+    #[error("no report to merge")]
+    Empty,
+}
+
+#[derive(Deserialize)]
+struct Header {
+    format: Option<String>,
+    schema_version: Option<serde_json::Value>,
+}
+
+fn version_text(v: &Option<serde_json::Value>) -> String {
+    v.as_ref()
+        .map_or_else(|| "(none)".to_owned(), |v| v.to_string())
+}
+
+/// Reads every `(name, text)` and merges them.
+pub fn merge_files(files: &[(String, String)]) -> Result<Merged, MergeError> {
+    let mut headers = Vec::new();
+    for (file, text) in files {
+        let header: Header = serde_json::from_str(text).map_err(|source| MergeError::NotJson {
+            file: file.clone(),
+            source,
+        })?;
+        let kind = match header.format.as_deref() {
+            Some(PLAN_FORMAT) => PLAN_FORMAT,
+            Some(DRIFT_FORMAT) => DRIFT_FORMAT,
+            _ => return Err(MergeError::NotAReport { file: file.clone() }),
+        };
+        headers.push((file, kind, version_text(&header.schema_version)));
+    }
+    let Some((first, kind, version)) = headers.first().cloned() else {
+        return Err(MergeError::Empty);
+    };
+    for (file, k, v) in &headers[1..] {
+        if *k != kind {
+            return Err(MergeError::MixedKinds {
+                first: first.clone(),
+                second: (*file).clone(),
+            });
+        }
+        if *v != version {
+            return Err(MergeError::MixedSchema {
+                first: first.clone(),
+                a: version.clone(),
+                second: (*file).clone(),
+                b: v.clone(),
+            });
+        }
+    }
+    if version != PLAN_SCHEMA_VERSION.to_string() {
+        return Err(MergeError::UnsupportedSchema {
+            file: first.clone(),
+            found: version,
+            supported: PLAN_SCHEMA_VERSION,
+        });
+    }
+    if kind == PLAN_FORMAT {
+        let mut plans = Vec::new();
+        for (file, text) in files {
+            let plan = Plan::from_json(text).map_err(|source| MergeError::Plan {
+                file: file.clone(),
+                source,
+            })?;
+            plans.push((file.clone(), plan));
+        }
+        merge_plans(plans)
+    } else {
+        let mut reports = Vec::new();
+        for (file, text) in files {
+            let report: DriftReport =
+                serde_json::from_str(text).map_err(|source| MergeError::Drift {
+                    file: file.clone(),
+                    source,
+                })?;
+            reports.push((file.clone(), report));
+        }
+        merge_drift_reports(reports)
+    }
+}
+
+/// Checks the shards and that no group is in two reports.
+fn check<'a>(
+    shards: Vec<(String, Option<Shard>)>,
+    groups: impl Iterator<Item = (&'a str, &'a str, &'a str)>,
+) -> Result<(Vec<u32>, Option<Shard>), MergeError> {
+    let missing = check_shards(&shards)?;
+    let mut seen: std::collections::HashMap<(&str, &str), &str> = Default::default();
+    for (file, id, region) in groups {
+        if let Some(first) = seen.insert((id, region), file) {
+            return Err(ShardSetError::SameGroup {
+                id: id.to_owned(),
+                region: region.to_owned(),
+                first: first.to_owned(),
+                second: file.to_owned(),
+            }
+            .into());
+        }
+    }
+    let shards_of = shards.iter().find_map(|(_, s)| *s);
+    Ok((missing, shards_of))
+}
+
+/// One plan of the groups of all `plans`, with their protect selectors;
+/// unsigned, since no key signed the whole.
+pub fn merge_plans(plans: Vec<(String, Plan)>) -> Result<Merged, MergeError> {
+    if plans.is_empty() {
+        return Err(MergeError::Empty);
+    }
+    let (missing_shards, shards_of) = check(
+        plans.iter().map(|(f, p)| (f.clone(), p.shard)).collect(),
+        plans.iter().flat_map(|(f, p)| {
+            p.groups
+                .iter()
+                .map(move |g| (f.as_str(), g.id.as_str(), g.region.as_str()))
+        }),
+    )?;
+    let mut groups = Vec::new();
+    let mut protect = Vec::new();
+    for (_, plan) in plans {
+        groups.extend(plan.groups);
+        for p in plan.protect {
+            if !protect.contains(&p) {
+                protect.push(p);
+            }
+        }
+    }
+    groups.sort_by(|a, b| (&a.id, &a.region).cmp(&(&b.id, &b.region)));
+    let plan = Plan {
+        protect,
+        ..Plan::new(groups)
+    };
+    Ok(Merged {
+        report: Report::Plan(plan),
+        missing_shards,
+        shards_of,
+    })
+}
+
+/// One drift report of the groups of all `reports`.
+pub fn merge_drift_reports(reports: Vec<(String, DriftReport)>) -> Result<Merged, MergeError> {
+    let Some(format) = reports.first().map(|(_, r)| r.format.clone()) else {
+        return Err(MergeError::Empty);
+    };
+    let (missing_shards, shards_of) = check(
+        reports.iter().map(|(f, r)| (f.clone(), r.shard)).collect(),
+        reports.iter().flat_map(|(f, r)| {
+            r.groups
+                .iter()
+                .map(move |g| (f.as_str(), g.id.as_str(), g.region.as_str()))
+        }),
+    )?;
+    let mut groups = Vec::new();
+    let mut summary = Summary::default();
+    for (_, r) in reports {
+        summary += r.summary;
+        groups.extend(r.groups);
+    }
+    groups.sort_by(|a, b| (&a.id, &a.region).cmp(&(&b.id, &b.region)));
+    let report = DriftReport {
+        format,
+        schema_version: PLAN_SCHEMA_VERSION,
+        shard: None,
+        in_sync: groups.iter().all(|g| g.status == DriftStatus::InSync),
+        summary,
+        groups,
+    };
+    Ok(Merged {
+        report: Report::Drift(report),
+        missing_shards,
+        shards_of,
+    })
+}
+
+impl Merged {
+    /// Some group has a change (a plan) or is not in sync (drift).
+    pub fn has_changes(&self) -> bool {
+        match &self.report {
+            Report::Plan(p) => p.has_changes(),
+            Report::Drift(d) => !d.in_sync,
+        }
+    }
+
+    /// Some group named in the policies does not exist.
+    pub fn has_missing_groups(&self) -> bool {
+        match &self.report {
+            Report::Plan(p) => p.missing_groups().next().is_some(),
+            Report::Drift(d) => d.groups.iter().any(|g| g.status == DriftStatus::Missing),
+        }
+    }
+}
