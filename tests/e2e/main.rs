@@ -6,6 +6,7 @@
 //! Bless changed output locally with `MOAT_BLESS=1 cargo test --test e2e`.
 
 mod apply;
+mod cli;
 mod cloud;
 mod common;
 mod emulator;

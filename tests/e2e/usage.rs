@@ -32,7 +32,7 @@ fn global_flags_work_before_and_after_the_subcommand() {
     for args in [
         &["--color", "never", "-q", "validate", "policies/"][..],
         &["validate", "policies/", "--color", "never", "-q"][..],
-        &["validate", "--region", "cn-hangzhou", "policies/"][..],
+        &["-v", "validate", "--color=never", "policies/"][..],
     ] {
         let run = TestEnv::new().in_dir(repo_root()).run(args);
         assert_eq!(run.code, Some(0), "{args:?}: {}", run.snapshot());

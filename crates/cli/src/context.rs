@@ -1,5 +1,5 @@
 //! What commands share: loading policies with their diagnostics printed,
-//! today's date, and connecting to the cloud the global flags name (a
+//! today's date, and connecting to the cloud the cloud options name (a
 //! region's endpoint, an `--endpoint`, or the embedded local cloud).
 
 use std::io::Write as _;
@@ -16,7 +16,7 @@ use moat_emulator::{DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET, EmulatorConfig, 
 use moat_exec::{Reader, Session, SessionOptions};
 use moat_policy::PolicySet;
 
-use crate::args::GlobalArgs;
+use crate::args::CloudArgs;
 use crate::exit::Exit;
 
 /// Where `--local` keeps the local cloud, relative to the working directory.
@@ -31,10 +31,10 @@ const LOCAL_ID_SEED: u64 = 0x6d6f_6174;
 /// quota of each region, and `--adaptive-rate` with `--max-rps N` caps the
 /// adaptive rate at N. The local cloud has no quota, so it has no limit
 /// unless a flag asks for one.
-fn pace(config: &mut ClientConfig, global: &GlobalArgs, local: bool) {
-    config.max_rps = global.max_rps;
+fn pace(config: &mut ClientConfig, cloud: &CloudArgs, local: bool) {
+    config.max_rps = cloud.max_rps;
     config.adaptive =
-        (global.adaptive_rate || (global.max_rps.is_none() && !local)).then(AdaptiveRate::default);
+        (cloud.adaptive_rate || (cloud.max_rps.is_none() && !local)).then(AdaptiveRate::default);
 }
 
 /// Loads policies; on failure prints every diagnostic to stderr and gives
@@ -73,33 +73,33 @@ pub struct Cloud {
 }
 
 impl Cloud {
-    /// Connects as the global flags say. `region_hint` is the region of the
+    /// Connects as the cloud options say. `region_hint` is the region of the
     /// policies when `--region` is not given; `seed` holds the policies a
     /// new local cloud is seeded from.
     pub async fn connect(
-        global: &GlobalArgs,
+        cloud: &CloudArgs,
         region_hint: Option<&str>,
         seed: Option<&PolicySet>,
     ) -> anyhow::Result<Cloud> {
-        if global.local {
-            return Cloud::local(global, region_hint, seed);
+        if cloud.local {
+            return Cloud::local(cloud, region_hint, seed);
         }
         let env: Environment = std::env::vars().collect();
         let mut inputs = CredentialInputs::new(env, std::env::home_dir());
-        inputs.access_key_id.clone_from(&global.access_key_id);
+        inputs.access_key_id.clone_from(&cloud.access_key_id);
         inputs
             .access_key_secret
-            .clone_from(&global.access_key_secret);
-        inputs.profile.clone_from(&global.profile);
-        inputs.sts_endpoint.clone_from(&global.sts_endpoint);
-        inputs.endpoint.clone_from(&global.endpoint);
-        inputs.insecure_http = global.insecure_http;
-        inputs.signature_version = global.signature_version;
+            .clone_from(&cloud.access_key_secret);
+        inputs.profile.clone_from(&cloud.profile);
+        inputs.sts_endpoint.clone_from(&cloud.sts_endpoint);
+        inputs.endpoint.clone_from(&cloud.endpoint);
+        inputs.insecure_http = cloud.insecure_http;
+        inputs.signature_version = cloud.signature_version;
         let found = resolve_credentials(&inputs)
             .await
             .context("cannot authenticate")?;
         tracing::info!(source = %found.source, "credentials found");
-        let region = global
+        let region = cloud
             .region
             .as_deref()
             .or(region_hint)
@@ -109,11 +109,11 @@ impl Cloud {
             bail!("no region: pass --region (or set ALIBABA_CLOUD_REGION_ID)");
         };
         let mut config = ClientConfig::new(region, found.provider);
-        config.endpoint.clone_from(&global.endpoint);
-        config.insecure_http = global.insecure_http;
-        config.signature_version = global.signature_version;
-        pace(&mut config, global, false);
-        config.timeout = Duration::from_secs(global.timeout);
+        config.endpoint.clone_from(&cloud.endpoint);
+        config.insecure_http = cloud.insecure_http;
+        config.signature_version = cloud.signature_version;
+        pace(&mut config, cloud, false);
+        config.timeout = Duration::from_secs(cloud.timeout);
         let client = Client::new(&config).context("cannot set up the API client")?;
         Ok(Cloud {
             client,
@@ -122,11 +122,11 @@ impl Cloud {
     }
 
     fn local(
-        global: &GlobalArgs,
+        cloud: &CloudArgs,
         region_hint: Option<&str>,
         seed: Option<&PolicySet>,
     ) -> anyhow::Result<Cloud> {
-        if global.endpoint.is_some() {
+        if cloud.endpoint.is_some() {
             bail!("--local and --endpoint cannot be used together");
         }
         let state = Path::new(LOCAL_STATE);
@@ -168,7 +168,7 @@ impl Cloud {
                 );
             }
         }
-        let region = global
+        let region = cloud
             .region
             .as_deref()
             .or(region_hint)
@@ -176,9 +176,9 @@ impl Cloud {
         let credentials = Credentials::access_key(DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET);
         let mut config = ClientConfig::new(region, CredentialProvider::fixed(credentials));
         config.endpoint = Some(handle.endpoint());
-        config.signature_version = global.signature_version;
-        pace(&mut config, global, true);
-        config.timeout = Duration::from_secs(global.timeout);
+        config.signature_version = cloud.signature_version;
+        pace(&mut config, cloud, true);
+        config.timeout = Duration::from_secs(cloud.timeout);
         let client = Client::new(&config).context("cannot set up the API client")?;
         tracing::info!(endpoint = %handle.endpoint(), "local cloud");
         Ok(Cloud {
@@ -218,14 +218,17 @@ mod tests {
     use moat_aliyun::RateMode;
 
     use super::*;
-    use crate::args::Cli;
+    use crate::args::{Cli, Command};
 
     fn mode(flags: &[&str], local: bool) -> RateMode {
         let cli = Cli::try_parse_from(["moat", "plan", "p.yaml"].iter().chain(flags))
             .expect("valid flags");
+        let Command::Plan(plan) = cli.command else {
+            panic!("parsed as plan")
+        };
         let mut config =
             ClientConfig::with_credentials("cn-hangzhou", Credentials::access_key("id", "secret"));
-        pace(&mut config, &cli.global, local);
+        pace(&mut config, &plan.cloud, local);
         config.rate_mode()
     }
 

@@ -19,7 +19,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = match args::Cli::try_parse() {
+    let cli = match args::Cli::try_parse_from(args::hoist(std::env::args_os().collect())) {
         Ok(cli) => cli,
         Err(err) => return exit::usage(&err),
     };

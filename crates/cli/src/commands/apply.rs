@@ -24,7 +24,7 @@ use moat_exec::lock::LockOptions;
 use moat_exec::preflight::{DEFAULT_MAX_DESTROY, DEFAULT_RULES_PER_GROUP};
 use moat_exec::{Guards, SessionOptions, StopReason, StopSignal, touched_groups};
 
-use crate::args::{GlobalArgs, PolicyPaths};
+use crate::args::{CloudArgs, GlobalArgs};
 use crate::context::{Cloud, load_policies, runtime};
 use crate::exit::Exit;
 use crate::interrupt::Interrupts;
@@ -39,7 +39,7 @@ const LIST_LIMIT: usize = 20;
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
     #[command(flatten)]
-    pub input: PolicyPaths,
+    pub input: ApplyInput,
     /// Apply without asking (required when standard input is not a terminal).
     #[arg(long)]
     pub auto_approve: bool,
@@ -67,6 +67,17 @@ pub struct ApplyArgs {
     pub signing: SigningArgs,
     #[command(flatten)]
     pub shard: crate::planning::ShardArgs,
+    #[command(flatten)]
+    pub cloud: CloudArgs,
+}
+
+/// What apply carries out: policies, planned now, or a saved plan.
+#[derive(Debug, Args)]
+pub struct ApplyInput {
+    /// Policy files or directories (planned now, then applied), or the one
+    /// PLANFILE a `moat plan -o PLANFILE` saved.
+    #[arg(required = true, value_name = "PATH|PLANFILE")]
+    pub paths: Vec<PathBuf>,
 }
 
 fn parse_parallel(s: &str) -> Result<usize, String> {
@@ -174,7 +185,7 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Exit> {
             Input::Policies(set) => Some(&**set),
             Input::Plan(..) => None,
         };
-        let cloud = Cloud::connect(global, hint.as_deref(), seed).await?;
+        let cloud = Cloud::connect(&args.cloud, hint.as_deref(), seed).await?;
         let session = cloud.session(SessionOptions {
             journal: Some(&args.journal),
             stop: Some(stop.clone()),
@@ -206,7 +217,7 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Exit> {
             }
         };
         {
-            let mut out = std::io::stdout().lock();
+            let mut out = crate::output::stdout();
             moat_diff::render_text(&plan, &render_options(global), &mut out)
                 .context("writing the plan to stdout")?;
             out.flush().context("writing to stdout")?;
@@ -222,7 +233,7 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Exit> {
                 );
             }
             if !ask_yes().await? {
-                let mut out = std::io::stdout().lock();
+                let mut out = crate::output::stdout();
                 writeln!(out, "Apply cancelled; nothing was changed.")
                     .context("writing to stdout")?;
                 return Ok(Exit::Error);
@@ -296,7 +307,7 @@ fn snapshot_dir() -> PathBuf {
 /// ends the process cleanly) while it waits.
 async fn ask_yes() -> anyhow::Result<bool> {
     {
-        let mut out = std::io::stdout().lock();
+        let mut out = crate::output::stdout();
         write!(
             out,
             "\nDo you want to perform these actions?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: "
@@ -318,7 +329,7 @@ async fn ask_yes() -> anyhow::Result<bool> {
 }
 
 fn print_report(report: &ApplyReport) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::stdout();
     let mut err = std::io::stderr().lock();
     let w = |e: std::io::Error| anyhow::Error::from(e).context("writing to stderr");
     let not_done: usize = report.not_done().count();

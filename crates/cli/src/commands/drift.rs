@@ -9,7 +9,7 @@ use std::path::Path;
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 
-use crate::args::{GlobalArgs, PolicyPaths};
+use crate::args::{CloudArgs, GlobalArgs, PolicyPaths};
 use crate::context::{Cloud, load_policies, runtime};
 use crate::exit::Exit;
 use crate::planning::{
@@ -27,6 +27,8 @@ pub struct DriftArgs {
     pub diff: DiffFlags,
     #[command(flatten)]
     pub shard: ShardArgs,
+    #[command(flatten)]
+    pub cloud: CloudArgs,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -46,7 +48,7 @@ pub fn run(global: &GlobalArgs, args: &DriftArgs) -> anyhow::Result<Exit> {
     let (set, shard) = args.shard.select(set);
     let set = std::sync::Arc::new(set);
     let (plan, cloud) = runtime()?.block_on(async {
-        let cloud = Cloud::connect(global, hint.as_deref(), Some(&set)).await?;
+        let cloud = Cloud::connect(&args.cloud, hint.as_deref(), Some(&set)).await?;
         let planned = make_plan(
             &cloud.reader(),
             &set,
@@ -60,7 +62,7 @@ pub fn run(global: &GlobalArgs, args: &DriftArgs) -> anyhow::Result<Exit> {
         anyhow::Ok((plan, cloud))
     })?;
     let options = render_options(global);
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::stdout();
     let render = match args.format {
         DriftFormat::Text => moat_diff::render_drift_text,
         DriftFormat::Json => moat_diff::render_drift_json,

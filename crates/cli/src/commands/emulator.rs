@@ -180,7 +180,7 @@ pub fn run(args: EmulatorArgs) -> anyhow::Result<Exit> {
     // it to learn where to connect.
     {
         use std::io::Write as _;
-        let mut out = std::io::stdout().lock();
+        let mut out = crate::output::stdout();
         writeln!(out, "{}", handle.endpoint()).context("writing to stdout")?;
         out.flush().context("writing to stdout")?;
     }

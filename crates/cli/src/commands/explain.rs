@@ -14,7 +14,7 @@ use moat_exec::{GroupRef, read_groups};
 use moat_policy::eval::{Flow, explain};
 use moat_policy::{Direction, PortRange, Protocol, Rule, UnmodeledRule, Verdict};
 
-use crate::args::GlobalArgs;
+use crate::args::CloudArgs;
 use crate::context::{Cloud, load_policies, runtime};
 use crate::exit::Exit;
 
@@ -43,6 +43,8 @@ pub struct ExplainArgs {
     /// Explain with the live rules instead of the policy's.
     #[arg(long)]
     pub live: bool,
+    #[command(flatten)]
+    pub cloud: CloudArgs,
 }
 
 fn parse_flow_service(s: &str) -> Result<(Protocol, Option<u16>), String> {
@@ -64,7 +66,7 @@ fn parse_flow_service(s: &str) -> Result<(Protocol, Option<u16>), String> {
     }
 }
 
-pub fn run(global: &GlobalArgs, args: &ExplainArgs) -> anyhow::Result<Exit> {
+pub fn run(args: &ExplainArgs) -> anyhow::Result<Exit> {
     let (direction, address) = match (args.from, args.to) {
         (Some(a), _) => (Direction::Ingress, a),
         (None, Some(a)) => (Direction::Egress, a),
@@ -85,7 +87,8 @@ pub fn run(global: &GlobalArgs, args: &ExplainArgs) -> anyhow::Result<Exit> {
     let mut unevaluated: Vec<UnmodeledRule> = Vec::new();
     // Each rule with where it was written, when it comes from a policy.
     let (rules, origins, source): (Vec<Rule>, Vec<Option<String>>, String) = if args.live {
-        let region = global
+        let region = args
+            .cloud
             .region
             .clone()
             .or_else(|| policy_group.map(|g| g.region.clone()));
@@ -96,7 +99,7 @@ pub fn run(global: &GlobalArgs, args: &ExplainArgs) -> anyhow::Result<Exit> {
             );
         };
         let live = runtime()?.block_on(async {
-            let cloud = Cloud::connect(global, Some(&region), set.as_ref()).await?;
+            let cloud = Cloud::connect(&args.cloud, Some(&region), set.as_ref()).await?;
             let refs = [GroupRef::new(&args.group, &region)];
             anyhow::Ok(read_groups(&cloud.reader(), &refs, 1).await?)
         })?;
@@ -159,7 +162,7 @@ pub fn run(global: &GlobalArgs, args: &ExplainArgs) -> anyhow::Result<Exit> {
         Verdict::Accept => "ALLOW",
         Verdict::Drop => "DENY",
     };
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::stdout();
     let mut w = || -> std::io::Result<()> {
         writeln!(out, "{verdict} {direction} {service} {peer} ({source})")?;
         match e.decision.rule {

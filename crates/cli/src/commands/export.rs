@@ -10,7 +10,7 @@ use anyhow::{Context as _, bail};
 use clap::{Args, ValueEnum};
 use moat_exec::{GroupRef, read_groups};
 
-use crate::args::GlobalArgs;
+use crate::args::CloudArgs;
 use crate::context::{Cloud, runtime};
 use crate::exit::Exit;
 use crate::planning::write_atomically;
@@ -29,12 +29,14 @@ pub struct ExportArgs {
     #[arg(long)]
     pub all: bool,
     /// Write to FILE instead of stdout.
-    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    #[arg(short = 'o', long = "out", value_name = "FILE", value_parser = crate::args::out_path)]
     pub out: Option<PathBuf>,
     /// What to write: a moat policy, Terraform HCL (alicloud_security_group_rule
     /// resources with import blocks), a ROS template, or a CSV whitelist.
     #[arg(long, value_enum, default_value_t = ExportFormat::Yaml)]
     pub format: ExportFormat,
+    #[command(flatten)]
+    pub cloud: CloudArgs,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -45,14 +47,14 @@ pub enum ExportFormat {
     Csv,
 }
 
-pub fn run(global: &GlobalArgs, args: &ExportArgs) -> anyhow::Result<Exit> {
+pub fn run(args: &ExportArgs) -> anyhow::Result<Exit> {
     for id in &args.groups {
         if !id.starts_with("sg-") || id.len() < 4 {
             bail!("--group {id:?} is not a security group id (sg-...)");
         }
     }
     let text = runtime()?.block_on(async {
-        let cloud = Cloud::connect(global, None, None).await?;
+        let cloud = Cloud::connect(&args.cloud, None, None).await?;
         let region = cloud.client.region().to_owned();
         let refs: Vec<GroupRef> = if args.all {
             moat_exec::list_region_groups(&cloud.client.read_only())
@@ -103,7 +105,7 @@ pub fn run(global: &GlobalArgs, args: &ExportArgs) -> anyhow::Result<Exit> {
         Some(path) => write_atomically(path, text.as_bytes())
             .with_context(|| format!("cannot write {}", path.display()))?,
         None => {
-            let mut out = std::io::stdout().lock();
+            let mut out = crate::output::stdout();
             out.write_all(text.as_bytes())
                 .and_then(|()| out.flush())
                 .context("writing to stdout")?;

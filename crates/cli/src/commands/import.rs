@@ -13,7 +13,6 @@ use clap::{Args, Subcommand, ValueEnum};
 use moat_interchange::{ImportErrors, ImportOptions, Imported};
 use moat_policy::Mode;
 
-use crate::args::GlobalArgs;
 use crate::exit::Exit;
 use crate::planning::write_atomically;
 
@@ -42,12 +41,15 @@ pub struct CommonArgs {
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
     /// Write the policy to POLICY instead of stdout.
-    #[arg(short = 'o', long = "out", value_name = "POLICY")]
+    #[arg(short = 'o', long = "out", value_name = "POLICY", value_parser = crate::args::out_path)]
     pub out: Option<PathBuf>,
     /// How much of each group the policy owns: authoritative groups lose,
     /// at the next apply, live rules the file does not hold.
     #[arg(long, value_enum, default_value_t = ModeArg::Authoritative)]
     pub mode: ModeArg,
+    /// Region of the groups when the file does not say (e.g. cn-hangzhou).
+    #[arg(long, env = "ALIBABA_CLOUD_REGION_ID")]
+    pub region: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -94,7 +96,7 @@ fn parse_group_id(s: &str) -> Result<(String, String), String> {
     }
 }
 
-pub fn run(global: &GlobalArgs, args: &ImportArgs) -> anyhow::Result<Exit> {
+pub fn run(args: &ImportArgs) -> anyhow::Result<Exit> {
     let (common, kind) = match &args.source {
         ImportSource::Terraform(a) => (&a.common, "terraform"),
         ImportSource::Ros(a) => (&a.common, "ros"),
@@ -104,7 +106,7 @@ pub fn run(global: &GlobalArgs, args: &ImportArgs) -> anyhow::Result<Exit> {
         .with_context(|| format!("cannot read {}", common.file.display()))?;
     let name = common.file.display().to_string();
     let mut options = ImportOptions {
-        region: global.region.clone(),
+        region: common.region.clone(),
         ..ImportOptions::default()
     };
     let imported = match &args.source {
@@ -148,7 +150,7 @@ pub fn run(global: &GlobalArgs, args: &ImportArgs) -> anyhow::Result<Exit> {
         Some(path) => write_atomically(path, policy.as_bytes())
             .with_context(|| format!("cannot write {}", path.display()))?,
         None => {
-            let mut out = std::io::stdout().lock();
+            let mut out = crate::output::stdout();
             out.write_all(policy.as_bytes())
                 .and_then(|()| out.flush())
                 .context("writing to stdout")?;

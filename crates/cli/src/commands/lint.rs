@@ -68,7 +68,7 @@ pub fn run(args: &LintArgs) -> anyhow::Result<Exit> {
 }
 
 fn text(reports: &[Report<'_>], summary: Summary, strict: bool) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::stdout();
     for r in reports {
         let f = r.finding;
         match &f.suppressed {
@@ -125,7 +125,7 @@ fn json(
         "summary": summary,
         "findings": findings,
     });
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::stdout();
     serde_json::to_writer_pretty(&mut out, &value).context("writing to stdout")?;
     writeln!(out).context("writing to stdout")?;
     Ok(())

@@ -13,6 +13,9 @@ pub mod report;
 pub mod unlock;
 pub mod validate;
 
+use std::io::Write as _;
+
+use anyhow::Context as _;
 use clap::CommandFactory;
 
 use crate::args::{Cli, Command};
@@ -25,15 +28,19 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Plan(args) => plan::run(&cli.global, &args),
         Command::Apply(args) => apply::run(&cli.global, &args),
         Command::Drift(args) => drift::run(&cli.global, &args),
-        Command::Export(args) => export::run(&cli.global, &args),
-        Command::Import(args) => import::run(&cli.global, &args),
-        Command::Explain(args) => explain::run(&cli.global, &args),
-        Command::Unlock(args) => unlock::run(&cli.global, &args),
+        Command::Export(args) => export::run(&args),
+        Command::Import(args) => import::run(&args),
+        Command::Explain(args) => explain::run(&args),
+        Command::Unlock(args) => unlock::run(&args),
         Command::Emulator(args) => emulator::run(args),
         Command::RamPolicy(args) => ram_policy::run(&args),
         Command::Report(args) => report::run(&cli.global, &args),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "moat", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "moat", &mut script);
+            crate::output::stdout()
+                .write_all(&script)
+                .context("writing to stdout")?;
             Ok(Exit::Ok)
         }
     }

@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use moat_diff::Plan;
 
-use crate::args::{GlobalArgs, PolicyPaths};
+use crate::args::{CloudArgs, GlobalArgs, PolicyPaths};
 use crate::context::{Cloud, load_policies, runtime};
 use crate::exit::Exit;
 use crate::planning::{
@@ -27,7 +27,7 @@ pub struct PlanArgs {
     pub format: PlanFormat,
     /// Also save the plan (JSON) for `moat apply PLANFILE`; signed when a
     /// plan key is configured.
-    #[arg(short = 'o', long = "out", value_name = "PLANFILE")]
+    #[arg(short = 'o', long = "out", value_name = "PLANFILE", value_parser = crate::args::out_path)]
     pub out: Option<PathBuf>,
     /// Exit 2 when the plan has changes (0 when none, 1 on errors).
     #[arg(long)]
@@ -38,6 +38,8 @@ pub struct PlanArgs {
     pub signing: SigningArgs,
     #[command(flatten)]
     pub shard: ShardArgs,
+    #[command(flatten)]
+    pub cloud: CloudArgs,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -60,7 +62,7 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<Exit> {
     let (set, shard) = args.shard.select(set);
     let set = Arc::new(set);
     let (mut plan, cloud) = runtime()?.block_on(async {
-        let cloud = Cloud::connect(global, hint.as_deref(), Some(&set)).await?;
+        let cloud = Cloud::connect(&args.cloud, hint.as_deref(), Some(&set)).await?;
         let planned = make_plan(
             &cloud.reader(),
             &set,
@@ -83,7 +85,7 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<Exit> {
         write_plan_file(&plan, path)?;
     }
     let options = render_options(global);
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::stdout();
     let render = match args.format {
         PlanFormat::Text => moat_diff::render_text,
         PlanFormat::Json => moat_diff::render_json,

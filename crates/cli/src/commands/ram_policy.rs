@@ -39,7 +39,7 @@ pub fn run(args: &RamPolicyArgs) -> anyhow::Result<Exit> {
         Access::Apply
     };
     let doc = ram_policy(&groups, access, args.list_groups);
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::stdout();
     serde_json::to_writer_pretty(&mut out, &doc).context("writing to stdout")?;
     writeln!(out).context("writing to stdout")?;
     Ok(Exit::Ok)

@@ -10,7 +10,7 @@ use anyhow::{Context as _, bail};
 use clap::Args;
 use moat_exec::SessionOptions;
 
-use crate::args::GlobalArgs;
+use crate::args::CloudArgs;
 use crate::context::{Cloud, runtime};
 use crate::exit::Exit;
 
@@ -22,9 +22,11 @@ pub struct UnlockArgs {
     /// The JSONL journal the tag calls go to (the one apply writes).
     #[arg(long, value_name = "FILE", default_value = crate::planning::DEFAULT_JOURNAL)]
     pub journal: PathBuf,
+    #[command(flatten)]
+    pub cloud: CloudArgs,
 }
 
-pub fn run(global: &GlobalArgs, args: &UnlockArgs) -> anyhow::Result<Exit> {
+pub fn run(args: &UnlockArgs) -> anyhow::Result<Exit> {
     for id in &args.groups {
         let ok = id.strip_prefix("sg-").is_some_and(|rest| {
             !rest.is_empty() && rest.bytes().all(|c| c.is_ascii_alphanumeric())
@@ -34,7 +36,7 @@ pub fn run(global: &GlobalArgs, args: &UnlockArgs) -> anyhow::Result<Exit> {
         }
     }
     let removed = runtime()?.block_on(async {
-        let cloud = Cloud::connect(global, None, None).await?;
+        let cloud = Cloud::connect(&args.cloud, None, None).await?;
         let region = cloud.client.region().to_owned();
         let session = cloud.session(SessionOptions {
             journal: Some(&args.journal),
@@ -45,7 +47,7 @@ pub fn run(global: &GlobalArgs, args: &UnlockArgs) -> anyhow::Result<Exit> {
             .with_context(|| format!("cannot unlock in region {region}"))?;
         anyhow::Ok(removed)
     })?;
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::stdout();
     let w = |e| anyhow::Error::from(e).context("writing to stdout");
     if removed.is_empty() {
         writeln!(out, "No lease on {}.", args.groups.join(", ")).map_err(w)?;

@@ -78,7 +78,7 @@ pub(crate) fn report_invalid(diags: Diagnostics, format: ValidateFormat) -> anyh
 fn text(result: &Result<Summary, Diagnostics>) -> anyhow::Result<Exit> {
     match result {
         Ok(s) => {
-            let mut out = std::io::stdout().lock();
+            let mut out = crate::output::stdout();
             writeln!(
                 out,
                 "{} valid: {}, {}, {}",
@@ -121,7 +121,7 @@ fn json(result: &Result<Summary, Diagnostics>) -> anyhow::Result<Exit> {
         ),
         Err(diags) => (json!({ "valid": false, "diagnostics": diags }), Exit::Error),
     };
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::stdout();
     serde_json::to_writer_pretty(&mut out, &value).context("writing to stdout")?;
     writeln!(out).context("writing to stdout")?;
     Ok(exit)
