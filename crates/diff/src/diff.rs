@@ -19,6 +19,7 @@ use crate::plan::{
     UnmodeledAction, UnmodeledEntry, sha256_hex,
 };
 use crate::protect::{protection_of, unmodeled_protection};
+use moat_policy::eval::Defaults;
 
 /// What the caller decides for a diff.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -195,7 +196,10 @@ pub fn diff_group(
         protected,
         findings: Vec::new(),
     };
-    exposure::annotate(&mut plan, live);
+    // What ECS does with a flow no rule decides depends on the group's
+    // type: a basic group allows egress, an enterprise group denies it.
+    let group_type = gp.group_type.unwrap_or_default();
+    exposure::annotate(&mut plan, live, Defaults::of(group_type));
     plan
 }
 

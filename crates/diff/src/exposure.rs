@@ -23,7 +23,7 @@
 
 use std::collections::BTreeMap;
 
-use moat_policy::eval::{self, AddrRange, Cell, Decision, Space};
+use moat_policy::eval::{self, AddrRange, Cell, Decision, Defaults, Space};
 use moat_policy::{Direction, LiveGroup, Peer, PortRange, Protocol, Rule, ServiceAtom, Verdict};
 
 use crate::plan::{Action, Change, Exposure, ExposureKind, GroupPlan, Reason};
@@ -34,8 +34,10 @@ const MAX_CELLS: usize = 20_000;
 /// How many address blocks and port groups a note lists before "and N more".
 const MAX_LISTED: usize = 4;
 
-/// Adds exposure notes to every change of `plan`, computed against `live`.
-pub(crate) fn annotate(plan: &mut GroupPlan, live: &LiveGroup) {
+/// Adds exposure notes to every change of `plan`, computed against `live`,
+/// with `defaults` (those of the group's type) deciding flows no rule
+/// matches.
+pub(crate) fn annotate(plan: &mut GroupPlan, live: &LiveGroup, defaults: Defaults) {
     if plan.changes.is_empty() {
         return;
     }
@@ -43,7 +45,7 @@ pub(crate) fn annotate(plan: &mut GroupPlan, live: &LiveGroup) {
     let after_owned = planned_rules(plan, live);
     let after: Vec<&Rule> = after_owned.iter().collect();
     for change in &mut plan.changes {
-        change.exposure = notes_for(change, &before, &after);
+        change.exposure = notes_for(change, &before, &after, defaults);
     }
 }
 
@@ -88,21 +90,37 @@ struct Scope<'r> {
     space: Space,
     before: Vec<&'r Rule>,
     after: Vec<&'r Rule>,
+    defaults: Defaults,
 }
 
 impl<'r> Scope<'r> {
     fn was(&self, cell: &Cell<'_>) -> Decision<'r> {
         let s = &self.space;
-        cell.decide_against(self.before.iter().copied(), s.direction, s.nic_type)
+        cell.decide_against_under(
+            self.before.iter().copied(),
+            s.direction,
+            s.nic_type,
+            self.defaults,
+        )
     }
 
     fn now(&self, cell: &Cell<'_>) -> Decision<'r> {
         let s = &self.space;
-        cell.decide_against(self.after.iter().copied(), s.direction, s.nic_type)
+        cell.decide_against_under(
+            self.after.iter().copied(),
+            s.direction,
+            s.nic_type,
+            self.defaults,
+        )
     }
 }
 
-fn notes_for<'r>(change: &Change, before: &[&'r Rule], after: &[&'r Rule]) -> Vec<Exposure> {
+fn notes_for<'r>(
+    change: &Change,
+    before: &[&'r Rule],
+    after: &[&'r Rule],
+    defaults: Defaults,
+) -> Vec<Exposure> {
     // A description does not take part in evaluation.
     if matches!(change.action, Action::Change | Action::Replace)
         && !change.reasons.contains(&Reason::PriorityDiffers)
@@ -138,9 +156,10 @@ fn notes_for<'r>(change: &Change, before: &[&'r Rule], after: &[&'r Rule]) -> Ve
         before: touching(before),
         after: touching(after),
         space,
+        defaults,
     };
     let both: Vec<&Rule> = scope.before.iter().chain(&scope.after).copied().collect();
-    let Ok(cells) = eval::cells(&both, &scope.space, MAX_CELLS) else {
+    let Ok(cells) = eval::cells_under(&both, &scope.space, MAX_CELLS, defaults) else {
         return vec![Exposure {
             kind: ExposureKind::Unknown,
             note: "effect not computed: the rule overlaps too many others".to_owned(),

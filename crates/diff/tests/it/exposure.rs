@@ -250,3 +250,50 @@ fn this_network_is_not_public() {
         vec![(ExposureKind::Opens, "opens tcp/22 from 0.0.0.0/8".into())]
     );
 }
+
+/// The notes of the change for `k` in a group whose policy states
+/// `type: enterprise`.
+fn enterprise_notes(k: &str, desired: Vec<DesiredRule>) -> Vec<(ExposureKind, String)> {
+    let mut g = group("sg-1", Mode::Authoritative, desired);
+    g.group_type = Some(moat_policy::GroupType::Enterprise);
+    let p = policy(vec![g]);
+    let plan = diff(&p, &[live("sg-1", vec![])], &DiffOptions::new(TODAY));
+    let target = key(k);
+    plan.groups[0]
+        .changes
+        .iter()
+        .find(|c| c.key == target)
+        .unwrap_or_else(|| panic!("no change for {k}: {}", plan.to_json()))
+        .exposure
+        .iter()
+        .map(|e| (e.kind.clone(), e.note.clone()))
+        .collect()
+}
+
+/// Issue 11: an enterprise group denies egress by default, so an egress
+/// accept opens what a basic group already allowed, and an egress drop
+/// closes nothing.
+#[test]
+fn an_enterprise_group_denies_egress_by_default() {
+    let accept = "egress accept tcp/443 to 0.0.0.0/0";
+    assert_eq!(
+        notes(accept, vec![want(accept, 1, "", 1)], vec![]),
+        vec![(
+            ExposureKind::NoEffect,
+            "no effect: already allowed by default".into()
+        )],
+        "a basic group allows egress"
+    );
+    assert_eq!(
+        enterprise_notes(accept, vec![want(accept, 1, "", 1)]),
+        vec![(ExposureKind::Opens, "opens tcp/443 to 0.0.0.0/0".into())]
+    );
+    let drop = "egress drop tcp/25 to 0.0.0.0/0";
+    assert_eq!(
+        enterprise_notes(drop, vec![want(drop, 1, "", 1)]),
+        vec![(
+            ExposureKind::NoEffect,
+            "no effect: already denied by default".into()
+        )]
+    );
+}
