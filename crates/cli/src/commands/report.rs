@@ -94,7 +94,7 @@ fn merge(global: &GlobalArgs, args: &MergeArgs) -> anyhow::Result<Exit> {
 
 fn render(global: &GlobalArgs, format: MergeFormat, merged: &Merged) -> anyhow::Result<()> {
     let options = render_options(global);
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::stdout();
     match (&merged.report, format) {
         (Report::Plan(p), MergeFormat::Text) => moat_diff::render_text(p, &options, &mut out),
         (Report::Plan(p), MergeFormat::Json) => p.write_json(&mut out),
