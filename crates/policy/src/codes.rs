@@ -104,6 +104,24 @@ pub const TOO_MANY_PROBLEMS: &str = "MOAT137";
 /// A group's `account:` that no `accounts:` entry defines.
 pub const UNKNOWN_ACCOUNT: &str = "MOAT138";
 
+/// A `use:` or a test's `template:` naming a template no loaded policy
+/// defines.
+pub const UNKNOWN_TEMPLATE: &str = "MOAT139";
+
+/// Templates that use themselves, directly or through others.
+pub const TEMPLATE_CYCLE: &str = "MOAT140";
+
+/// A group's `stage:` not in `stages:`, or files listing different stages.
+pub const UNKNOWN_STAGE: &str = "MOAT141";
+
+/// A test that names no group: neither `group` nor `template` (or both), a
+/// group no loaded policy defines, or a template no group uses.
+pub const TEST_WITHOUT_GROUP: &str = "MOAT142";
+
+/// A test's peer that stands for no addresses moat can check (a security
+/// group or prefix list id).
+pub const TEST_PEER_NOT_ADDRESS: &str = "MOAT143";
+
 /// Every validation code with a short title, in code order.
 pub const ALL: &[(&str, &str)] = &[
     (YAML_SYNTAX, "invalid YAML"),
@@ -145,6 +163,11 @@ pub const ALL: &[(&str, &str)] = &[
     (EXPANSION_LIMIT, "expansion limit"),
     (TOO_MANY_PROBLEMS, "too many problems"),
     (UNKNOWN_ACCOUNT, "unknown account"),
+    (UNKNOWN_TEMPLATE, "unknown template"),
+    (TEMPLATE_CYCLE, "template cycle"),
+    (UNKNOWN_STAGE, "unknown stage"),
+    (TEST_WITHOUT_GROUP, "test names no group"),
+    (TEST_PEER_NOT_ADDRESS, "test peer is not an address"),
 ];
 
 // Lint codes (`MOAT0xx`). Lint runs on valid policies only.

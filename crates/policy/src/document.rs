@@ -13,6 +13,7 @@ use std::borrow::Cow;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 
 use crate::model::{Direction, GroupType, Mode, NicType, Peer, ServiceAtom};
+use crate::rollout_doc::{TemplateDoc, TestDoc, name_items};
 use crate::yaml::Pos;
 
 /// Names of address sets and services: a letter, then letters, digits, `_`,
@@ -80,6 +81,15 @@ pub(crate) struct PolicyFile {
     /// every file loaded together. Without it, every group uses the
     /// credentials moat is run with.
     pub accounts: Option<NamedMap<AccountDoc>>,
+    /// Rollout order: the names groups may give as `stage:`, earliest
+    /// first. Files loaded together that list stages list the same ones.
+    #[schemars(transform = name_items)]
+    pub stages: Option<Located<Vec<Located<String>>>>,
+    /// Named rule sets that groups include with `use:`. Names are shared by
+    /// every file loaded together.
+    pub templates: Option<NamedMap<TemplateDoc>>,
+    /// Reachability assertions `moat test` checks against the rules.
+    pub tests: Option<Vec<TestDoc>>,
 }
 
 impl PolicyFile {
@@ -90,6 +100,9 @@ impl PolicyFile {
         "security_groups",
         "protect",
         "accounts",
+        "stages",
+        "templates",
+        "tests",
     ];
 }
 
@@ -139,6 +152,12 @@ pub(crate) struct SecurityGroupDoc {
     /// belongs to.
     #[schemars(pattern(NAME_PATTERN))]
     pub account: Option<Located<String>>,
+    /// The rollout stage of the group, one of the top-level `stages:`.
+    #[schemars(pattern(NAME_PATTERN))]
+    pub stage: Option<Located<String>>,
+    /// Templates whose rules the group has, before its own.
+    #[schemars(rename = "use", transform = name_items)]
+    pub uses: Option<Located<Vec<Located<String>>>>,
     /// Inbound rules. Each names its sources with `from`.
     #[schemars(transform = ingress_items)]
     pub ingress: Option<Vec<PolicyRuleDoc>>,
@@ -151,18 +170,18 @@ pub(crate) struct SecurityGroupDoc {
 
 impl SecurityGroupDoc {
     pub const KEYS: &'static [&'static str] = &[
-        "id", "region", "name", "mode", "type", "account", "ingress", "egress",
+        "id", "region", "name", "mode", "type", "account", "stage", "use", "ingress", "egress",
     ];
 }
 
 /// Regions as ECS names them: `cn-hangzhou`, `ap-southeast-1`.
 pub(crate) const REGION_PATTERN: &str = "^[a-z]{2}(-[a-z0-9]+)+$";
 
-fn ingress_items(schema: &mut Schema) {
+pub(crate) fn ingress_items(schema: &mut Schema) {
     direction_items(schema, "from", "to");
 }
 
-fn egress_items(schema: &mut Schema) {
+pub(crate) fn egress_items(schema: &mut Schema) {
     direction_items(schema, "to", "from");
 }
 
@@ -545,6 +564,14 @@ mod tests {
         assert_eq!(properties(&s["$defs"]["Rule"]), keys(PolicyRuleDoc::KEYS));
         assert_eq!(properties(&s["$defs"]["Protect"]), keys(ProtectDoc::KEYS));
         assert_eq!(properties(&s["$defs"]["Account"]), keys(AccountDoc::KEYS));
+        assert_eq!(
+            properties(&s["$defs"]["Template"]),
+            keys(TemplateDoc::KEYS)
+        );
+        assert_eq!(
+            properties(&s["$defs"]["Test"]),
+            keys(TestDoc::KEYS)
+        );
     }
 
     #[test]

@@ -18,8 +18,8 @@ use crate::codes;
 use crate::diag::Sink;
 use crate::document::{Located, PeerSpec, PolicyRuleDoc, ServiceSpec};
 use crate::model::{
-    DEFAULT_PRIORITY, DesiredRule, Direction, LintIgnore, NicType, Peer, Protocol, Rule, RuleKey,
-    ServiceAtom, Verdict,
+    DEFAULT_PRIORITY, DesiredRule, Direction, LintIgnore, NicType, Origin, Peer, Protocol, Rule,
+    RuleKey, ServiceAtom, Verdict,
 };
 use crate::names::{ListEntry, OtherKind, Table, error, origin, thousands};
 use crate::yaml::Pos;
@@ -42,6 +42,17 @@ pub(crate) struct Names<'a> {
     pub services: &'a Table<ServiceSpec>,
     pub is_service: OtherKind<'a>,
     pub is_set: OtherKind<'a>,
+    /// The template each template rule is written in, by the rule's origin.
+    pub templates: &'a HashMap<Origin, Arc<str>>,
+}
+
+/// One policy rule of a group, its own or from a template, with the file it
+/// is written in.
+#[derive(Clone, Copy)]
+pub(crate) struct RuleRef<'a> {
+    pub file: &'a Arc<str>,
+    pub direction: Direction,
+    pub rule: &'a PolicyRuleDoc,
 }
 
 /// What the groups expanded so far have used of the load-wide limits.
@@ -124,7 +135,6 @@ pub(crate) fn members<O: Clone>(parts: &[Part<O>]) -> Vec<Member<O>> {
 /// One group's rules as the expansion goes.
 struct Group<'a> {
     id: Option<&'a str>,
-    file: &'a Arc<str>,
     out: Vec<DesiredRule>,
     /// The index in `out` of the rule that produced each identity first.
     seen: HashMap<RuleKey, usize>,
@@ -134,25 +144,20 @@ struct Group<'a> {
 
 /// Expands the rules of one group, sorted by key with identities unique.
 pub(crate) fn expand_group(
-    ingress: &[PolicyRuleDoc],
-    egress: &[PolicyRuleDoc],
+    rules: &[RuleRef<'_>],
     group_id: Option<&str>,
-    file: &Arc<str>,
     names: &Names<'_>,
     budget: &mut Budget,
     diags: &mut Sink,
 ) -> Vec<DesiredRule> {
     let mut g = Group {
         id: group_id,
-        file,
         out: Vec::new(),
         seen: HashMap::new(),
         full: false,
     };
-    for (direction, rules) in [(Direction::Ingress, ingress), (Direction::Egress, egress)] {
-        for rule in rules {
-            expand_rule(&mut g, rule, direction, names, budget, diags);
-        }
+    for r in rules {
+        expand_rule(&mut g, r.file, r.rule, r.direction, names, budget, diags);
     }
     let mut out = g.out;
     // Identities are unique, so an unstable sort gives the one order.
@@ -163,13 +168,13 @@ pub(crate) fn expand_group(
 
 fn expand_rule(
     g: &mut Group<'_>,
+    file: &Arc<str>,
     rule: &PolicyRuleDoc,
     direction: Direction,
     names: &Names<'_>,
     budget: &mut Budget,
     diags: &mut Sink,
 ) {
-    let file = g.file;
     let (verdict, services) = match (&rule.allow, &rule.deny) {
         (Some(s), None) => (Verdict::Accept, s),
         (None, Some(s)) => (Verdict::Drop, s),
@@ -273,7 +278,7 @@ fn expand_rule(
     let services = members(&services);
     let peers = members(&peers);
     let nic_type = rule.nic_type.as_ref().map(|n| n.value).unwrap_or_default();
-    let mut ok = check_peers(g, rule, nic_type, &peers, diags);
+    let mut ok = check_peers(g, file, rule, nic_type, &peers, diags);
     ok &= check_families(&services, &peers, file, diags);
     if !ok {
         return;
@@ -334,10 +339,32 @@ fn expand_rule(
             0 => String::new(),
             n => format!(" (and {n} more)"),
         };
+        let first_template = names.templates.get(first);
+        let this_template = names.templates.get(&rule_origin);
         let (message, hint) = if *first == rule_origin {
             (
                 format!("this rule produces `{key}` twice{more}"),
                 "its services or address sets overlap; remove the overlap".to_owned(),
+            )
+        } else if first_template.is_some() || this_template.is_some() {
+            // A template's rule is expanded once for every group using it:
+            // name the group, and the template of the first rule.
+            let group = g
+                .id
+                .map_or_else(|| "the group".to_owned(), |id| format!("security group {id}"));
+            (
+                format!("duplicate rule `{key}`{more} in {group}"),
+                format!(
+                    "the rule at {first}{} already produces it; ECS keeps one rule per identity{}",
+                    first_template
+                        .map(|t| format!(" (template {t})"))
+                        .unwrap_or_default(),
+                    if this_template.is_some() {
+                        ""
+                    } else {
+                        ", so the group need not repeat a rule of its templates"
+                    }
+                ),
             )
         } else {
             (
@@ -359,6 +386,7 @@ fn expand_rule(
 /// not a CIDR, are refused by ECS.
 fn check_peers(
     g: &Group<'_>,
+    file: &Arc<str>,
     rule: &PolicyRuleDoc,
     nic_type: NicType,
     peers: &[Member<Peer>],
@@ -376,7 +404,7 @@ fn check_peers(
         {
             error(
                 diags,
-                origin(g.file, *pos),
+                origin(file, *pos),
                 codes::SELF_REFERENCE,
                 format!("the rule's peer is its own group {id}{}", via_text(via)),
                 Some("ECS refuses a group as its own peer; members of a group reach each other by the group's internal policy".to_owned()),
@@ -387,7 +415,7 @@ fn check_peers(
             let at = rule.nic_type.as_ref().map_or(*pos, |n| n.pos);
             error(
                 diags,
-                origin(g.file, at),
+                origin(file, at),
                 codes::NIC_TYPE_PEER,
                 format!("`nic_type: internet` with the peer {peer}{}", via_text(via)),
                 Some("rules whose peer is a group or prefix list use the intranet nic type; remove nic_type".to_owned()),

@@ -18,10 +18,13 @@ pub mod lint;
 mod literal;
 mod load;
 pub mod model;
+pub mod policy_tests;
 mod names;
 mod read;
 mod render;
 mod resolve;
+mod rollout;
+mod rollout_doc;
 mod sections;
 mod suggest;
 mod yaml;
@@ -32,7 +35,8 @@ pub use load::{discover_policy_files, load_policies, load_policy_str, load_polic
 pub use model::{
     Account, CidrError, DesiredRule, Direction, GroupPolicy, GroupType, InnerAccessPolicy,
     LintIgnore, LiveGroup, LiveRule, Mode, NicType, Origin, Peer, PolicySet, PortRange,
-    PortRangeError, ProtectSelector, Protocol, Rule, RuleKey, ServiceAtom, UnmodeledRule, Verdict,
+    PortRangeError, ProtectSelector, Protocol, Rule, RuleKey, ServiceAtom, Template, UnmodeledRule,
+    Verdict,
     parse_cidr_lenient, parse_cidr_strict,
 };
 pub use render::{RenderError, render_policy_yaml};

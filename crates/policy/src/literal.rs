@@ -361,6 +361,8 @@ pub(crate) enum NameKind {
     AddressSet,
     Service,
     Account,
+    Stage,
+    Template,
 }
 
 impl NameKind {
@@ -369,6 +371,8 @@ impl NameKind {
             NameKind::AddressSet => "address set",
             NameKind::Service => "service",
             NameKind::Account => "account",
+            NameKind::Stage => "stage",
+            NameKind::Template => "template",
         }
     }
 }

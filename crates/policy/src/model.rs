@@ -807,6 +807,32 @@ pub struct PolicySet {
     /// group's `account` names one of them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub accounts: Vec<Account>,
+    /// The rollout order of `stages:`, earliest first; empty without one.
+    /// Every group's `stage` is one of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<String>,
+    /// The `templates:` of all files, sorted by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub templates: Vec<Template>,
+    /// The `tests:` of all files, in the order written (file by file).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tests: Vec<crate::policy_tests::PolicyTest>,
+}
+
+/// A template of `templates:`: a named set of policy rules groups include
+/// with `use:`. The ECS rules a template gives a group keep the origin of
+/// the template's rule (its file and line), so [`PolicySet::template_of`]
+/// names the template a rule came from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Template {
+    pub name: String,
+    /// Where the template's name is written.
+    pub origin: Origin,
+    /// The origins of its own policy rules (not those of the templates it
+    /// uses), sorted: the order written, as they are all in one file.
+    pub rules: Vec<Origin>,
+    /// The groups that use it, directly or through other templates, sorted.
+    pub groups: Vec<String>,
 }
 
 impl PolicySet {
@@ -822,6 +848,21 @@ impl PolicySet {
     /// credentials moat is run with).
     pub fn account_of(&self, group: &GroupPolicy) -> Option<&Account> {
         group.account.as_deref().and_then(|n| self.account(n))
+    }
+
+    /// The template a desired rule came from, if it came from one: the
+    /// template whose policy rule is at the rule's origin.
+    pub fn template_of(&self, rule: &DesiredRule) -> Option<&Template> {
+        self.templates
+            .iter()
+            .find(|t| t.rules.binary_search(&rule.origin).is_ok())
+    }
+
+    /// The groups of a stage, in group order.
+    pub fn stage_groups<'a>(&'a self, stage: &'a str) -> impl Iterator<Item = &'a GroupPolicy> {
+        self.groups
+            .iter()
+            .filter(move |g| g.stage.as_deref() == Some(stage))
     }
 
     /// Every (account, region) pair of the groups, each once, sorted (the

@@ -52,7 +52,7 @@ impl Cx<'_> {
         self.error(pos, p.code, p.message, p.hint);
     }
 
-    fn wrong_type(&mut self, node: &Node, expected: &str, hint: Option<String>) {
+    pub(crate) fn wrong_type(&mut self, node: &Node, expected: &str, hint: Option<String>) {
         self.error(
             node.pos,
             codes::WRONG_TYPE,
@@ -227,6 +227,15 @@ pub(crate) fn read_file(cx: &mut Cx<'_>, root: &Node) -> PolicyFile {
     if let Some(node) = f.get("accounts") {
         doc.accounts = named_map(cx, node, NameKind::Account, sections::read_account);
     }
+    if let Some(node) = f.get("stages") {
+        doc.stages = sections::names(cx, node, NameKind::Stage, "stages");
+    }
+    if let Some(node) = f.get("templates") {
+        doc.templates = named_map(cx, node, NameKind::Template, sections::read_template);
+    }
+    if let Some(node) = f.get("tests") {
+        doc.tests = list(cx, node, "a list of tests", sections::read_test);
+    }
     doc
 }
 
@@ -307,8 +316,8 @@ pub(crate) fn one_or_many<T>(
     Some(at(node, OneOrMany(items)))
 }
 
-const PEERS: (&str, &str) = ("a peer", "peers");
-const SERVICES: (&str, &str) = ("a service", "services");
+pub(crate) const PEERS: (&str, &str) = ("a peer", "peers");
+pub(crate) const SERVICES: (&str, &str) = ("a service", "services");
 
 /// A mapping from names to values (address sets, services).
 pub(crate) fn named_map<T>(
@@ -454,6 +463,12 @@ fn read_group(cx: &mut Cx<'_>, node: &Node) -> Option<SecurityGroupDoc> {
     }
     if let Some(n) = f.get("account") {
         g.account = sections::account_name(cx, n);
+    }
+    if let Some(n) = f.get("stage") {
+        g.stage = sections::name(cx, n, NameKind::Stage);
+    }
+    if let Some(n) = f.get("use") {
+        g.uses = sections::names(cx, n, NameKind::Template, "templates");
     }
     for direction in Direction::ALL {
         let Some(n) = f.get(direction.as_str()) else {
@@ -605,7 +620,7 @@ pub(crate) fn read_rule(
     Some(r)
 }
 
-fn description(cx: &mut Cx<'_>, node: &Node) -> Option<Located<Text>> {
+pub(crate) fn description(cx: &mut Cx<'_>, node: &Node) -> Option<Located<Text>> {
     let t = text(cx, node, "description")?;
     let chars = t.value.0.chars().count();
     if chars > MAX_DESCRIPTION_CHARS {
@@ -804,7 +819,7 @@ fn read_protect(cx: &mut Cx<'_>, node: &Node) -> Option<ProtectDoc> {
     Some(p)
 }
 
-fn service_spec(cx: &mut Cx<'_>, node: &Node) -> Option<Located<ServiceSpec>> {
+pub(crate) fn service_spec(cx: &mut Cx<'_>, node: &Node) -> Option<Located<ServiceSpec>> {
     let s = match &node.value {
         Value::Str(s) => s,
         Value::Int(n) => {
@@ -829,7 +844,7 @@ fn service_spec(cx: &mut Cx<'_>, node: &Node) -> Option<Located<ServiceSpec>> {
     }
 }
 
-fn peer_spec(cx: &mut Cx<'_>, node: &Node) -> Option<Located<PeerSpec>> {
+pub(crate) fn peer_spec(cx: &mut Cx<'_>, node: &Node) -> Option<Located<PeerSpec>> {
     let Value::Str(s) = &node.value else {
         cx.wrong_type(
             node,

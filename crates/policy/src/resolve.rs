@@ -11,9 +11,13 @@ use crate::diag::Sink;
 use crate::document::{
     AccountDoc, Located, NamedMap, PeerSpec, PolicyFile, ProtectDoc, ServiceSpec,
 };
-use crate::expand::{Budget, MAX_GROUP_RULES, Names, count, expand_group, members, parts};
+use crate::expand::{
+    Budget, MAX_GROUP_RULES, Names, RuleRef, count, expand_group, members, parts,
+};
 use crate::model::{Account, GroupPolicy, Origin, PolicySet, ProtectSelector};
+use crate::model::Direction;
 use crate::names::{Table, error, origin, thousands};
+use crate::rollout::{Stages, Templates, Users, resolve_test};
 use crate::suggest::did_you_mean;
 
 /// One file after reading, with the path its origins name.
@@ -30,8 +34,19 @@ pub(crate) fn build(files: Vec<ReadFile>, diags: &mut Sink) -> PolicySet {
     let mut groups_docs = Vec::new();
     let mut protect_docs = Vec::new();
     let mut accounts: BTreeMap<String, Account> = BTreeMap::new();
+    let mut stages = Stages::default();
+    let mut templates = Templates::default();
+    let mut test_docs = Vec::new();
     for ReadFile { file, doc } in files {
         define_accounts(&mut accounts, &file, doc.accounts, diags);
+        stages.define(&file, doc.stages, diags);
+        templates.define(&file, doc.templates, diags);
+        test_docs.extend(
+            doc.tests
+                .unwrap_or_default()
+                .into_iter()
+                .map(|t| (Arc::clone(&file), t)),
+        );
         sets.define(&file, doc.addresses, diags);
         services.define(&file, doc.services, diags);
         groups_docs.extend(
@@ -52,12 +67,15 @@ pub(crate) fn build(files: Vec<ReadFile>, diags: &mut Sink) -> PolicySet {
     services.resolve_all(&|n| sets.contains(n).then_some("an address set"), diags);
     let is_service = |n: &str| services.contains(n).then_some("a service");
     let is_set = |n: &str| sets.contains(n).then_some("an address set");
+    templates.check(diags);
     let names = Names {
         sets: &sets,
         services: &services,
         is_service: &is_service,
         is_set: &is_set,
+        templates: &templates.rule_templates,
     };
+    let mut users: Users = BTreeMap::new();
 
     let mut budget = Budget::default();
     let mut groups: Vec<GroupPolicy> = Vec::with_capacity(groups_docs.len());
@@ -66,15 +84,24 @@ pub(crate) fn build(files: Vec<ReadFile>, diags: &mut Sink) -> PolicySet {
     // and the rules they expand to are not all in memory at once.
     for (file, g) in groups_docs {
         let id = g.id.as_ref().map(|id| id.value.as_str());
-        let rules = expand_group(
-            g.ingress.as_deref().unwrap_or_default(),
-            g.egress.as_deref().unwrap_or_default(),
-            id,
-            &file,
-            &names,
-            &mut budget,
-            diags,
-        );
+        // The rules of the templates the group uses come first, then its own.
+        let order = templates.order(g.uses.as_ref(), &file, diags);
+        if let Some(id) = id {
+            for t in &order {
+                users.entry((*t).to_owned()).or_default().insert(id.to_owned());
+            }
+        }
+        let mut refs = templates.rules(&order);
+        for (direction, own) in [(Direction::Ingress, &g.ingress), (Direction::Egress, &g.egress)] {
+            refs.extend(own.iter().flatten().map(|rule| RuleRef {
+                file: &file,
+                direction,
+                rule,
+            }));
+        }
+        let rules = expand_group(&refs, id, &names, &mut budget, diags);
+        drop(refs);
+        let stage = g.stage.as_ref().and_then(|s| stages.check(s, &file, diags));
         let account = g
             .account
             .as_ref()
@@ -104,7 +131,7 @@ pub(crate) fn build(files: Vec<ReadFile>, diags: &mut Sink) -> PolicySet {
                     mode: g.mode.as_ref().map(|m| m.value).unwrap_or_default(),
                     group_type: g.group_type.as_ref().map(|t| t.value),
                     account: account.map(|a| a.value.clone()),
-                    stage: None,
+                    stage,
                     origin: origin(&file, g.pos),
                     rules,
                 });
@@ -117,10 +144,19 @@ pub(crate) fn build(files: Vec<ReadFile>, diags: &mut Sink) -> PolicySet {
         .iter()
         .filter_map(|(file, p)| protect_selector(p, file, &group_origins, &names, diags))
         .collect();
+    let tests = test_docs
+        .iter()
+        .filter_map(|(file, t)| {
+            resolve_test(t, file, &group_origins, &templates, &users, &names, diags)
+        })
+        .collect();
     PolicySet {
         groups,
         protect,
         accounts: accounts.into_values().collect(),
+        stages: stages.into_list(),
+        templates: templates.into_model(&users),
+        tests,
     }
 }
 

@@ -167,8 +167,42 @@ fn listing(set: &PolicySet) -> String {
             if let Some(li) = &r.lint_ignore {
                 let _ = write!(out, " lint_ignore {} ({:?})", li.codes.join(","), li.reason);
             }
+            if let Some(t) = set.template_of(r) {
+                let _ = write!(out, " template {}", t.name);
+            }
             out.push('\n');
         }
+    }
+    if !set.stages.is_empty() {
+        let _ = writeln!(out, "stages {}", set.stages.join(", "));
+    }
+    for t in &set.templates {
+        let rules: Vec<String> = t.rules.iter().map(|o| format!("{}:{}", o.line, o.column)).collect();
+        let _ = writeln!(
+            out,
+            "template {} at {} rules [{}] groups [{}]",
+            t.name,
+            t.origin,
+            rules.join(", "),
+            t.groups.join(", ")
+        );
+    }
+    for t in &set.tests {
+        let peers: Vec<String> = t.peers.iter().map(ToString::to_string).collect();
+        let services: Vec<String> = t.services.iter().map(ToString::to_string).collect();
+        let _ = writeln!(
+            out,
+            "test {:?} at {} {:?} groups [{}] {} {} [{}] on [{}] expect {}",
+            t.name,
+            t.origin,
+            t.target,
+            t.groups.join(", "),
+            t.direction,
+            t.direction.peer_word(),
+            peers.join(", "),
+            services.join(", "),
+            t.expect.as_str()
+        );
     }
     for a in &set.accounts {
         let _ = write!(out, "account {} profile {:?}", a.name, a.profile);
