@@ -17,6 +17,7 @@ mod interrupt;
 mod lint;
 mod lock;
 mod plan;
+mod policy_test;
 mod ram_policy;
 mod roles;
 mod shard;

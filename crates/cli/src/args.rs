@@ -188,6 +188,8 @@ pub enum Command {
     Apply(crate::commands::apply::ApplyArgs),
     /// Check live rules against the policies: exit 0 in sync, 2 drift, 1 error.
     Drift(crate::commands::drift::DriftArgs),
+    /// Check the policies' tests: does every flow get the expected answer?
+    Test(crate::commands::test::TestArgs),
     /// Would ECS allow this flow, and which rule decides it?
     Explain(crate::commands::explain::ExplainArgs),
     /// Write live groups as a policy, Terraform HCL, a ROS template or CSV.

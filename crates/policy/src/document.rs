@@ -564,14 +564,8 @@ mod tests {
         assert_eq!(properties(&s["$defs"]["Rule"]), keys(PolicyRuleDoc::KEYS));
         assert_eq!(properties(&s["$defs"]["Protect"]), keys(ProtectDoc::KEYS));
         assert_eq!(properties(&s["$defs"]["Account"]), keys(AccountDoc::KEYS));
-        assert_eq!(
-            properties(&s["$defs"]["Template"]),
-            keys(TemplateDoc::KEYS)
-        );
-        assert_eq!(
-            properties(&s["$defs"]["Test"]),
-            keys(TestDoc::KEYS)
-        );
+        assert_eq!(properties(&s["$defs"]["Template"]), keys(TemplateDoc::KEYS));
+        assert_eq!(properties(&s["$defs"]["Test"]), keys(TestDoc::KEYS));
     }
 
     #[test]

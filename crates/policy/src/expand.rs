@@ -349,9 +349,10 @@ fn expand_rule(
         } else if first_template.is_some() || this_template.is_some() {
             // A template's rule is expanded once for every group using it:
             // name the group, and the template of the first rule.
-            let group = g
-                .id
-                .map_or_else(|| "the group".to_owned(), |id| format!("security group {id}"));
+            let group = g.id.map_or_else(
+                || "the group".to_owned(),
+                |id| format!("security group {id}"),
+            );
             (
                 format!("duplicate rule `{key}`{more} in {group}"),
                 format!(

@@ -18,8 +18,8 @@ pub mod lint;
 mod literal;
 mod load;
 pub mod model;
-pub mod policy_tests;
 mod names;
+pub mod policy_tests;
 mod read;
 mod render;
 mod resolve;
@@ -36,7 +36,6 @@ pub use model::{
     Account, CidrError, DesiredRule, Direction, GroupPolicy, GroupType, InnerAccessPolicy,
     LintIgnore, LiveGroup, LiveRule, Mode, NicType, Origin, Peer, PolicySet, PortRange,
     PortRangeError, ProtectSelector, Protocol, Rule, RuleKey, ServiceAtom, Template, UnmodeledRule,
-    Verdict,
-    parse_cidr_lenient, parse_cidr_strict,
+    Verdict, parse_cidr_lenient, parse_cidr_strict,
 };
 pub use render::{RenderError, render_policy_yaml};

@@ -170,8 +170,11 @@ pub fn run_test(set: &PolicySet, test: &PolicyTest, today: jiff::civil::Date) ->
             // Loading only resolves tests to groups it loaded.
             continue;
         };
-        let desired: Vec<&crate::model::DesiredRule> =
-            group.rules.iter().filter(|r| !r.is_expired(today)).collect();
+        let desired: Vec<&crate::model::DesiredRule> = group
+            .rules
+            .iter()
+            .filter(|r| !r.is_expired(today))
+            .collect();
         let rules: Vec<&crate::model::Rule> = desired.iter().map(|r| &r.rule).collect();
         let group_type = group.group_type.unwrap_or_default();
         let defaults = Defaults::of(group_type);
@@ -181,17 +184,12 @@ pub fn run_test(set: &PolicySet, test: &PolicyTest, today: jiff::civil::Date) ->
                 let decided_by = match rule {
                     Some(r) => {
                         // `rules` holds references into `desired`, in order.
-                        let d = desired
-                            .iter()
-                            .find(|d| std::ptr::eq(&d.rule, r))
-                            .copied();
+                        let d = desired.iter().find(|d| std::ptr::eq(&d.rule, r)).copied();
                         DecidedBy::Rule {
                             rule: r.key.to_string(),
                             priority: r.priority,
                             origin: d.map(|d| d.origin.clone()).unwrap_or_default(),
-                            template: d
-                                .and_then(|d| set.template_of(d))
-                                .map(|t| t.name.clone()),
+                            template: d.and_then(|d| set.template_of(d)).map(|t| t.name.clone()),
                         }
                     }
                     None => DecidedBy::Default { group_type },

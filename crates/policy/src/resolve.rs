@@ -11,11 +11,9 @@ use crate::diag::Sink;
 use crate::document::{
     AccountDoc, Located, NamedMap, PeerSpec, PolicyFile, ProtectDoc, ServiceSpec,
 };
-use crate::expand::{
-    Budget, MAX_GROUP_RULES, Names, RuleRef, count, expand_group, members, parts,
-};
-use crate::model::{Account, GroupPolicy, Origin, PolicySet, ProtectSelector};
+use crate::expand::{Budget, MAX_GROUP_RULES, Names, RuleRef, count, expand_group, members, parts};
 use crate::model::Direction;
+use crate::model::{Account, GroupPolicy, Origin, PolicySet, ProtectSelector};
 use crate::names::{Table, error, origin, thousands};
 use crate::rollout::{Stages, Templates, Users, resolve_test};
 use crate::suggest::did_you_mean;
@@ -88,11 +86,17 @@ pub(crate) fn build(files: Vec<ReadFile>, diags: &mut Sink) -> PolicySet {
         let order = templates.order(g.uses.as_ref(), &file, diags);
         if let Some(id) = id {
             for t in &order {
-                users.entry((*t).to_owned()).or_default().insert(id.to_owned());
+                users
+                    .entry((*t).to_owned())
+                    .or_default()
+                    .insert(id.to_owned());
             }
         }
         let mut refs = templates.rules(&order);
-        for (direction, own) in [(Direction::Ingress, &g.ingress), (Direction::Egress, &g.egress)] {
+        for (direction, own) in [
+            (Direction::Ingress, &g.ingress),
+            (Direction::Egress, &g.egress),
+        ] {
             refs.extend(own.iter().flatten().map(|rule| RuleRef {
                 file: &file,
                 direction,

@@ -61,7 +61,11 @@ impl Stages {
         file: &Arc<str>,
         diags: &mut Sink,
     ) -> Option<String> {
-        let list = self.list.as_ref().map(|(l, _)| l.as_slice()).unwrap_or_default();
+        let list = self
+            .list
+            .as_ref()
+            .map(|(l, _)| l.as_slice())
+            .unwrap_or_default();
         if list.contains(&stage.value) {
             return Some(stage.value.clone());
         }
@@ -108,7 +112,12 @@ pub(crate) struct Templates {
 pub(crate) type Users = BTreeMap<String, BTreeSet<String>>;
 
 impl Templates {
-    pub fn define(&mut self, file: &Arc<str>, doc: Option<NamedMap<TemplateDoc>>, diags: &mut Sink) {
+    pub fn define(
+        &mut self,
+        file: &Arc<str>,
+        doc: Option<NamedMap<TemplateDoc>>,
+        diags: &mut Sink,
+    ) {
         for (name, t) in doc.map(|m| m.0).unwrap_or_default() {
             let at = origin(file, name.pos);
             if let Some(first) = self.by_name.get(&name.value) {
@@ -186,13 +195,14 @@ impl Templates {
                         self.by_name.keys(),
                         diags,
                     ),
-                    Some((key, _)) => match state.get(key.as_str()) {
-                        Some(State::Open) => {
-                            let from = stack.iter().position(|(n, _)| *n == key.as_str());
-                            let path: Vec<&str> = from
-                                .map(|i| stack[i..].iter().map(|(n, _)| *n).collect())
-                                .unwrap_or_default();
-                            error(
+                    Some((key, _)) => {
+                        match state.get(key.as_str()) {
+                            Some(State::Open) => {
+                                let from = stack.iter().position(|(n, _)| *n == key.as_str());
+                                let path: Vec<&str> = from
+                                    .map(|i| stack[i..].iter().map(|(n, _)| *n).collect())
+                                    .unwrap_or_default();
+                                error(
                                 diags,
                                 origin(file, used.pos),
                                 codes::TEMPLATE_CYCLE,
@@ -202,13 +212,14 @@ impl Templates {
                                 ),
                                 Some("a template may use others, but never itself; remove one `use`".to_owned()),
                             );
+                            }
+                            Some(State::Done) => {}
+                            None => {
+                                state.insert(key, State::Open);
+                                stack.push((key, 0));
+                            }
                         }
-                        Some(State::Done) => {}
-                        None => {
-                            state.insert(key, State::Open);
-                            stack.push((key, 0));
-                        }
-                    },
+                    }
                 }
             }
         }
@@ -247,7 +258,9 @@ impl Templates {
     pub fn rules<'a>(&'a self, order: &[&str]) -> Vec<RuleRef<'a>> {
         let mut out = Vec::new();
         for t in order {
-            let Some(d) = self.by_name.get(*t) else { continue };
+            let Some(d) = self.by_name.get(*t) else {
+                continue;
+            };
             let Some(doc) = &d.doc else { continue };
             for (direction, rules) in [
                 (Direction::Ingress, &doc.ingress),
@@ -315,7 +328,9 @@ fn unknown_template<'a>(
 ) {
     let known: Vec<&str> = known.map(String::as_str).collect();
     let hint = if known.is_empty() {
-        format!("define it under a top-level `templates:`, e.g. `templates: {{{name}: {{ingress: [...]}}}}`")
+        format!(
+            "define it under a top-level `templates:`, e.g. `templates: {{{name}: {{ingress: [...]}}}}`"
+        )
     } else {
         did_you_mean(name, known.iter().copied())
             .unwrap_or_else(|| format!("the templates defined are: {}", known.join(", ")))
@@ -347,13 +362,18 @@ pub(crate) fn resolve_test(
             Some((TestTarget::Group(g.value.clone()), vec![g.value.clone()]))
         }
         (Some(g), None) => {
-            let hint = did_you_mean(&g.value, groups.keys().map(String::as_str))
-                .unwrap_or_else(|| "a test evaluates a group the loaded policies define".to_owned());
+            let hint =
+                did_you_mean(&g.value, groups.keys().map(String::as_str)).unwrap_or_else(|| {
+                    "a test evaluates a group the loaded policies define".to_owned()
+                });
             error(
                 diags,
                 origin(file, g.pos),
                 codes::TEST_WITHOUT_GROUP,
-                format!("test names the group {}, which no loaded policy defines", g.value),
+                format!(
+                    "test names the group {}, which no loaded policy defines",
+                    g.value
+                ),
                 Some(hint),
             );
             None
@@ -374,7 +394,10 @@ pub(crate) fn resolve_test(
                     diags,
                     origin(file, name.pos),
                     codes::TEST_WITHOUT_GROUP,
-                    format!("test names the template {}, which no group uses", name.value),
+                    format!(
+                        "test names the template {}, which no group uses",
+                        name.value
+                    ),
                     Some(format!(
                         "add `use: [{}]` to the groups it should hold for, or name a group with `group:`",
                         name.value

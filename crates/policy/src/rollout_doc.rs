@@ -7,8 +7,8 @@
 use schemars::{JsonSchema, Schema};
 
 use crate::document::{
-    Located, NAME_PATTERN, OneOrMany, PeerSpec, PolicyRuleDoc, ServiceSpec, Text,
-    egress_items, ingress_items,
+    Located, NAME_PATTERN, OneOrMany, PeerSpec, PolicyRuleDoc, ServiceSpec, Text, egress_items,
+    ingress_items,
 };
 use crate::yaml::Pos;
 

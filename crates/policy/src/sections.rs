@@ -112,7 +112,11 @@ fn endpoint(cx: &mut Cx<'_>, node: &Node) -> Option<Located<String>> {
 
 /// One name of `kind` (a stage, a template).
 pub(crate) fn name(cx: &mut Cx<'_>, node: &Node, kind: NameKind) -> Option<Located<String>> {
-    let s = string(cx, node, &format!("{} name", crate::names::article(kind.as_str())))?;
+    let s = string(
+        cx,
+        node,
+        &format!("{} name", crate::names::article(kind.as_str())),
+    )?;
     match literal::name(&s.value, kind) {
         Ok(()) => Some(s),
         Err(p) => {
@@ -136,7 +140,9 @@ pub(crate) fn names(
                 node.pos,
                 codes::EMPTY_LIST,
                 format!("empty list of {plural}"),
-                Some(format!("name at least one of the {plural}, or remove the key")),
+                Some(format!(
+                    "name at least one of the {plural}, or remove the key"
+                )),
             );
             return None;
         }

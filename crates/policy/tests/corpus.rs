@@ -177,7 +177,11 @@ fn listing(set: &PolicySet) -> String {
         let _ = writeln!(out, "stages {}", set.stages.join(", "));
     }
     for t in &set.templates {
-        let rules: Vec<String> = t.rules.iter().map(|o| format!("{}:{}", o.line, o.column)).collect();
+        let rules: Vec<String> = t
+            .rules
+            .iter()
+            .map(|o| format!("{}:{}", o.line, o.column))
+            .collect();
         let _ = writeln!(
             out,
             "template {} at {} rules [{}] groups [{}]",

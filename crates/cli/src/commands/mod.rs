@@ -10,6 +10,7 @@ pub mod lint;
 pub mod plan;
 pub mod ram_policy;
 pub mod report;
+pub mod test;
 pub mod unlock;
 pub mod validate;
 
@@ -25,6 +26,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Validate(args) => validate::run(&args),
         Command::Lint(args) => lint::run(&args),
+        Command::Test(args) => test::run(&args),
         Command::Plan(args) => plan::run(&cli.global, &args),
         Command::Apply(args) => apply::run(&cli.global, &args),
         Command::Drift(args) => drift::run(&cli.global, &args),
