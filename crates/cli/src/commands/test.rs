@@ -52,7 +52,7 @@ pub fn run(args: &TestArgs) -> anyhow::Result<Exit> {
         }
     };
     let report = run_tests(&set, today);
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::stdout();
     match args.format {
         TestFormat::Text => out
             .write_all(render_test_report(&report).as_bytes())
