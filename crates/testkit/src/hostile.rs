@@ -161,6 +161,9 @@ pub fn cases() -> Vec<Case> {
     ]
 }
 
+/// Writes a generated input for a test or benchmark. A scratch directory the
+/// caller just made that cannot be written is a broken test machine, not an
+/// input moat must handle, so it stops the test with the path and the cause.
 fn write(path: impl AsRef<Path>, text: &str) -> usize {
     let path = path.as_ref();
     std::fs::write(path, text).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
