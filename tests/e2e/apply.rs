@@ -3,14 +3,15 @@
 //! roll back, a second apply that does nothing, and a process killed with
 //! SIGKILL midway that a second run finishes.
 
-use std::fmt::Write as _;
 use std::io::Write as _;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use moat_emulator::{FaultConfig, SeedGroup};
 
-use crate::cloud::{at, cloud_env, emulator, emulator_with, mutating_calls, with_examples};
+use crate::cloud::{
+    at, cloud_env, emulator, emulator_with, many_rules, mutating_calls, with_examples,
+};
 
 const FIVE_GROUPS: &str = "Apply complete: 5 added, 5 changed, 5 removed in 5 groups";
 
@@ -278,27 +279,10 @@ fn an_apply_killed_midway_is_finished_by_the_next_run() {
         };
     });
     let groups = 12;
-    let mut policy = String::from("version: 1\nsecurity_groups:\n");
-    let mut seeds = Vec::new();
-    for g in 0..groups {
-        let id = format!("sg-bp1e2ekill{g:08}");
-        seeds.push(SeedGroup::new("cn-hangzhou", &id).vpc_id("vpc-e2e"));
-        let _ = writeln!(
-            policy,
-            "  - id: {id}\n    region: cn-hangzhou\n    ingress:"
-        );
-        for r in 0..150 {
-            let _ = writeln!(
-                policy,
-                "      - {{description: rule {r}, allow: tcp/{}, from: 10.{g}.{}.0/24}}",
-                1000 + r,
-                r % 250
-            );
-        }
-    }
-    handle.emulator().seed_groups(seeds).expect("seeding");
-    let (env, endpoint) = cloud_env(&handle);
-    env.write("many.yaml", &policy);
+    let ids: Vec<String> = (0..groups)
+        .map(|g| format!("sg-bp1e2ekill{g:08}"))
+        .collect();
+    let (env, endpoint) = many_rules(&handle, &ids);
 
     let mut child = env
         .command(env!("CARGO_BIN_EXE_moat"))

@@ -1,7 +1,9 @@
 //! What the tests that talk to a cloud share: the example policies in a
 //! scratch directory, an emulator with known keys, and call counts.
 
-use moat_emulator::{AccessKey, EmulatorConfig, EmulatorHandle};
+use std::fmt::Write as _;
+
+use moat_emulator::{AccessKey, EmulatorConfig, EmulatorHandle, SeedGroup};
 use moat_policy::{Direction, NicType, Peer, PortRange, Protocol, Rule, RuleKey, Verdict};
 
 use crate::common::{Run, TestEnv, repo_root};
@@ -27,6 +29,33 @@ pub fn with_examples() -> TestEnv {
         );
     }
     env
+}
+
+/// Seeds `handle` with an empty group per id and writes `many.yaml`, a
+/// policy giving each of them 150 rules (two authorize calls per group),
+/// for the tests that need an apply still working when they act on it.
+pub fn many_rules(handle: &EmulatorHandle, ids: &[String]) -> (TestEnv, String) {
+    let mut policy = String::from("version: 1\nsecurity_groups:\n");
+    let mut seeds = Vec::new();
+    for (g, id) in ids.iter().enumerate() {
+        seeds.push(SeedGroup::new("cn-hangzhou", id).vpc_id("vpc-e2e"));
+        let _ = writeln!(
+            policy,
+            "  - id: {id}\n    region: cn-hangzhou\n    ingress:"
+        );
+        for r in 0..150 {
+            let _ = writeln!(
+                policy,
+                "      - {{description: rule {r}, allow: tcp/{}, from: 10.{g}.{}.0/24}}",
+                1000 + r,
+                r % 250
+            );
+        }
+    }
+    handle.emulator().seed_groups(seeds).expect("seeding");
+    let (env, endpoint) = cloud_env(handle);
+    env.write("many.yaml", &policy);
+    (env, endpoint)
 }
 
 /// An environment whose credentials are those the emulator accepts.

@@ -2,15 +2,14 @@
 //! was done and the printed plan not even flushed. Against a slow emulator,
 //! the test sends real signals to the real binary.
 
-use std::fmt::Write as _;
 use std::io::{Read, Write as _};
 use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use moat_emulator::{FaultConfig, SeedGroup};
+use moat_emulator::FaultConfig;
 
-use crate::cloud::{at, cloud_env, emulator_with, mutating_calls};
+use crate::cloud::{at, emulator_with, many_rules, mutating_calls};
 use crate::common::TestEnv;
 
 /// Twelve empty groups, each wanting 150 rules: two authorize calls per
@@ -22,27 +21,8 @@ fn slow_cloud() -> (moat_emulator::EmulatorHandle, TestEnv, String) {
             ..FaultConfig::default()
         };
     });
-    let mut policy = String::from("version: 1\nsecurity_groups:\n");
-    let mut seeds = Vec::new();
-    for g in 0..12 {
-        let id = format!("sg-bp1e2eint{g:09}");
-        seeds.push(SeedGroup::new("cn-hangzhou", &id).vpc_id("vpc-e2e"));
-        let _ = writeln!(
-            policy,
-            "  - id: {id}\n    region: cn-hangzhou\n    ingress:"
-        );
-        for r in 0..150 {
-            let _ = writeln!(
-                policy,
-                "      - {{description: rule {r}, allow: tcp/{}, from: 10.{g}.{}.0/24}}",
-                1000 + r,
-                r % 250
-            );
-        }
-    }
-    handle.emulator().seed_groups(seeds).expect("seeding");
-    let (env, endpoint) = cloud_env(&handle);
-    env.write("many.yaml", &policy);
+    let ids: Vec<String> = (0..12).map(|g| format!("sg-bp1e2eint{g:09}")).collect();
+    let (env, endpoint) = many_rules(&handle, &ids);
     (handle, env, endpoint)
 }
 

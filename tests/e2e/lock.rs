@@ -3,13 +3,14 @@
 //! (a `moat:lock` tag) and one that finds another's lease refuses before
 //! any rule change; `moat unlock` removes a lease left behind.
 
-use std::fmt::Write as _;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
 use moat_emulator::{EmulatorHandle, FaultConfig, SeedGroup};
 
-use crate::cloud::{at, cloud_env, emulator, emulator_with, lock_calls, mutating_calls};
+use crate::cloud::{
+    at, cloud_env, emulator, emulator_with, lock_calls, many_rules, mutating_calls,
+};
 use crate::common::TestEnv;
 
 const GROUPS: usize = 6;
@@ -27,27 +28,8 @@ fn slow_cloud() -> (EmulatorHandle, TestEnv, String) {
             ..FaultConfig::default()
         };
     });
-    let mut policy = String::from("version: 1\nsecurity_groups:\n");
-    let mut seeds = Vec::new();
-    for g in 0..GROUPS {
-        let id = group_id(g);
-        seeds.push(SeedGroup::new("cn-hangzhou", &id).vpc_id("vpc-e2e"));
-        let _ = writeln!(
-            policy,
-            "  - id: {id}\n    region: cn-hangzhou\n    ingress:"
-        );
-        for r in 0..150 {
-            let _ = writeln!(
-                policy,
-                "      - {{description: rule {r}, allow: tcp/{}, from: 10.{g}.{}.0/24}}",
-                1000 + r,
-                r % 250
-            );
-        }
-    }
-    handle.emulator().seed_groups(seeds).expect("seeding");
-    let (env, endpoint) = cloud_env(&handle);
-    env.write("many.yaml", &policy);
+    let ids: Vec<String> = (0..GROUPS).map(group_id).collect();
+    let (env, endpoint) = many_rules(&handle, &ids);
     (handle, env, endpoint)
 }
 
