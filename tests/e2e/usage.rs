@@ -38,3 +38,40 @@ fn global_flags_work_before_and_after_the_subcommand() {
         assert_eq!(run.code, Some(0), "{args:?}: {}", run.snapshot());
     }
 }
+
+#[test]
+fn what_to_type_next_is_a_hint_under_the_error_chosen_by_the_cli() {
+    // The client's error says what is wrong; the flag that allows it is
+    // the command line's to name, on a hint line of its own.
+    let env = TestEnv::new();
+    let policy = env.write(
+        "p.yaml",
+        "version: 1\nsecurity_groups:\n  - id: sg-bp1aaaaaaaaaaaaaaaaa\n    region: cn-hangzhou\n    ingress: []\n",
+    );
+    let run = env.run(&[
+        "plan",
+        policy.to_str().unwrap(),
+        "--endpoint",
+        // Refused before any connection is tried.
+        "http://moat-test.invalid:9",
+        "--access-key-id",
+        "id",
+        "--access-key-secret",
+        "secret",
+    ]);
+    run.expect_code(1);
+    let error = run
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or("");
+    assert!(
+        error.contains("not a loopback address"),
+        "{}",
+        run.snapshot()
+    );
+    assert!(!error.contains("--insecure-http"), "{}", run.snapshot());
+    run.expect_stderr(
+        "\nhint: use https, or allow plain http to this host explicitly with --insecure-http\n",
+    );
+}

@@ -306,9 +306,7 @@ pub enum ConfigError {
     InvalidEndpoint { endpoint: String },
     #[error("endpoint {endpoint:?} uses scheme {scheme:?}; only https and http are supported")]
     UnsupportedScheme { endpoint: String, scheme: String },
-    #[error(
-        "endpoint {endpoint:?} uses plain http to a host that is not a loopback address; use https, or allow it explicitly with --insecure-http"
-    )]
+    #[error("endpoint {endpoint:?} uses plain http to a host that is not a loopback address")]
     PlainHttpNotLoopback { endpoint: String },
     #[error("max_rps {value} must be a positive number")]
     InvalidRate { value: f64 },

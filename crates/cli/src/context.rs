@@ -17,7 +17,7 @@ use moat_exec::{Reader, Session, SessionOptions};
 use moat_policy::PolicySet;
 
 use crate::args::CloudArgs;
-use crate::exit::Exit;
+use crate::exit::{Exit, Hinted};
 
 /// Where `--local` keeps the local cloud, relative to the working directory.
 pub const LOCAL_STATE: &str = ".moat/local-cloud.json";
@@ -106,7 +106,11 @@ impl Cloud {
             .or(found.region.as_deref())
             .map(str::to_owned);
         let Some(region) = region else {
-            bail!("no region: pass --region (or set ALIBABA_CLOUD_REGION_ID)");
+            return Err(Hinted::new(
+                "no region: the policies name none",
+                "pass --region (or set ALIBABA_CLOUD_REGION_ID)",
+            )
+            .into());
         };
         let mut config = ClientConfig::new(region, found.provider);
         config.endpoint.clone_from(&cloud.endpoint);
@@ -218,7 +222,7 @@ mod tests {
     use moat_aliyun::RateMode;
 
     use super::*;
-    use crate::args::{Cli, Command};
+    use crate::cli::{Cli, Command};
 
     fn mode(flags: &[&str], local: bool) -> RateMode {
         let cli = Cli::try_parse_from(["moat", "plan", "p.yaml"].iter().chain(flags))

@@ -4,8 +4,10 @@
 
 use std::io::Write;
 
-use moat_diff::PlanError;
+use moat_aliyun::{ConfigError, CredentialError};
+use moat_diff::{MergeError, PlanError, ShardSetError};
 use moat_exec::{GuardError, GuardProblem, PreflightError};
+use moat_interchange::ErrorKind as ImportErrorKind;
 
 /// Exit codes, the same for every command (DESIGN 2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,9 +47,53 @@ pub fn report(err: &anyhow::Error) -> Exit {
     Exit::Error
 }
 
+/// An error the CLI raises itself, with what to do about it as data.
+#[derive(Debug)]
+pub struct Hinted {
+    pub message: String,
+    pub hints: Vec<String>,
+}
+
+impl Hinted {
+    pub fn new(message: impl Into<String>, hint: impl Into<String>) -> Hinted {
+        Hinted {
+            message: message.into(),
+            hints: vec![hint.into()],
+        }
+    }
+}
+
+impl std::fmt::Display for Hinted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Hinted {}
+
 /// What to do about `err`, from the first cause moat knows.
 pub fn hints(err: &anyhow::Error) -> Vec<String> {
     for cause in err.chain() {
+        if let Some(h) = cause.downcast_ref::<Hinted>() {
+            return h.hints.clone();
+        }
+        if let Some(e) = cause.downcast_ref::<ConfigError>() {
+            return config_hint(e).into_iter().collect();
+        }
+        if let Some(CredentialError::StsEndpoint(e)) = cause.downcast_ref::<CredentialError>() {
+            return config_hint(e).into_iter().collect();
+        }
+        // `MergeError::Shards` is transparent: the shard error is not a
+        // cause of its own in the chain.
+        let shards = match cause.downcast_ref::<MergeError>() {
+            Some(MergeError::Shards(e)) => Some(e),
+            _ => cause.downcast_ref::<ShardSetError>(),
+        };
+        if let Some(ShardSetError::Unsharded { .. }) = shards {
+            return vec![
+                "merge the reports of one matrix of runs, each with its own --shard K/N".to_owned(),
+            ];
+        }
         if let Some(e) = cause.downcast_ref::<PreflightError>() {
             return match e {
                 PreflightError::Stale(_) => vec![stale_hint()],
@@ -72,6 +118,30 @@ pub fn hints(err: &anyhow::Error) -> Vec<String> {
         }
     }
     Vec::new()
+}
+
+fn config_hint(e: &ConfigError) -> Option<String> {
+    match e {
+        ConfigError::PlainHttpNotLoopback { .. } => Some(
+            "use https, or allow plain http to this host explicitly with --insecure-http"
+                .to_owned(),
+        ),
+        _ => None,
+    }
+}
+
+/// What to do about one problem of an import, when a flag solves it.
+pub fn import_hint(kind: &ImportErrorKind) -> Option<String> {
+    match kind {
+        ImportErrorKind::Unresolved { target, .. } => Some(format!(
+            "for a security group, pass --group-id {target}=sg-..."
+        )),
+        ImportErrorKind::CreatedGroup { logical_id } => {
+            Some(format!("pass --group-id {logical_id}=sg-..."))
+        }
+        ImportErrorKind::NoRegion { .. } => Some("pass --region".to_owned()),
+        _ => None,
+    }
 }
 
 fn stale_hint() -> String {

@@ -6,6 +6,7 @@
 //! only decides what to call and where output goes.
 
 mod args;
+mod cli;
 mod commands;
 mod context;
 mod exit;
@@ -13,18 +14,19 @@ mod interrupt;
 mod local;
 mod output;
 mod planning;
+mod shared;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = match args::Cli::try_parse_from(args::hoist(std::env::args_os().collect())) {
+    let cli = match cli::Cli::try_parse_from(cli::hoist(std::env::args_os().collect())) {
         Ok(cli) => cli,
         Err(err) => return exit::usage(&err),
     };
     output::init_tracing(&cli.global);
-    let code = match commands::run(cli) {
+    let code = match cli::run(cli) {
         Ok(code) => code,
         Err(err) => exit::report(&err),
     };

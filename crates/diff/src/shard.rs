@@ -138,7 +138,7 @@ pub enum ShardSetError {
         b: Shard,
         second: String,
     },
-    #[error("{first} is a whole run (no --shard) and cannot be merged with {second}")]
+    #[error("{first} is a whole run, not a shard, and cannot be merged with {second}")]
     Unsharded { first: String, second: String },
     #[error("group {id} ({region}) is in both {first} and {second}")]
     SameGroup {

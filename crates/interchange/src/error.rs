@@ -211,15 +211,13 @@ pub enum ErrorKind {
     Priority { field: String, value: String },
     #[error("{field} {value:?} is not a security group id (sg-...)")]
     GroupId { field: String, value: String },
-    #[error(
-        "{field} is {function} of {target:?}, which moat cannot resolve; pass --group-id {target}=sg-... for a security group"
-    )]
+    #[error("{field} is {function} of {target:?}, which moat cannot resolve")]
     Unresolved {
         field: String,
         function: &'static str,
         target: String,
     },
-    #[error("group {group} has no region: the input does not say, and no --region was given")]
+    #[error("group {group} has no region: the input does not say, and none was given")]
     NoRegion { group: String },
     #[error("group {group} is in region {first} and in region {second}")]
     TwoRegions {
@@ -267,9 +265,7 @@ pub enum ErrorKind {
     NicTypePeer { peer: String },
     #[error("{field} uses {function}, which moat cannot evaluate; write the value out")]
     Function { field: String, function: String },
-    #[error(
-        "the group is created by the stack, so its id is not in the template; pass --group-id {logical_id}=sg-..."
-    )]
+    #[error("the group is created by the stack, so its id is not in the template")]
     CreatedGroup { logical_id: String },
     #[error("the imported rules do not make a valid policy: {message}")]
     Policy { message: String },

@@ -249,7 +249,7 @@ impl StopSignals {
 mod tests {
     use clap::Parser as _;
 
-    use crate::args::{Cli, Command};
+    use crate::cli::{Cli, Command};
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("moat").chain(args.iter().copied()))

@@ -13,7 +13,7 @@ use moat_exec::{GroupRef, read_groups};
 use crate::args::CloudArgs;
 use crate::context::{Cloud, runtime};
 use crate::exit::Exit;
-use crate::planning::write_atomically;
+use crate::shared::write_atomically;
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {

@@ -14,7 +14,7 @@ use moat_interchange::{ImportErrors, ImportOptions, Imported};
 use moat_policy::Mode;
 
 use crate::exit::Exit;
-use crate::planning::write_atomically;
+use crate::shared::write_atomically;
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
@@ -171,6 +171,9 @@ fn report(errors: &ImportErrors) -> Exit {
             source = s.source();
         }
         let _ = writeln!(stderr);
+        if let Some(hint) = crate::exit::import_hint(&e.kind) {
+            let _ = writeln!(stderr, "hint: {hint}");
+        }
     }
     let _ = writeln!(stderr, "nothing was written");
     Exit::Error

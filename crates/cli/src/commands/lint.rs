@@ -19,9 +19,9 @@ use moat_policy::lint::{Report, Summary, reports};
 use serde_json::json;
 
 use crate::args::PolicyPaths;
-use crate::commands::validate::{ValidateFormat, report_invalid};
 use crate::exit::Exit;
 use crate::output::plural;
+use crate::shared::{DiagnosticsForm, report_invalid};
 
 /// Version of the JSON output's shape; bumped on any incompatible change.
 const JSON_SCHEMA_VERSION: u32 = 1;
@@ -50,10 +50,10 @@ pub fn run(args: &LintArgs) -> anyhow::Result<Exit> {
         Ok(set) => set,
         Err(diags) => {
             let format = match args.format {
-                LintFormat::Text => ValidateFormat::Text,
-                LintFormat::Json => ValidateFormat::Json,
+                LintFormat::Text => DiagnosticsForm::Text,
+                LintFormat::Json => DiagnosticsForm::Json,
             };
-            return report_invalid(diags, format);
+            return report_invalid(&diags, format);
         }
     };
     let findings = moat_policy::lint::lint(&set, today);

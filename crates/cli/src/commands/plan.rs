@@ -15,8 +15,9 @@ use crate::context::{Cloud, load_policies, runtime};
 use crate::exit::Exit;
 use crate::planning::{
     DEFAULT_JOURNAL, DiffFlags, ShardArgs, SigningArgs, make_plan, note_missing, plan_key,
-    region_hint, render_options, write_atomically,
+    region_hint, render_options,
 };
+use crate::shared::write_atomically;
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {

@@ -18,8 +18,8 @@ use moat_policy::policy_tests::{TestReport, render_test_report, run_tests};
 use serde_json::json;
 
 use crate::args::PolicyPaths;
-use crate::commands::validate::{ValidateFormat, report_invalid};
 use crate::exit::Exit;
+use crate::shared::{DiagnosticsForm, report_invalid};
 
 /// Version of the JSON output's shape; bumped on any incompatible change.
 const JSON_SCHEMA_VERSION: u32 = 1;
@@ -45,10 +45,10 @@ pub fn run(args: &TestArgs) -> anyhow::Result<Exit> {
         Ok(set) => set,
         Err(diags) => {
             let format = match args.format {
-                TestFormat::Text => ValidateFormat::Text,
-                TestFormat::Json => ValidateFormat::Json,
+                TestFormat::Text => DiagnosticsForm::Text,
+                TestFormat::Json => DiagnosticsForm::Json,
             };
-            return report_invalid(diags, format);
+            return report_invalid(&diags, format);
         }
     };
     let report = run_tests(&set, today);

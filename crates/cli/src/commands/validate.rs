@@ -5,7 +5,6 @@
 //! otherwise every diagnostic on stderr (`file:line:col: error[CODE]: ...`
 //! with its hint) and a count. JSON form: one object on stdout either way.
 
-use std::collections::BTreeSet;
 use std::io::Write;
 
 use anyhow::Context as _;
@@ -16,6 +15,7 @@ use serde_json::json;
 use crate::args::PolicyPaths;
 use crate::exit::Exit;
 use crate::output::plural;
+use crate::shared::{DiagnosticsForm, report_invalid};
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
@@ -65,16 +65,6 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<Exit> {
     }
 }
 
-/// Reports policies that failed to load, as `moat validate` does; the exit
-/// code is the error one. Other commands that load policies use this.
-pub(crate) fn report_invalid(diags: Diagnostics, format: ValidateFormat) -> anyhow::Result<Exit> {
-    let result = Err(diags);
-    match format {
-        ValidateFormat::Text => text(&result),
-        ValidateFormat::Json => json(&result),
-    }
-}
-
 fn text(result: &Result<Summary, Diagnostics>) -> anyhow::Result<Exit> {
     match result {
         Ok(s) => {
@@ -90,39 +80,24 @@ fn text(result: &Result<Summary, Diagnostics>) -> anyhow::Result<Exit> {
             .context("writing to stdout")?;
             Ok(Exit::Ok)
         }
-        Err(diags) => {
-            let mut err = std::io::stderr().lock();
-            moat_policy::render_text(diags.iter(), &mut err).context("writing to stderr")?;
-            let files: BTreeSet<&str> = diags.iter().map(|d| &*d.origin.file).collect();
-            writeln!(
-                err,
-                "error: {} in {}",
-                plural(diags.len(), "error", "errors"),
-                plural(files.len(), "file", "files"),
-            )
-            .context("writing to stderr")?;
-            Ok(Exit::Error)
-        }
+        Err(diags) => report_invalid(diags, DiagnosticsForm::Text),
     }
 }
 
 fn json(result: &Result<Summary, Diagnostics>) -> anyhow::Result<Exit> {
-    let (value, exit) = match result {
-        Ok(s) => (
-            json!({
+    let value = match result {
+        Ok(s) => json!({
                 "valid": true,
                 "files": s.files,
                 "security_groups": s.groups,
                 "rules": s.rules,
                 "protect": s.protect,
-                "diagnostics": [],
-            }),
-            Exit::Ok,
-        ),
-        Err(diags) => (json!({ "valid": false, "diagnostics": diags }), Exit::Error),
+            "diagnostics": [],
+        }),
+        Err(diags) => return report_invalid(diags, DiagnosticsForm::Json),
     };
     let mut out = crate::output::stdout();
     serde_json::to_writer_pretty(&mut out, &value).context("writing to stdout")?;
     writeln!(out).context("writing to stdout")?;
-    Ok(exit)
+    Ok(Exit::Ok)
 }

@@ -1,0 +1,74 @@
+//! Helpers more than one command uses that are not about plans (those are
+//! in `planning`): reporting policies that failed to load, and writing
+//! files atomically. Commands share code through this module and never
+//! import one another.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use moat_policy::Diagnostics;
+use serde_json::json;
+
+use crate::exit::Exit;
+use crate::output::plural;
+
+/// The two forms in which the commands that load policies report them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiagnosticsForm {
+    Text,
+    Json,
+}
+
+/// Reports policies that failed to load, as `moat validate` does, and
+/// returns the error exit code: every diagnostic on stderr with a count in
+/// text form, one object on stdout in JSON form.
+pub fn report_invalid(diags: &Diagnostics, form: DiagnosticsForm) -> anyhow::Result<Exit> {
+    match form {
+        DiagnosticsForm::Text => {
+            let mut err = std::io::stderr().lock();
+            moat_policy::render_text(diags.iter(), &mut err).context("writing to stderr")?;
+            let files: BTreeSet<&str> = diags.iter().map(|d| &*d.origin.file).collect();
+            writeln!(
+                err,
+                "error: {} in {}",
+                plural(diags.len(), "error", "errors"),
+                plural(files.len(), "file", "files"),
+            )
+            .context("writing to stderr")?;
+        }
+        DiagnosticsForm::Json => {
+            let value = json!({ "valid": false, "diagnostics": diags });
+            let mut out = crate::output::stdout();
+            serde_json::to_writer_pretty(&mut out, &value).context("writing to stdout")?;
+            writeln!(out).context("writing to stdout")?;
+        }
+    }
+    Ok(Exit::Error)
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same
+/// directory, then a rename, so an interrupted write never leaves half a
+/// file.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
