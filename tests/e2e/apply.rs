@@ -411,12 +411,14 @@ fn apply_from_policies_approved_in_advance_reads_each_group_once_before_changing
     );
     applied.expect_code(0);
     let stats = handle.emulator().stats();
-    // 1 read for the plan, the floor (1 authorize, 1 revoke of both
-    // extras), 1 verify read: the summary's count is the service's.
+    // 1 read for the plan and 1 of the group types, the floor (1
+    // authorize, 1 revoke of both extras), 1 verify read: the summary's
+    // count is the service's.
     assert_eq!(stats.ok("DescribeSecurityGroupAttribute"), 2, "{stats:?}");
+    assert_eq!(stats.ok("DescribeSecurityGroups"), 1, "{stats:?}");
     assert_eq!(mutating_calls(&handle), 2, "{stats:?}");
     assert_eq!(summary_calls(&applied.stdout), stats.total());
-    assert_eq!(stats.total(), 4, "{stats:?}");
+    assert_eq!(stats.total(), 5, "{stats:?}");
 }
 
 /// With the lease (the default), the plan made before it was taken is not
@@ -436,5 +438,6 @@ fn apply_from_policies_with_the_lease_reads_the_touched_groups_again_under_it() 
     assert_eq!(mutating_calls(&handle), 2, "{stats:?}");
     assert_eq!(crate::cloud::lock_calls(&handle), 7, "{stats:?}");
     assert_eq!(summary_calls(&applied.stdout), stats.total());
-    assert_eq!(stats.total(), 12, "{stats:?}");
+    // With the one read of the group types.
+    assert_eq!(stats.total(), 13, "{stats:?}");
 }

@@ -125,3 +125,47 @@ fn bad_questions_name_the_flag() {
         );
     }
 }
+
+/// Issue 11: a live group is evaluated with its live type: an enterprise
+/// group denies egress no rule allows, whatever the policy says.
+#[test]
+fn live_explain_uses_the_live_group_type() {
+    let handle = crate::cloud::emulator();
+    let g = moat_emulator::SeedGroup::new("cn-hangzhou", "sg-bp1e2eent000000002")
+        .name("ent")
+        .vpc_id("vpc-e2e")
+        .group_type(moat_emulator::GroupType::Enterprise);
+    handle.emulator().seed_groups([g]).expect("seeding");
+    let (env, endpoint) = crate::cloud::cloud_env(&handle);
+    env.write(
+        "ent.yaml",
+        "version: 1\nsecurity_groups:\n  - id: sg-bp1e2eent000000002\n    region: cn-hangzhou\n    type: normal\n    ingress: []\n",
+    );
+    let args = [
+        "explain",
+        "ent.yaml",
+        "--live",
+        "--group",
+        "sg-bp1e2eent000000002",
+        "--to",
+        "198.51.100.7",
+        "--port",
+        "tcp/443",
+    ];
+    let live = crate::cloud::at(&env, &endpoint, &args);
+    live.expect_code(0)
+        .expect_stdout("DENY egress tcp/443 to 198.51.100.7")
+        .expect_stdout("the policy says type: normal, the live group is enterprise")
+        .expect_stdout("ECS denies egress traffic by default in an enterprise group");
+    // The desired rules take the policy's type: basic allows egress.
+    let desired = crate::cloud::at(
+        &env,
+        &endpoint,
+        &args[..2]
+            .iter()
+            .chain(&args[3..])
+            .copied()
+            .collect::<Vec<_>>(),
+    );
+    desired.expect_code(0).expect_stdout("ALLOW egress tcp/443");
+}

@@ -331,3 +331,39 @@ fn credentials_come_from_the_aliyun_cli_profile_and_the_profile_region() {
     run.expect_code(1);
     run.expect_stderr("--max-rps");
 }
+
+/// Issue 11: the live type is read and wins over the policy's, which is
+/// reported when it differs: in the plan, its JSON and drift (exit 2).
+#[test]
+fn a_stated_type_the_live_group_does_not_have_is_reported() {
+    let handle = emulator();
+    let g = SeedGroup::new("cn-hangzhou", "sg-bp1e2eent000000001")
+        .name("ent")
+        .vpc_id("vpc-e2e")
+        .group_type(moat_emulator::GroupType::Enterprise);
+    handle.emulator().seed_groups([g]).expect("seeding");
+    let (env, endpoint) = cloud_env(&handle);
+    env.write(
+        "ent.yaml",
+        "version: 1\nsecurity_groups:\n  - id: sg-bp1e2eent000000001\n    region: cn-hangzhou\n    name: ent\n    type: normal\n    mode: additive\n    egress:\n      - {description: https out, allow: tcp/443, to: 0.0.0.0/0}\n",
+    );
+    let run = at(&env, &endpoint, &["plan", "ent.yaml"]);
+    run.expect_code(0)
+        .expect_stdout("the policy says type: normal, the live group is enterprise")
+        // Enterprise groups deny egress by default: the accept opens.
+        .expect_stdout("opens tcp/443 to 0.0.0.0/0");
+    let json = at(&env, &endpoint, &["plan", "ent.yaml", "--format", "json"]);
+    json.expect_stdout("\"live_type\": \"enterprise\"");
+    let drift = at(&env, &endpoint, &["drift", "ent.yaml", "--format", "json"]);
+    drift
+        .expect_code(2)
+        .expect_stdout("\"live_type\": \"enterprise\"");
+
+    // Stated right, the same plan has no warning.
+    env.write(
+        "ent.yaml",
+        "version: 1\nsecurity_groups:\n  - id: sg-bp1e2eent000000001\n    region: cn-hangzhou\n    name: ent\n    type: enterprise\n    mode: additive\n    egress:\n      - {description: https out, allow: tcp/443, to: 0.0.0.0/0}\n",
+    );
+    let run = at(&env, &endpoint, &["plan", "ent.yaml"]);
+    assert!(!run.stdout.contains("warning"), "{}", run.snapshot());
+}

@@ -137,6 +137,8 @@ fn inputs(groups: usize, per_group: usize) -> (PolicySet, Vec<LiveGroup>) {
             name: format!("bench-{g}"),
             rules,
             unmodeled: Vec::new(),
+            group_type: None,
+            inner_access: None,
         });
     }
     (policy, live)

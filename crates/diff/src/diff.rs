@@ -75,6 +75,8 @@ pub fn missing_group(gp: &GroupPolicy) -> GroupPlan {
         region: gp.region.clone(),
         name: gp.name.clone(),
         live_name: None,
+        group_type: gp.group_type,
+        live_type: None,
         mode: gp.mode,
         origin: gp.origin.clone(),
         status: GroupStatus::Missing,
@@ -187,6 +189,8 @@ pub fn diff_group(
         region: gp.region.clone(),
         name: gp.name.clone(),
         live_name: Some(live.name.clone()),
+        group_type: gp.group_type,
+        live_type: live.group_type,
         mode: gp.mode,
         origin: gp.origin.clone(),
         status: GroupStatus::Present,
@@ -197,8 +201,9 @@ pub fn diff_group(
         findings: Vec::new(),
     };
     // What ECS does with a flow no rule decides depends on the group's
-    // type: a basic group allows egress, an enterprise group denies it.
-    let group_type = gp.group_type.unwrap_or_default();
+    // type: a basic group allows egress, an enterprise group denies it. The
+    // live type is the truth; the policy's stands in when it was not read.
+    let group_type = live.group_type.or(gp.group_type).unwrap_or_default();
     exposure::annotate(&mut plan, live, Defaults::of(group_type));
     plan
 }

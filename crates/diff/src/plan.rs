@@ -10,7 +10,8 @@ use std::fmt;
 
 use jiff::civil::Date;
 use moat_policy::{
-    Direction, Mode, Origin, PolicySet, ProtectSelector, RuleKey, Severity, UnmodeledRule,
+    Direction, GroupType, Mode, Origin, PolicySet, ProtectSelector, RuleKey, Severity,
+    UnmodeledRule,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -355,6 +356,14 @@ pub struct GroupPlan {
     /// The name the group has live; absent when the group is missing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub live_name: Option<String>,
+    /// The `type:` the policy states for the group, if any.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub group_type: Option<GroupType>,
+    /// The type the group has live (`SecurityGroupType`); absent when the
+    /// group is missing or its type was not read. Views warn when it
+    /// differs from `type`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_type: Option<GroupType>,
     pub mode: Mode,
     /// Where the group's block starts in the policy.
     pub origin: Origin,
@@ -421,10 +430,14 @@ impl GroupPlan {
     /// True when the live group differs from its policy: it is missing, the
     /// plan changes it, or it is authoritative and holds rules moat cannot
     /// model (which the plan keeps, so apply alone does not bring it in
-    /// line). Unmodeled rules of an additive group are not drift.
+    /// line). Unmodeled rules of an additive group are not drift. A policy
+    /// that states another type than the live group's is drift too: the
+    /// policy no longer describes the cloud (and moat cannot change a
+    /// group's type).
     pub fn drifts(&self) -> bool {
         self.status == GroupStatus::Missing
             || self.has_changes()
+            || self.type_mismatch().is_some()
             || (self.mode == Mode::Authoritative && self.kept_unmodeled().next().is_some())
     }
 
@@ -433,6 +446,15 @@ impl GroupPlan {
         match (&self.name, &self.live_name) {
             (Some(policy), Some(live)) => policy != live,
             _ => false,
+        }
+    }
+
+    /// The stated and the live type, when the policy states a type the
+    /// live group does not have.
+    pub fn type_mismatch(&self) -> Option<(GroupType, GroupType)> {
+        match (self.group_type, self.live_type) {
+            (Some(policy), Some(live)) if policy != live => Some((policy, live)),
+            _ => None,
         }
     }
 }

@@ -14,7 +14,9 @@ use moat_diff::{DiffOptions, FindingRef, GroupPlan, Plan, Reason};
 use moat_policy::{LiveGroup, PolicySet};
 
 use crate::journal::InterruptedReplace;
-use crate::read::{DEFAULT_READ_CONCURRENCY, GroupRef, ReadError, read_groups_with};
+use crate::read::{
+    DEFAULT_READ_CONCURRENCY, GroupRef, ReadError, read_group_types, read_groups_with,
+};
 use crate::session::Reader;
 
 /// How [`plan`] runs.
@@ -79,11 +81,16 @@ pub async fn plan(
         let today = options.diff.today;
         tokio::task::spawn_blocking(move || moat_policy::lint::lint(&policy, today))
     };
+    let refs = group_refs(policy);
+    // The type decides the defaults the exposure notes evaluate with; the
+    // rule reads do not carry it.
+    let types = read_group_types(reader, &refs).await?;
     let diffed = {
         let policy = Arc::clone(policy);
         let diff = options.diff.clone();
         let keep = options.keep_live;
-        move |live: LiveGroup| {
+        move |mut live: LiveGroup| {
+            live.group_type = types.get(&GroupRef::new(&live.id, &live.region)).copied();
             let gp = index
                 .get(&(live.id.clone(), live.region.clone()))
                 .map(|&i| &policy.groups[i]);
@@ -91,15 +98,7 @@ pub async fn plan(
             (planned, keep.then_some(live))
         }
     };
-    let read = read_groups_with(
-        reader,
-        "plan",
-        "",
-        &group_refs(policy),
-        options.concurrency,
-        diffed,
-    )
-    .await?;
+    let read = read_groups_with(reader, "plan", "", &refs, options.concurrency, diffed).await?;
     tracing::info!(
         groups = read.groups.len(),
         missing = read.missing.len(),

@@ -7,12 +7,12 @@
 //! not exist is not an error here; it is reported as missing so the plan can
 //! name it with the policy's file and line.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
 
-use moat_aliyun::CallError;
-use moat_policy::LiveGroup;
+use moat_aliyun::{CallError, GroupFilter};
+use moat_policy::{GroupType, LiveGroup};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -71,6 +71,14 @@ pub enum ReadError {
     /// endpoint override, for example).
     #[error(transparent)]
     Region(RegionError),
+    /// The types of a region's groups could not be listed.
+    #[error("cannot read the type of {} in region {region}", group_list(.groups))]
+    Types {
+        region: String,
+        groups: Vec<String>,
+        #[source]
+        source: Box<CallError>,
+    },
     /// One or more groups could not be read. The first failure (in the
     /// order the groups were asked for) is the source; the count says how
     /// many more there were.
@@ -80,6 +88,18 @@ pub enum ReadError {
         first: Box<GroupReadError>,
         failures: Vec<GroupRef>,
     },
+}
+
+fn group_list(ids: &[String]) -> String {
+    match ids {
+        [] => "security groups".to_owned(),
+        [one] => format!("security group {one}"),
+        [first, rest @ ..] => format!(
+            "{} security groups ({first} and {} more)",
+            rest.len() + 1,
+            rest.len()
+        ),
+    }
 }
 
 fn read_failures(failures: &[GroupRef]) -> String {
@@ -92,6 +112,50 @@ fn read_failures(failures: &[GroupRef]) -> String {
             many.len() - 1
         ),
     }
+}
+
+/// The `SecurityGroupType` of each group of `groups` that exists: one
+/// `DescribeSecurityGroups` per region and hundred groups (the rule reads
+/// do not carry the type). A group the answer leaves out does not exist and
+/// is left out here; the rule read reports it missing.
+pub async fn read_group_types(
+    reader: &Reader,
+    groups: &[GroupRef],
+) -> Result<HashMap<GroupRef, GroupType>, ReadError> {
+    let clients = reader
+        .clients(groups.iter().map(|g| g.region.as_str()))
+        .map_err(ReadError::Region)?;
+    let mut types = HashMap::with_capacity(groups.len());
+    for (region, regional) in &clients {
+        let ids: Vec<String> = groups
+            .iter()
+            .filter(|g| &g.region == region)
+            .map(|g| g.id.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let client = reader.observed(regional, CallContext::read("types", "", "", region));
+        let filter = GroupFilter {
+            ids,
+            ..GroupFilter::default()
+        };
+        let listed = client
+            .describe_security_groups(&filter)
+            .await
+            .map_err(|source| ReadError::Types {
+                region: region.clone(),
+                groups: filter.ids.clone(),
+                source: Box::new(source),
+            })?;
+        for g in listed.value {
+            // A type moat does not know takes no part: the policy's, or
+            // basic, is used, as before types were read.
+            if let Some(t) = GroupType::parse(&g.group_type) {
+                types.insert(GroupRef::new(g.id, region.clone()), t);
+            }
+        }
+    }
+    Ok(types)
 }
 
 /// Reads every rule of each group in `groups`, at most `concurrency` at a

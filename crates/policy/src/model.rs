@@ -924,6 +924,29 @@ pub struct LiveGroup {
     pub rules: Vec<LiveRule>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unmodeled: Vec<UnmodeledRule>,
+    /// The group's `SecurityGroupType` (DescribeSecurityGroups), when it
+    /// was read: what decides the defaults of its evaluation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_type: Option<GroupType>,
+    /// The group's `InnerAccessPolicy` (DescribeSecurityGroupAttribute),
+    /// when the answer had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inner_access: Option<InnerAccessPolicy>,
+}
+
+impl LiveGroup {
+    /// A group of `id` in `region` with no rules and nothing else known.
+    pub fn empty(id: impl Into<String>, region: impl Into<String>) -> LiveGroup {
+        LiveGroup {
+            id: id.into(),
+            region: region.into(),
+            name: String::new(),
+            rules: Vec::new(),
+            unmodeled: Vec::new(),
+            group_type: None,
+            inner_access: None,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use moat_policy::model::{Direction, LiveGroup, NicType};
+use moat_policy::model::{Direction, InnerAccessPolicy, LiveGroup, NicType};
 use moat_wire::{
     Action, DescribeSecurityGroupAttributeResponse, DescribeSecurityGroupsResponse,
     ListTagResourcesResponse, tag_limits,
@@ -119,6 +119,8 @@ impl ReadClient {
             name: String::new(),
             rules: Vec::new(),
             unmodeled: Vec::new(),
+            group_type: None,
+            inner_access: None,
         };
         let mut calls = Vec::new();
         let mut earlier: HashSet<String> = HashSet::new();
@@ -185,6 +187,9 @@ impl ReadClient {
             }
             if vpc_id.is_empty() {
                 vpc_id = resp.vpc_id.to_string();
+            }
+            if group.inner_access.is_none() {
+                group.inner_access = InnerAccessPolicy::parse(resp.inner_access_policy.as_str());
             }
             for p in &resp.permissions.permission {
                 let read = convert::read_permission(p, direction)

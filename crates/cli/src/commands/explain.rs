@@ -10,9 +10,13 @@ use std::net::IpAddr;
 
 use anyhow::{Context as _, bail};
 use clap::Args;
-use moat_exec::{GroupRef, read_groups};
-use moat_policy::eval::{Flow, explain};
-use moat_policy::{Direction, PortRange, Protocol, Rule, UnmodeledRule, Verdict};
+use moat_exec::{GroupRef, read_group_types, read_groups};
+use moat_policy::eval::{
+    Decider, Flow, GroupOnInterface, Interface, PeerGroups, explain_interface,
+};
+use moat_policy::{
+    Direction, GroupType, InnerAccessPolicy, PortRange, Protocol, Rule, UnmodeledRule, Verdict,
+};
 
 use crate::args::CloudArgs;
 use crate::context::{Cloud, load_policies, runtime};
@@ -85,8 +89,15 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<Exit> {
         .and_then(|s| s.groups.iter().find(|g| g.id == args.group));
     // Live rules moat cannot model: ECS evaluates them, moat cannot.
     let mut unevaluated: Vec<UnmodeledRule> = Vec::new();
+    let mut warnings: Vec<String> = Vec::new();
     // Each rule with where it was written, when it comes from a policy.
-    let (rules, origins, source): (Vec<Rule>, Vec<Option<String>>, String) = if args.live {
+    let (rules, origins, source, group_type, inner): (
+        Vec<Rule>,
+        Vec<Option<String>>,
+        String,
+        GroupType,
+        Option<InnerAccessPolicy>,
+    ) = if args.live {
         let region = args
             .cloud
             .region
@@ -98,10 +109,12 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<Exit> {
                 args.group
             );
         };
-        let live = runtime()?.block_on(async {
+        let (live, types) = runtime()?.block_on(async {
             let cloud = Cloud::connect(&args.cloud, Some(&region), set.as_ref()).await?;
             let refs = [GroupRef::new(&args.group, &region)];
-            anyhow::Ok(read_groups(&cloud.reader(), &refs, 1).await?)
+            let reader = cloud.reader();
+            let types = read_group_types(&reader, &refs).await?;
+            anyhow::Ok((read_groups(&reader, &refs, 1).await?, types))
         })?;
         let Some(group) = live.groups.into_iter().next() else {
             bail!(
@@ -109,6 +122,15 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<Exit> {
                 args.group
             );
         };
+        let live_type = types.get(&GroupRef::new(&group.id, &region)).copied();
+        let stated = policy_group.and_then(|g| g.group_type);
+        if let (Some(policy), Some(live)) = (stated, live_type)
+            && policy != live
+        {
+            warnings.push(format!(
+                "the policy says type: {policy}, the live group is {live}; evaluated as {live}"
+            ));
+        }
         let source = format!("live rules of {} in {region}", group.id);
         let origins = group.rules.iter().map(|r| Some(r.id.clone())).collect();
         unevaluated = group.unmodeled;
@@ -116,6 +138,8 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<Exit> {
             group.rules.into_iter().map(|r| r.rule).collect(),
             origins,
             source,
+            live_type.or(stated).unwrap_or_default(),
+            group.inner_access,
         )
     } else {
         let Some(gp) = policy_group else {
@@ -134,12 +158,19 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<Exit> {
             gp.rules.iter().map(|d| d.rule.clone()).collect(),
             origins,
             source,
+            gp.group_type.unwrap_or_default(),
+            None,
         )
     };
 
     let (protocol, port) = args.port;
     let flow = Flow::new(direction, protocol, port, address);
-    let e = explain(&rules, &flow);
+    let mut on_interface = GroupOnInterface::new(&args.group, group_type, &rules);
+    if let Some(inner) = inner {
+        on_interface = on_interface.with_inner_access(inner);
+    }
+    let iface = Interface::single_group(on_interface);
+    let e = explain_interface(&iface, &flow, PeerGroups::Unknown);
     let describe = |r: &Rule| {
         let at = rules
             .iter()
@@ -165,26 +196,48 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<Exit> {
     let mut out = crate::output::stdout();
     let mut w = || -> std::io::Result<()> {
         writeln!(out, "{verdict} {direction} {service} {peer} ({source})")?;
-        match e.decision.rule {
-            Some(r) => writeln!(out, "  decided by:  {}", describe(r))?,
-            None => writeln!(
+        for w in &warnings {
+            writeln!(out, "  warning: {w}")?;
+        }
+        match e.decision.decider {
+            Decider::Rule(gr) => writeln!(out, "  decided by:  {}", describe(gr.rule))?,
+            Decider::InnerAccess { group } => writeln!(
                 out,
-                "  decided by:  no rule matches; ECS {} {direction} traffic by default",
-                match direction {
-                    Direction::Ingress => "denies",
-                    Direction::Egress => "allows",
+                "  decided by:  the inner access policy of {group} (Accept)"
+            )?,
+            Decider::Default { group_type } => writeln!(
+                out,
+                "  decided by:  no rule matches; ECS {} {direction} traffic by default{}",
+                match e.decision.verdict {
+                    Verdict::Drop => "denies",
+                    Verdict::Accept => "allows",
+                },
+                match group_type {
+                    GroupType::Normal => "",
+                    GroupType::Enterprise => " in an enterprise group",
                 }
             )?,
         }
-        for r in &e.overridden {
-            writeln!(out, "  also matches (evaluated later): {}", describe(r))?;
+        for gr in &e.overridden {
+            writeln!(
+                out,
+                "  also matches (evaluated later): {}",
+                describe(gr.rule)
+            )?;
         }
-        for r in &e.undecidable {
+        for gr in &e.undecidable {
+            let r = gr.rule;
             writeln!(
                 out,
                 "  note: {} decides instead if {address} belongs to {}",
                 describe(r),
                 r.key.peer
+            )?;
+        }
+        for group in &e.if_member {
+            writeln!(
+                out,
+                "  note: allowed if {address} is an instance of {group} (its inner access policy is Accept)"
             )?;
         }
         if !unevaluated.is_empty() {

@@ -44,6 +44,9 @@ pub fn render_csv(plan: &Plan, _options: &RenderOptions, out: &mut dyn Write) ->
             write_row(out, missing_row(g))?;
             continue;
         }
+        if let Some(note) = super::text::type_note(g) {
+            write_row(out, group_row(g, note))?;
+        }
         for c in &g.changes {
             write_row(out, change_row(g, c))?;
         }
@@ -68,6 +71,18 @@ fn missing_row(g: &GroupPlan) -> impl Iterator<Item = String> {
     row[1] = g.region.clone();
     row[15] = g.origin.to_string();
     row[16] = "the group does not exist".to_owned();
+    row[20] = status(g);
+    row.into_iter()
+}
+
+/// A row about the group as a whole (a type the policy states wrongly):
+/// no action, the note in `reasons`.
+fn group_row(g: &GroupPlan, note: String) -> impl Iterator<Item = String> {
+    let mut row: [String; 21] = Default::default();
+    row[0] = g.id.clone();
+    row[1] = g.region.clone();
+    row[15] = g.origin.to_string();
+    row[16] = note;
     row[20] = status(g);
     row.into_iter()
 }

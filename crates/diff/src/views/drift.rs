@@ -6,7 +6,7 @@ use std::io::{self, Write};
 
 use serde::{Deserialize, Serialize};
 
-use moat_policy::Mode;
+use moat_policy::{GroupType, Mode};
 
 use super::RenderOptions;
 use crate::plan::{GroupStatus, PLAN_SCHEMA_VERSION, Plan, Summary, UnmodeledEntry};
@@ -34,6 +34,12 @@ pub struct DriftGroup {
     pub unmanaged: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<String>,
+    /// The `type:` the policy states, only when the live group has another
+    /// (`live_type`): drift moat cannot fix, the policy must.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub group_type: Option<GroupType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_type: Option<GroupType>,
     /// Every live rule moat cannot model, with its raw fields.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unmodeled: Vec<UnmodeledEntry>,
@@ -81,6 +87,8 @@ impl DriftReport {
                     remove: s.remove,
                     unmanaged: g.kept_unmodeled().count(),
                     fingerprint: g.fingerprint.clone(),
+                    group_type: g.type_mismatch().map(|(p, _)| p),
+                    live_type: g.type_mismatch().map(|(_, l)| l),
                     unmodeled: g.unmodeled.clone(),
                     mode: g.mode,
                 }
@@ -134,6 +142,9 @@ pub fn render_drift_report_text(report: &DriftReport, out: &mut dyn Write) -> io
                 if g.mode == Mode::Authoritative && g.unmanaged > 0 {
                     unmanaged_drift += g.unmanaged;
                     write!(out, ", {} unmodeled live rule(s) kept", g.unmanaged)?;
+                }
+                if let (Some(policy), Some(live)) = (g.group_type, g.live_type) {
+                    write!(out, ", the policy says type: {policy} but it is {live}")?;
                 }
                 writeln!(out)?;
             }
@@ -213,10 +224,13 @@ pub fn render_drift_report_markdown(
     doc.push_str("| group | region | status | add | change | remove |\n| --- | --- | --- | --- | --- | --- |\n");
     let note_room = 120;
     for (i, g) in off.iter().enumerate() {
-        let status = match g.status {
-            DriftStatus::Missing => "missing",
-            DriftStatus::Drift => "drift",
-            DriftStatus::InSync => "in sync",
+        let status = match (g.status, g.group_type, g.live_type) {
+            (DriftStatus::Missing, ..) => "missing".to_owned(),
+            (DriftStatus::Drift, Some(policy), Some(live)) => {
+                format!("drift (policy type: {policy}, live: {live})")
+            }
+            (DriftStatus::Drift, ..) => "drift".to_owned(),
+            (DriftStatus::InSync, ..) => "in sync".to_owned(),
         };
         let row = format!(
             "| {} | {} | {status} | {} | {} | {} |\n",

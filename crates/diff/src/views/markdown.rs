@@ -99,6 +99,9 @@ fn body_lines(g: &GroupPlan) -> io::Result<Vec<String>> {
     {
         writeln!(buf, "warning: the live group is named {live:?}")?;
     }
+    if let Some(note) = super::text::type_note(g) {
+        writeln!(buf, "warning: {note}")?;
+    }
     for f in &g.findings {
         writeln!(buf, "lint: {f} ({})", f.origin)?;
     }

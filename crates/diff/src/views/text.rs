@@ -108,6 +108,7 @@ pub(crate) fn worth_showing(g: &GroupPlan) -> bool {
         || !g.unmodeled.is_empty()
         || !g.findings.is_empty()
         || g.name_differs()
+        || g.type_mismatch().is_some()
 }
 
 fn write_group(g: &GroupPlan, style: Style, out: &mut dyn Write) -> io::Result<()> {
@@ -136,6 +137,9 @@ fn write_group(g: &GroupPlan, style: Style, out: &mut dyn Write) -> io::Result<(
                 quoted(live)
             ))
         )?;
+    }
+    if let Some(note) = type_note(g) {
+        writeln!(out, "{}", style.warn(&format!("#   warning: {note}")))?;
     }
     for f in &g.findings {
         writeln!(out, "#   lint: {f} ({})", f.origin)?;
@@ -317,4 +321,15 @@ fn write_unmodeled(
         field(out, "protected", &style.danger(&p.to_string()))?;
     }
     Ok(())
+}
+
+/// The warning of a group whose policy states another type than the live
+/// one, shared by the views.
+pub(crate) fn type_note(g: &GroupPlan) -> Option<String> {
+    g.type_mismatch().map(|(policy, live)| {
+        format!(
+            "the policy says type: {policy}, the live group is {live}; \
+             exposure notes use {live} defaults"
+        )
+    })
 }

@@ -123,6 +123,8 @@ pub fn live(id: &str, rules: Vec<LiveRule>) -> LiveGroup {
         name: "web-prod".to_owned(),
         rules,
         unmodeled: Vec::new(),
+        group_type: None,
+        inner_access: None,
     }
 }
 

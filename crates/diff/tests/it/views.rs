@@ -404,6 +404,27 @@ fn missing_and_renamed() -> Plan {
     plan_of(&p, &[l], false)
 }
 
+/// The policy says basic; the live group is enterprise. The egress accept
+/// opens (enterprise denies egress by default) and every view says the
+/// stated type is wrong.
+fn wrong_type() -> Plan {
+    let mut g = group(
+        "sg-t4nexample07",
+        Mode::Additive,
+        vec![want(
+            "egress accept tcp/443 to 0.0.0.0/0",
+            1,
+            "https out",
+            5,
+        )],
+    );
+    g.group_type = Some(moat_policy::GroupType::Normal);
+    let p = policy(vec![g]);
+    let mut l = live("sg-t4nexample07", vec![]);
+    l.group_type = Some(moat_policy::GroupType::Enterprise);
+    plan_of(&p, &[l], false)
+}
+
 fn cases() -> Vec<(&'static str, Plan)> {
     let mut unmodeled = unmodeled_rules().into_iter();
     vec![
@@ -417,6 +438,7 @@ fn cases() -> Vec<(&'static str, Plan)> {
         ("unmodeled-removed", unmodeled.next().expect("three cases")),
         ("unmodeled-additive", unmodeled.next().expect("three cases")),
         ("missing-and-renamed", missing_and_renamed()),
+        ("wrong-type", wrong_type()),
         ("replace", replace()),
     ]
 }
@@ -474,6 +496,7 @@ fn drift_views_golden() {
             "empty",
             "mixed",
             "missing-and-renamed",
+            "wrong-type",
             "unmodeled-kept",
             "unmodeled-additive",
             "replace",

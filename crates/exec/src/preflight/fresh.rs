@@ -103,6 +103,8 @@ mod tests {
             name: String::new(),
             rules: Vec::new(),
             unmodeled: Vec::new(),
+            group_type: None,
+            inner_access: None,
         }
     }
 
@@ -126,6 +128,8 @@ mod tests {
             region: "cn-hangzhou".into(),
             name: None,
             live_name: Some(String::new()),
+            group_type: None,
+            live_type: None,
             mode: Mode::Authoritative,
             origin: Origin::whole("p.yaml"),
             status: GroupStatus::Present,

@@ -235,6 +235,8 @@ mod tests {
             region: "cn-hangzhou".into(),
             name: None,
             live_name: Some("x".into()),
+            group_type: None,
+            live_type: None,
             mode: Mode::Authoritative,
             origin: Origin::whole("p.yaml"),
             status: GroupStatus::Present,

@@ -176,6 +176,8 @@ pub fn desired<S: AsRef<str>>(groups: &[(S, Vec<Rule>)]) -> PolicySet {
                 })
                 .collect(),
             unmodeled: Vec::new(),
+            group_type: None,
+            inner_access: None,
         })
         .collect();
     let text = render_export(&live).expect("renders");

@@ -106,6 +106,14 @@ impl<'a> Interface<'a> {
         }
     }
 
+    /// An interface with this one group (of its type and inner access
+    /// policy).
+    pub fn single_group(group: GroupOnInterface<'a>) -> Interface<'a> {
+        Interface {
+            groups: vec![group],
+        }
+    }
+
     /// An interface with one basic group of these rules: what moat assumed
     /// for every group before it knew about interfaces.
     pub fn single_basic(id: &'a str, rules: impl IntoIterator<Item = &'a Rule>) -> Interface<'a> {
