@@ -5,6 +5,7 @@
 //!
 //! Bless changed output locally with `MOAT_BLESS=1 cargo test --test e2e`.
 
+mod accounts;
 mod apply;
 mod cli;
 mod cloud;

@@ -2,6 +2,7 @@
 //! today's date, and connecting to the cloud the cloud options name (a
 //! region's endpoint, an `--endpoint`, or the embedded local cloud).
 
+use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -13,6 +14,7 @@ use moat_aliyun::{
     Environment, resolve_credentials,
 };
 use moat_emulator::{DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET, EmulatorConfig, EmulatorHandle};
+use moat_diff::{Plan, PlanAccount};
 use moat_exec::{Reader, Session, SessionOptions};
 use moat_policy::PolicySet;
 
@@ -64,63 +66,139 @@ pub fn today() -> anyhow::Result<Date> {
     }
 }
 
-/// A connected client, and the local cloud it talks to when `--local`.
+/// A connected client, the clients of the policies' accounts, and the
+/// local cloud they talk to when `--local`.
 #[derive(Debug)]
 pub struct Cloud {
     pub client: Client,
+    /// One base client per account of `accounts:` the groups name, by name:
+    /// each with the account's credentials, endpoint and limiters.
+    accounts: BTreeMap<String, Client>,
     /// Kept alive for as long as the client is used.
     local: Option<EmulatorHandle>,
 }
 
+/// Where the groups of a run are, as far as connecting goes: the accounts
+/// they name (with the regions of each account's groups) and whether some
+/// group is in the account moat is run with.
+#[derive(Clone, Debug, Default)]
+pub struct Reach {
+    pub accounts: Vec<(PlanAccount, Vec<String>)>,
+    /// False when every group names an account: the default chain is then
+    /// not asked for credentials at all.
+    pub default_account: bool,
+}
+
+impl Reach {
+    /// Only the account moat is run with.
+    pub fn default_only() -> Reach {
+        Reach {
+            accounts: Vec::new(),
+            default_account: true,
+        }
+    }
+
+    /// The accounts of the groups of `set`.
+    pub fn of_policies(set: &PolicySet) -> Reach {
+        Reach::of(
+            set.groups
+                .iter()
+                .map(|g| (g.account.as_deref(), g.region.as_str())),
+            set.accounts.iter().map(PlanAccount::of).collect(),
+        )
+    }
+
+    /// The accounts of the groups of `plan`.
+    pub fn of_plan(plan: &Plan) -> Reach {
+        Reach::of(
+            plan.groups
+                .iter()
+                .map(|g| (g.account.as_deref(), g.region.as_str())),
+            plan.accounts.clone(),
+        )
+    }
+
+    fn of<'a>(
+        groups: impl Iterator<Item = (Option<&'a str>, &'a str)>,
+        known: Vec<PlanAccount>,
+    ) -> Reach {
+        let mut regions: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        let mut default_account = false;
+        let mut any = false;
+        for (account, region) in groups {
+            any = true;
+            match account {
+                Some(name) => {
+                    let list = regions.entry(name).or_default();
+                    if !list.iter().any(|r| r == region) {
+                        list.push(region.to_owned());
+                    }
+                }
+                None => default_account = true,
+            }
+        }
+        let accounts = known
+            .into_iter()
+            .filter_map(|a| {
+                let list = regions.get(a.name.as_str())?.clone();
+                Some((a, list))
+            })
+            .collect();
+        Reach {
+            accounts,
+            // With no groups at all (an empty shard), connect as usual.
+            default_account: default_account || !any,
+        }
+    }
+}
+
 impl Cloud {
-    /// Connects as the cloud options say. `region_hint` is the region of the
-    /// policies when `--region` is not given; `seed` holds the policies a
-    /// new local cloud is seeded from.
+    /// Connects as the cloud options say, for the account moat is run with
+    /// only. `region_hint` is the region of the policies when `--region` is
+    /// not given; `seed` holds the policies a new local cloud is seeded
+    /// from.
     pub async fn connect(
         cloud: &CloudArgs,
         region_hint: Option<&str>,
         seed: Option<&PolicySet>,
     ) -> anyhow::Result<Cloud> {
+        Cloud::connect_to(cloud, region_hint, seed, &Reach::default_only()).await
+    }
+
+    /// Connects as the cloud options say, and to every account of `reach`
+    /// with the credentials of its profile and its endpoint (the cloud
+    /// options' `--endpoint` when it names none).
+    pub async fn connect_to(
+        cloud: &CloudArgs,
+        region_hint: Option<&str>,
+        seed: Option<&PolicySet>,
+        reach: &Reach,
+    ) -> anyhow::Result<Cloud> {
         if cloud.local {
-            return Cloud::local(cloud, region_hint, seed);
+            let mut local = Cloud::local(cloud, region_hint, seed)?;
+            for (account, regions) in &reach.accounts {
+                let region = regions.first().map_or(local.client.region(), String::as_str);
+                let client = local.client.for_region(region).with_context(|| {
+                    format!("account {}: cannot set up the API client", account.name)
+                })?;
+                local.accounts.insert(account.name.clone(), client);
+            }
+            return Ok(local);
         }
         let env: Environment = std::env::vars().collect();
-        let mut inputs = CredentialInputs::new(env, std::env::home_dir());
-        inputs.access_key_id.clone_from(&cloud.access_key_id);
-        inputs
-            .access_key_secret
-            .clone_from(&cloud.access_key_secret);
-        inputs.profile.clone_from(&cloud.profile);
-        inputs.sts_endpoint.clone_from(&cloud.sts_endpoint);
-        inputs.endpoint.clone_from(&cloud.endpoint);
-        inputs.insecure_http = cloud.insecure_http;
-        inputs.signature_version = cloud.signature_version;
-        let found = resolve_credentials(&inputs)
-            .await
-            .context("cannot authenticate")?;
-        tracing::info!(source = %found.source, "credentials found");
-        let region = cloud
-            .region
-            .as_deref()
-            .or(region_hint)
-            .or(found.region.as_deref())
-            .map(str::to_owned);
-        let Some(region) = region else {
-            return Err(Hinted::new(
-                "no region: the policies name none",
-                "pass --region (or set ALIBABA_CLOUD_REGION_ID)",
-            )
-            .into());
+        let mut accounts = BTreeMap::new();
+        for (account, regions) in &reach.accounts {
+            let client = connect_account(cloud, &env, account, regions).await?;
+            accounts.insert(account.name.clone(), client);
+        }
+        let client = match accounts.values().next() {
+            // Every group names an account: nothing needs the default chain.
+            Some(first) if !reach.default_account => first.clone(),
+            _ => connect_default(cloud, &env, region_hint).await?,
         };
-        let mut config = ClientConfig::new(region, found.provider);
-        config.endpoint.clone_from(&cloud.endpoint);
-        config.insecure_http = cloud.insecure_http;
-        config.signature_version = cloud.signature_version;
-        pace(&mut config, cloud, false);
-        config.timeout = Duration::from_secs(cloud.timeout);
-        let client = Client::new(&config).context("cannot set up the API client")?;
         Ok(Cloud {
             client,
+            accounts,
             local: None,
         })
     }
@@ -187,6 +265,7 @@ impl Cloud {
         tracing::info!(endpoint = %handle.endpoint(), "local cloud");
         Ok(Cloud {
             client,
+            accounts: BTreeMap::new(),
             local: Some(handle),
         })
     }
@@ -199,13 +278,104 @@ impl Cloud {
     /// A reader: plan, drift, export and explain hold nothing that can
     /// change a group.
     pub fn reader(&self) -> Reader {
-        Reader::new(self.client.read_only())
+        Reader::new(self.client.read_only()).with_accounts(
+            self.accounts
+                .iter()
+                .map(|(n, c)| (n.clone(), c.read_only()))
+                .collect(),
+        )
     }
 
     /// A session for apply, with its journal open.
     pub fn session(&self, options: SessionOptions<'_>) -> anyhow::Result<Session> {
-        Ok(Session::open(self.client.clone(), options)?)
+        Ok(Session::open(self.client.clone(), options)?.with_accounts(self.accounts.clone()))
     }
+}
+
+/// The credential inputs of the cloud options.
+fn inputs_of(cloud: &CloudArgs, env: &Environment) -> CredentialInputs {
+    let mut inputs = CredentialInputs::new(env.clone(), std::env::home_dir());
+    inputs.access_key_id.clone_from(&cloud.access_key_id);
+    inputs
+        .access_key_secret
+        .clone_from(&cloud.access_key_secret);
+    inputs.profile.clone_from(&cloud.profile);
+    inputs.sts_endpoint.clone_from(&cloud.sts_endpoint);
+    inputs.endpoint.clone_from(&cloud.endpoint);
+    inputs.insecure_http = cloud.insecure_http;
+    inputs.signature_version = cloud.signature_version;
+    inputs
+}
+
+/// A client of the account moat is run with: the credential chain of the
+/// cloud options.
+async fn connect_default(
+    cloud: &CloudArgs,
+    env: &Environment,
+    region_hint: Option<&str>,
+) -> anyhow::Result<Client> {
+    let found = resolve_credentials(&inputs_of(cloud, env))
+        .await
+        .context("cannot authenticate")?;
+    tracing::info!(source = %found.source, "credentials found");
+    let region = cloud
+        .region
+        .as_deref()
+        .or(region_hint)
+        .or(found.region.as_deref())
+        .map(str::to_owned);
+    let Some(region) = region else {
+        return Err(Hinted::new(
+            "no region: the policies name none",
+            "pass --region (or set ALIBABA_CLOUD_REGION_ID)",
+        )
+        .into());
+    };
+    client_of(cloud, region, found.provider, cloud.endpoint.clone())
+}
+
+/// A client of one account of `accounts:`: the credentials of its profile
+/// (whatever the flags and the environment say about keys and profiles),
+/// its endpoint or else `--endpoint`, and limiters of its own.
+async fn connect_account(
+    cloud: &CloudArgs,
+    env: &Environment,
+    account: &PlanAccount,
+    regions: &[String],
+) -> anyhow::Result<Client> {
+    let mut inputs = inputs_of(cloud, env);
+    inputs.access_key_id = None;
+    inputs.access_key_secret = None;
+    inputs.profile = Some(account.profile.clone());
+    let endpoint = account.endpoint.clone().or_else(|| cloud.endpoint.clone());
+    inputs.endpoint.clone_from(&endpoint);
+    let found = resolve_credentials(&inputs).await.with_context(|| {
+        format!(
+            "account {} (profile {:?}): cannot authenticate",
+            account.name, account.profile
+        )
+    })?;
+    tracing::info!(account = %account.name, source = %found.source, "credentials found");
+    let Some(region) = regions.first().cloned() else {
+        bail!("account {} has no groups", account.name);
+    };
+    client_of(cloud, region, found.provider, endpoint)
+        .with_context(|| format!("account {}", account.name))
+}
+
+fn client_of(
+    cloud: &CloudArgs,
+    region: String,
+    provider: CredentialProvider,
+    endpoint: Option<String>,
+) -> anyhow::Result<Client> {
+    let mut config = ClientConfig::new(region, provider);
+    config.endpoint = endpoint;
+    config.insecure_http = cloud.insecure_http;
+    config.signature_version = cloud.signature_version;
+    pace(&mut config, cloud, false);
+    config.timeout = Duration::from_secs(cloud.timeout);
+    Client::new(&config).context("cannot set up the API client")
 }
 
 /// A multi-threaded runtime for one command.

@@ -71,10 +71,8 @@ impl ShardArgs {
             return (set, None);
         };
         let all = set.groups.len();
-        // The policy language has no account per group yet: every group is
-        // in the default account.
         set.groups
-            .retain(|g| shard.contains(&g.id, &g.region, None));
+            .retain(|g| shard.contains(&g.id, &g.region, g.account.as_deref()));
         tracing::info!(%shard, groups = set.groups.len(), of = all, "shard");
         (set, Some(shard))
     }

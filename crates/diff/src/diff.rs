@@ -73,6 +73,7 @@ pub fn missing_group(gp: &GroupPolicy) -> GroupPlan {
     GroupPlan {
         id: gp.id.clone(),
         region: gp.region.clone(),
+        account: gp.account.clone(),
         name: gp.name.clone(),
         live_name: None,
         group_type: gp.group_type,
@@ -187,6 +188,7 @@ pub fn diff_group(
     let mut plan = GroupPlan {
         id: gp.id.clone(),
         region: gp.region.clone(),
+        account: gp.account.clone(),
         name: gp.name.clone(),
         live_name: Some(live.name.clone()),
         group_type: gp.group_type,

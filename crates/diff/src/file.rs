@@ -15,7 +15,7 @@ use moat_policy::ProtectSelector;
 use serde::{Deserialize, Serialize};
 
 use crate::PlanError;
-use crate::plan::{GroupPlan, PLAN_FORMAT, PLAN_SCHEMA_VERSION, Plan, Summary};
+use crate::plan::{GroupPlan, PLAN_FORMAT, PLAN_SCHEMA_VERSION, Plan, PlanAccount, Summary};
 use crate::shard::Shard;
 
 /// The JSON document, field order as written.
@@ -32,6 +32,8 @@ struct PlanFileOut<'a> {
     summary: Summary,
     groups: &'a [GroupPlan],
     protect: &'a [ProtectSelector],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    accounts: &'a [PlanAccount],
 }
 
 #[derive(Deserialize)]
@@ -51,6 +53,8 @@ struct PlanFileIn {
     shard: Option<Shard>,
     groups: Vec<GroupPlan>,
     protect: Vec<ProtectSelector>,
+    #[serde(default)]
+    accounts: Vec<PlanAccount>,
 }
 
 /// Just enough to recognise a plan and its version before reading the rest.
@@ -72,6 +76,7 @@ impl Plan {
             summary: self.summary(),
             groups: &self.groups,
             protect: &self.protect,
+            accounts: &self.accounts,
         }
     }
 
@@ -123,6 +128,7 @@ impl Plan {
             protect: file.protect,
             signature: file.signature,
             shard: file.shard,
+            accounts: file.accounts,
         };
         let computed = plan.hash();
         if computed != file.plan_hash {

@@ -25,7 +25,8 @@ pub use findings::FindingRef;
 pub use merge::{MergeError, Merged, Report, merge_drift_reports, merge_files, merge_plans};
 pub use plan::{
     Action, Attributes, Change, Exposure, ExposureKind, FindingSeverity, GroupPlan, GroupStatus,
-    MOAT_VERSION, PLAN_FORMAT, PLAN_SCHEMA_VERSION, Plan, PlanFinding, ProtectedRule, Protection,
+    MOAT_VERSION, PLAN_FORMAT, PLAN_SCHEMA_VERSION, Plan, PlanAccount, PlanFinding, ProtectedRule,
+    Protection,
     ProtectionSource, Reason, Summary, UnmodeledAction, UnmodeledEntry,
 };
 pub use protect::{protection_of, unmodeled_protection};

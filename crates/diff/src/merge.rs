@@ -190,8 +190,10 @@ pub fn merge_plans(plans: Vec<(String, Plan)>) -> Result<Merged, MergeError> {
     )?;
     let mut groups = Vec::new();
     let mut protect = Vec::new();
+    let mut accounts = Vec::new();
     for (_, plan) in plans {
         groups.extend(plan.groups);
+        accounts.extend(plan.accounts);
         for p in plan.protect {
             if !protect.contains(&p) {
                 protect.push(p);
@@ -199,8 +201,11 @@ pub fn merge_plans(plans: Vec<(String, Plan)>) -> Result<Merged, MergeError> {
         }
     }
     groups.sort_by(|a, b| (&a.id, &a.region).cmp(&(&b.id, &b.region)));
+    accounts.sort();
+    accounts.dedup();
     let plan = Plan {
         protect,
+        accounts,
         ..Plan::new(groups)
     };
     Ok(Merged {

@@ -350,6 +350,10 @@ pub struct UnmodeledEntry {
 pub struct GroupPlan {
     pub id: String,
     pub region: String,
+    /// The account the policy puts the group in (a name of
+    /// [`Plan::accounts`]); `None`: the account moat is run with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     /// The name the policy gives (informational).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -521,6 +525,31 @@ pub struct Plan {
     /// `None` for all of them. Not part of the hash: it decides nothing
     /// apply does, only how `moat report merge` checks the shards.
     pub shard: Option<crate::shard::Shard>,
+    /// The accounts the groups name, with the profile and endpoint each is
+    /// reached through (sorted by name); empty when no group names one.
+    /// Part of the hash: it decides where apply sends its calls.
+    pub accounts: Vec<PlanAccount>,
+}
+
+/// An account of the policies' `accounts:` block, as a plan carries it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PlanAccount {
+    pub name: String,
+    /// The aliyun CLI profile holding the account's credentials.
+    pub profile: String,
+    /// The endpoint the account's calls go to instead of the region's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+}
+
+impl PlanAccount {
+    pub fn of(account: &moat_policy::Account) -> PlanAccount {
+        PlanAccount {
+            name: account.name.clone(),
+            profile: account.profile.clone(),
+            endpoint: account.endpoint.clone(),
+        }
+    }
 }
 
 impl Plan {
@@ -533,6 +562,7 @@ impl Plan {
             protect: Vec::new(),
             signature: None,
             shard: None,
+            accounts: Vec::new(),
         }
     }
 
@@ -550,8 +580,15 @@ impl Plan {
             })
             .cloned()
             .collect();
+        let accounts = policy
+            .accounts
+            .iter()
+            .filter(|a| groups.iter().any(|g| g.account.as_deref() == Some(&a.name)))
+            .map(PlanAccount::of)
+            .collect();
         Plan {
             protect,
+            accounts,
             ..Plan::new(groups)
         }
     }
@@ -629,6 +666,10 @@ impl Plan {
         struct GroupDecisions<'a> {
             id: &'a str,
             region: &'a str,
+            // Absent for a group of the default account, so the hashes of
+            // plans without accounts are those earlier versions computed.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            account: Option<&'a str>,
             mode: Mode,
             status: GroupStatus,
             fingerprint: Option<&'a str>,
@@ -649,6 +690,7 @@ impl Plan {
             .map(|g| GroupDecisions {
                 id: &g.id,
                 region: &g.region,
+                account: g.account.as_deref(),
                 mode: g.mode,
                 status: g.status,
                 fingerprint: g.fingerprint.as_deref(),
@@ -673,8 +715,12 @@ impl Plan {
             .collect();
         // Serialising plain structs of strings, numbers and enums into a
         // Vec cannot fail; an empty input would still hash deterministically.
-        let bytes =
-            serde_json::to_vec(&(self.schema_version, groups, &self.protect)).unwrap_or_default();
+        let bytes = if self.accounts.is_empty() {
+            serde_json::to_vec(&(self.schema_version, groups, &self.protect))
+        } else {
+            serde_json::to_vec(&(self.schema_version, groups, &self.protect, &self.accounts))
+        }
+        .unwrap_or_default();
         sha256_hex(&bytes)
     }
 }

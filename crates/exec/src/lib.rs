@@ -46,5 +46,6 @@ pub use read::{
     read_groups,
 };
 pub use session::{
-    CallCounts, Reader, RegionError, Session, SessionOptions, StopReason, StopSignal,
+    AccountRate, CallCounts, Reader, RegionError, Session, SessionOptions, StopReason, StopSignal,
+    Target,
 };

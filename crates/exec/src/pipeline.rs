@@ -49,7 +49,7 @@ impl PlanOptions {
 pub fn group_refs(set: &PolicySet) -> Vec<GroupRef> {
     set.groups
         .iter()
-        .map(|g| GroupRef::new(&g.id, &g.region))
+        .map(|g| GroupRef::new(&g.id, &g.region).in_account(g.account.as_deref()))
         .collect()
 }
 

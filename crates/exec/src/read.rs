@@ -17,16 +17,18 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::journal::CallContext;
-use crate::session::{Reader, RegionError};
+use crate::session::{Reader, RegionError, Target};
 
 /// Groups read at once when the caller does not say.
 pub const DEFAULT_READ_CONCURRENCY: usize = 16;
 
-/// One group to read: its id and region.
+/// One group to read: its id, region and account (`None`: the account
+/// moat is run with).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct GroupRef {
     pub id: String,
     pub region: String,
+    pub account: Option<String>,
 }
 
 impl GroupRef {
@@ -34,13 +36,31 @@ impl GroupRef {
         GroupRef {
             id: id.into(),
             region: region.into(),
+            account: None,
         }
+    }
+
+    /// The same group, in `account`.
+    pub fn in_account(mut self, account: Option<&str>) -> GroupRef {
+        self.account = account.map(str::to_owned);
+        self
+    }
+
+    fn target(&self) -> Target {
+        Target::new(self.account.as_deref(), &self.region)
     }
 }
 
 impl fmt::Display for GroupRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} in region {}", self.id, self.region)
+        match &self.account {
+            Some(account) => write!(
+                f,
+                "{} in region {} of account {account}",
+                self.id, self.region
+            ),
+            None => write!(f, "{} in region {}", self.id, self.region),
+        }
     }
 }
 
@@ -159,8 +179,10 @@ pub async fn read_group_types(
 }
 
 /// Reads every rule of each group in `groups`, at most `concurrency` at a
-/// time, through the reader's clients (one per region, sharing the reader's
-/// pool, rate limit and credentials). Duplicate entries are read once.
+/// time per (account, region), through the reader's clients (one per
+/// region of an account, sharing the account's pool, limiters and
+/// credentials). The targets are read concurrently, each under its own
+/// limiter. Duplicate entries are read once.
 pub async fn read_groups(
     reader: &Reader,
     groups: &[GroupRef],
@@ -202,8 +224,18 @@ where
 {
     let map = Arc::new(map);
     let clients = reader
-        .clients(groups.iter().map(|g| g.region.as_str()))
+        .clients(
+            groups
+                .iter()
+                .map(|g| (g.account.as_deref(), g.region.as_str())),
+        )
         .map_err(ReadError::Region)?;
+    // Each target has its own quota: one's slow reads do not hold up the
+    // others'.
+    let permits: std::collections::BTreeMap<&Target, Arc<Semaphore>> = clients
+        .keys()
+        .map(|t| (t, Arc::new(Semaphore::new(concurrency.max(1)))))
+        .collect();
 
     let mut wanted: Vec<GroupRef> = Vec::with_capacity(groups.len());
     let mut seen: HashSet<&GroupRef> = HashSet::with_capacity(groups.len());
@@ -213,10 +245,10 @@ where
         }
     }
 
-    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
     let mut tasks = JoinSet::new();
     for (index, g) in wanted.iter().enumerate() {
-        let Some(regional) = clients.get(g.region.as_str()) else {
+        let target = g.target();
+        let (Some(regional), Some(permits)) = (clients.get(&target), permits.get(&target)) else {
             continue;
         };
         let client = reader.observed(regional, CallContext::read(phase, plan, &g.id, &g.region));

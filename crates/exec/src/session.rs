@@ -22,38 +22,82 @@ use tokio::sync::Notify;
 
 use crate::journal::{CallContext, Journal, JournalError};
 
-/// No client could be made for a region (an unknown region without an
-/// endpoint override, for example).
-#[derive(Debug, thiserror::Error)]
-#[error("region {region}")]
-pub struct RegionError {
+/// Where a group lives: the account the policy puts it in (`None`: the
+/// account moat is run with) and its region. Each target has a client of
+/// its own, with its own limiter.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Target {
+    pub account: Option<String>,
     pub region: String,
-    #[source]
-    pub source: ConfigError,
 }
 
-/// A client per region, made from one base client so that all of them share
-/// its connection pool, rate limit and credentials. The one place region
-/// clients are made.
-pub(crate) fn regional<C: Regional>(
+impl Target {
+    pub fn new(account: Option<&str>, region: &str) -> Target {
+        Target {
+            account: account.map(str::to_owned),
+            region: region.to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.account {
+            Some(account) => write!(f, "account {account}, region {}", self.region),
+            None => write!(f, "region {}", self.region),
+        }
+    }
+}
+
+/// No client could be made for a target.
+#[derive(Debug, thiserror::Error)]
+pub enum RegionError {
+    /// An unknown region without an endpoint override, for example.
+    #[error("{}", Target::new(.account.as_deref(), .region))]
+    Config {
+        account: Option<String>,
+        region: String,
+        #[source]
+        source: ConfigError,
+    },
+    /// A group names an account the run was given no client for.
+    #[error("account {account}: no credentials were set up for it (is it in `accounts:`?)")]
+    UnknownAccount { account: String },
+}
+
+/// A client per target, made from the base client of the target's account
+/// so that all of an account's clients share its connection pool, limiters
+/// and credentials. The one place the clients of a run are made.
+pub(crate) fn regional<'t, C: Regional>(
     base: &C,
-    regions: impl IntoIterator<Item = impl AsRef<str>>,
-) -> Result<BTreeMap<String, C>, RegionError> {
+    accounts: &BTreeMap<String, C>,
+    targets: impl IntoIterator<Item = (Option<&'t str>, &'t str)>,
+) -> Result<BTreeMap<Target, C>, RegionError> {
     let mut out = BTreeMap::new();
-    for region in regions {
-        let region = region.as_ref();
-        if out.contains_key(region) {
+    for (account, region) in targets {
+        let target = Target::new(account, region);
+        if out.contains_key(&target) {
             continue;
         }
+        let base = match account {
+            None => base,
+            Some(name) => accounts
+                .get(name)
+                .ok_or_else(|| RegionError::UnknownAccount {
+                    account: name.to_owned(),
+                })?,
+        };
         let client = if region == base.region() {
             base.clone()
         } else {
-            base.for_region(region).map_err(|source| RegionError {
-                region: region.to_owned(),
-                source,
-            })?
+            base.for_region(region)
+                .map_err(|source| RegionError::Config {
+                    account: account.map(str::to_owned),
+                    region: region.to_owned(),
+                    source,
+                })?
         };
-        out.insert(region.to_owned(), client);
+        out.insert(target, client);
     }
     Ok(out)
 }
@@ -287,6 +331,8 @@ impl AttemptObserver for CallObserver {
 #[derive(Clone, Debug)]
 pub struct Reader {
     client: ReadClient,
+    /// The base client of each account of `accounts:`, by name.
+    accounts: Arc<BTreeMap<String, ReadClient>>,
     sink: Arc<Sink>,
 }
 
@@ -295,8 +341,16 @@ impl Reader {
     pub fn new(client: ReadClient) -> Reader {
         Reader {
             client,
+            accounts: Arc::default(),
             sink: Arc::new(Sink::new()),
         }
+    }
+
+    /// The same reader with a base client per account (by name): the
+    /// groups of an account are read through its client.
+    pub fn with_accounts(mut self, accounts: BTreeMap<String, ReadClient>) -> Reader {
+        self.accounts = Arc::new(accounts);
+        self
     }
 
     /// The same reader also passing every attempt to `observer`.
@@ -305,6 +359,7 @@ impl Reader {
         sink.observer = Some(observer);
         Reader {
             client,
+            accounts: Arc::default(),
             sink: Arc::new(sink),
         }
     }
@@ -319,12 +374,21 @@ impl Reader {
         self.sink.counts()
     }
 
-    /// A client per region of `regions`.
-    pub(crate) fn clients(
+    /// A client per target of `targets` (account, region).
+    pub(crate) fn clients<'t>(
         &self,
-        regions: impl IntoIterator<Item = impl AsRef<str>>,
-    ) -> Result<BTreeMap<String, ReadClient>, RegionError> {
-        regional(&self.client, regions)
+        targets: impl IntoIterator<Item = (Option<&'t str>, &'t str)>,
+    ) -> Result<BTreeMap<Target, ReadClient>, RegionError> {
+        regional(&self.client, &self.accounts, targets)
+    }
+
+    /// The rate each limiter of the reader's clients has reached, the
+    /// accounts' too.
+    pub fn rates(&self) -> Vec<AccountRate> {
+        account_rates(
+            self.client.rate_stats(),
+            self.accounts.iter().map(|(n, c)| (n, c.rate_stats())),
+        )
     }
 
     /// `client` observed for one call with `context`.
@@ -341,6 +405,8 @@ impl Reader {
 #[derive(Clone, Debug)]
 pub struct Session {
     client: Client,
+    /// The base client of each account of `accounts:`, by name.
+    accounts: Arc<BTreeMap<String, Client>>,
     sink: Arc<Sink>,
 }
 
@@ -362,8 +428,16 @@ impl Session {
     pub fn new(client: Client) -> Session {
         Session {
             client,
+            accounts: Arc::default(),
             sink: Arc::new(Sink::new()),
         }
+    }
+
+    /// The same session with a base client per account (by name): the
+    /// groups of an account are read and changed through its client.
+    pub fn with_accounts(mut self, accounts: BTreeMap<String, Client>) -> Session {
+        self.accounts = Arc::new(accounts);
+        self
     }
 
     /// A session with the journal opened (or created) and the observer and
@@ -379,6 +453,7 @@ impl Session {
         }
         Ok(Session {
             client,
+            accounts: Arc::default(),
             sink: Arc::new(sink),
         })
     }
@@ -387,6 +462,12 @@ impl Session {
     pub fn reader(&self) -> Reader {
         Reader {
             client: self.client.read_only(),
+            accounts: Arc::new(
+                self.accounts
+                    .iter()
+                    .map(|(n, c)| (n.clone(), c.read_only()))
+                    .collect(),
+            ),
             sink: self.sink.clone(),
         }
     }
@@ -401,21 +482,25 @@ impl Session {
         &self.sink.stop
     }
 
-    /// The rate each limiter of the session's clients has reached.
-    pub fn rates(&self) -> Vec<moat_aliyun::RegionRate> {
-        self.client.rate_stats()
+    /// The rate each limiter of the session's clients has reached, the
+    /// accounts' too.
+    pub fn rates(&self) -> Vec<AccountRate> {
+        account_rates(
+            self.client.rate_stats(),
+            self.accounts.iter().map(|(n, c)| (n, c.rate_stats())),
+        )
     }
 
     pub(crate) fn sink(&self) -> &Arc<Sink> {
         &self.sink
     }
 
-    /// A client per region of `regions`.
-    pub(crate) fn clients(
+    /// A client per target of `targets` (account, region).
+    pub(crate) fn clients<'t>(
         &self,
-        regions: impl IntoIterator<Item = impl AsRef<str>>,
-    ) -> Result<BTreeMap<String, Client>, RegionError> {
-        regional(&self.client, regions)
+        targets: impl IntoIterator<Item = (Option<&'t str>, &'t str)>,
+    ) -> Result<BTreeMap<Target, Client>, RegionError> {
+        regional(&self.client, &self.accounts, targets)
     }
 
     /// `client` observed for one call with `context`.
@@ -425,4 +510,32 @@ impl Session {
             context,
         }))
     }
+}
+
+/// The rate one limiter reached, with the account whose client it paces
+/// (`None`: the account moat is run with).
+#[derive(Clone, Debug)]
+pub struct AccountRate {
+    pub account: Option<String>,
+    pub rate: moat_aliyun::RegionRate,
+}
+
+fn account_rates<'a>(
+    default: Vec<moat_aliyun::RegionRate>,
+    accounts: impl Iterator<Item = (&'a String, Vec<moat_aliyun::RegionRate>)>,
+) -> Vec<AccountRate> {
+    let mut out: Vec<AccountRate> = default
+        .into_iter()
+        .map(|rate| AccountRate {
+            account: None,
+            rate,
+        })
+        .collect();
+    for (name, rates) in accounts {
+        out.extend(rates.into_iter().map(|rate| AccountRate {
+            account: Some(name.clone()),
+            rate,
+        }));
+    }
+    out
 }

@@ -25,7 +25,7 @@ use moat_exec::preflight::{DEFAULT_MAX_DESTROY, DEFAULT_RULES_PER_GROUP};
 use moat_exec::{Guards, SessionOptions, StopReason, StopSignal, touched_groups};
 
 use crate::args::{CloudArgs, GlobalArgs};
-use crate::context::{Cloud, load_policies, runtime};
+use crate::context::{Cloud, Reach, load_policies, runtime};
 use crate::exit::Exit;
 use crate::interrupt::Interrupts;
 use crate::output::plural;
@@ -185,7 +185,11 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Exit> {
             Input::Policies(set) => Some(&**set),
             Input::Plan(..) => None,
         };
-        let cloud = Cloud::connect(&args.cloud, hint.as_deref(), seed).await?;
+        let reach = match &input {
+            Input::Policies(set) => Reach::of_policies(set),
+            Input::Plan(plan, _) => Reach::of_plan(plan),
+        };
+        let cloud = Cloud::connect_to(&args.cloud, hint.as_deref(), seed, &reach).await?;
         let session = cloud.session(SessionOptions {
             journal: Some(&args.journal),
             stop: Some(stop.clone()),

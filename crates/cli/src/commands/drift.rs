@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 
 use crate::args::{CloudArgs, GlobalArgs, PolicyPaths};
-use crate::context::{Cloud, load_policies, runtime};
+use crate::context::{Cloud, Reach, load_policies, runtime};
 use crate::exit::Exit;
 use crate::planning::{
     DEFAULT_JOURNAL, DiffFlags, ShardArgs, make_plan, note_missing, region_hint, render_options,
@@ -48,7 +48,8 @@ pub fn run(global: &GlobalArgs, args: &DriftArgs) -> anyhow::Result<Exit> {
     let (set, shard) = args.shard.select(set);
     let set = std::sync::Arc::new(set);
     let (plan, cloud) = runtime()?.block_on(async {
-        let cloud = Cloud::connect(&args.cloud, hint.as_deref(), Some(&set)).await?;
+        let reach = Reach::of_policies(&set);
+        let cloud = Cloud::connect_to(&args.cloud, hint.as_deref(), Some(&set), &reach).await?;
         let planned = make_plan(
             &cloud.reader(),
             &set,

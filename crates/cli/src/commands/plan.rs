@@ -11,7 +11,7 @@ use clap::{Args, ValueEnum};
 use moat_diff::Plan;
 
 use crate::args::{CloudArgs, GlobalArgs, PolicyPaths};
-use crate::context::{Cloud, load_policies, runtime};
+use crate::context::{Cloud, Reach, load_policies, runtime};
 use crate::exit::Exit;
 use crate::planning::{
     DEFAULT_JOURNAL, DiffFlags, ShardArgs, SigningArgs, make_plan, note_missing, plan_key,
@@ -63,7 +63,8 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<Exit> {
     let (set, shard) = args.shard.select(set);
     let set = Arc::new(set);
     let (mut plan, cloud) = runtime()?.block_on(async {
-        let cloud = Cloud::connect(&args.cloud, hint.as_deref(), Some(&set)).await?;
+        let reach = Reach::of_policies(&set);
+        let cloud = Cloud::connect_to(&args.cloud, hint.as_deref(), Some(&set), &reach).await?;
         let planned = make_plan(
             &cloud.reader(),
             &set,

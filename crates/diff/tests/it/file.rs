@@ -217,3 +217,33 @@ fn a_signed_plan_verifies_after_a_round_trip_and_not_after_any_edit() {
         "plan is not signed with the configured key"
     );
 }
+
+#[test]
+fn where_a_group_is_reached_is_under_the_hash_and_round_trips() {
+    let mut plan = sample();
+    let without = plan.hash();
+    assert!(!plan.to_json().contains("\"accounts\""), "no accounts, no key");
+    plan.groups[0].account = Some("prod".into());
+    plan.accounts = vec![moat_diff::PlanAccount {
+        name: "prod".into(),
+        profile: "prod-ro".into(),
+        endpoint: None,
+    }];
+    let with = plan.hash();
+    assert_ne!(with, without, "the account of a group is a decision");
+    let text = plan.to_json();
+    let back = Plan::from_json(&text).expect("round trip");
+    assert_eq!(back, plan);
+    // Another profile sends the calls elsewhere: the plan is refused.
+    let edited = text.replacen("\"prod-ro\"", "\"prod-admin\"", 1);
+    assert!(matches!(
+        Plan::from_json(&edited),
+        Err(PlanError::HashMismatch { .. })
+    ));
+    let edited = text.replacen("\"account\": \"prod\"", "\"account\": \"dev\"", 1);
+    assert_ne!(edited, text);
+    assert!(matches!(
+        Plan::from_json(&edited),
+        Err(PlanError::HashMismatch { .. })
+    ));
+}

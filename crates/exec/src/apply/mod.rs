@@ -6,7 +6,7 @@
 //! anew, refusing the whole plan before any mutating call when it is stale
 //! or a guard fails, writes a snapshot of each touched group, and then
 //! changes the groups concurrently, at most [`ApplyOptions::parallel`] at
-//! once. Within a group, per direction (ingress, then egress): additions in
+//! once in each (account, region). Within a group, per direction (ingress, then egress): additions in
 //! batches of up to 100 rules, then in-place modifications by rule id, then
 //! replaces (a revoke and an authorize back to back), then removals in
 //! batches of up to 100 rule ids (make-before-break). A call that fails
@@ -45,7 +45,7 @@ pub const DEFAULT_PARALLEL: usize = 4;
 /// How [`apply`] runs.
 #[derive(Clone, Debug)]
 pub struct ApplyOptions {
-    /// Groups changed at once (at least 1).
+    /// Groups changed at once in each (account, region) (at least 1).
     pub parallel: usize,
     /// What the preflight allows.
     pub guards: Guards,

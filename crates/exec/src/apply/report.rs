@@ -210,6 +210,10 @@ impl GroupReport {
 /// The pace one rate limiter reached in a run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RateReached {
+    /// The account of the limiter's client; `None` for the account moat is
+    /// run with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     /// `None` for a fixed rate shared by every region.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
@@ -225,11 +229,13 @@ pub struct RateReached {
 
 impl RateReached {
     /// The limiters that sent calls.
-    pub fn from_stats(stats: &[moat_aliyun::RegionRate]) -> Vec<RateReached> {
+    pub fn from_stats(stats: &[crate::session::AccountRate]) -> Vec<RateReached> {
         stats
             .iter()
-            .filter(|r| r.stats.sent > 0)
-            .map(|r| RateReached {
+            .filter(|a| a.rate.stats.sent > 0)
+            .map(|a| (a, &a.rate))
+            .map(|(a, r)| RateReached {
+                account: a.account.clone(),
                 region: r.region.clone(),
                 adaptive: r.stats.adaptive,
                 // A rate is at most 10,000 calls per second.

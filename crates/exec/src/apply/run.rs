@@ -20,7 +20,7 @@ use super::{ApplyError, ApplyOptions, CallEvent};
 use crate::journal::{CallContext, CallOutcome};
 use crate::lock::Leases;
 use crate::preflight::{preflight, preflight_with, touched_groups};
-use crate::session::{Session, StopReason, StopSignal};
+use crate::session::{Session, StopReason, StopSignal, Target};
 
 /// Applies `plan` through `session` (see the module documentation for the
 /// order of things). Returns `Err` only when no rule was changed: the
@@ -49,16 +49,21 @@ pub async fn apply(
     if touched.is_empty() {
         return Ok(report);
     }
-    // One client per region, made before anything is read or changed.
-    let clients = session.clients(touched.iter().map(|g| g.region.as_str()))?;
+    // One client per (account, region), made before anything is read or
+    // changed.
+    let clients = session.clients(
+        touched
+            .iter()
+            .map(|g| (g.account.as_deref(), g.region.as_str())),
+    )?;
 
     // The lease comes first: what the preflight reads next cannot then be
     // changed by another apply before this one is done.
     let mut leases = match &options.lock {
         Some(lock) => {
-            let groups: Vec<(String, String)> = touched
+            let groups: Vec<(String, Target)> = touched
                 .iter()
-                .map(|g| (g.id.clone(), g.region.clone()))
+                .map(|g| (g.id.clone(), Target::new(g.account.as_deref(), &g.region)))
                 .collect();
             let mut leases = Leases::acquire(session, &clients, &groups, lock).await?;
             leases.keep(session, lock.ttl);
@@ -80,7 +85,7 @@ async fn run_leased(
     plan: &Plan,
     options: &ApplyOptions,
     touched: &[&GroupPlan],
-    clients: &BTreeMap<String, Client>,
+    clients: &BTreeMap<Target, Client>,
     report: &mut ApplyReport,
 ) -> Result<Vec<GroupReport>, ApplyError> {
     let plan_hash = report.plan_hash.clone();
@@ -123,10 +128,17 @@ async fn run_leased(
         tracing::info!(dir = %dir.display(), groups = live.len(), "snapshots written");
     }
 
-    let permits = Arc::new(Semaphore::new(options.parallel.max(1)));
+    // `parallel` groups at once in each (account, region): each has its
+    // own quota, so the targets run side by side.
+    let permits: BTreeMap<&Target, Arc<Semaphore>> = clients
+        .keys()
+        .map(|t| (t, Arc::new(Semaphore::new(options.parallel.max(1)))))
+        .collect();
     let mut tasks = JoinSet::new();
     for (index, g) in touched.iter().enumerate() {
-        let Some(regional) = clients.get(&g.region).cloned() else {
+        let target = Target::new(g.account.as_deref(), &g.region);
+        let (Some(regional), Some(permits)) = (clients.get(&target).cloned(), permits.get(&target))
+        else {
             continue;
         };
         let run = GroupRun {

@@ -14,7 +14,7 @@ use moat_aliyun::{CallError, Client, ResourceTag};
 
 use super::{Lease, LockError, LockOptions, Removed, TagStore, acquire, release, renew, unlock};
 use crate::journal::{CallContext, CallOutcome, JournalError};
-use crate::session::{RegionError, Session, StopReason};
+use crate::session::{RegionError, Session, StopReason, Target};
 
 /// Why a lease call failed.
 #[derive(Debug, thiserror::Error)]
@@ -113,33 +113,36 @@ fn system_now() -> Timestamp {
 /// The leases of one apply.
 #[derive(Debug)]
 pub(crate) struct Leases {
-    stores: BTreeMap<String, SessionTags>,
-    held: Arc<Mutex<Vec<Lease>>>,
+    stores: BTreeMap<Target, SessionTags>,
+    /// Each lease with the target its groups are in.
+    held: Arc<Mutex<Vec<(Target, Lease)>>>,
     renewal: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Leases {
-    /// Takes a lease on `groups` (group id, region) in each region, in region
-    /// order; if one cannot be had, those already taken are released.
+    /// Takes a lease on `groups` (group id, target) in each target (account
+    /// and region), in target order; if one cannot be had, those already
+    /// taken are released.
     pub async fn acquire(
         session: &Session,
-        clients: &BTreeMap<String, Client>,
-        groups: &[(String, String)],
+        clients: &BTreeMap<Target, Client>,
+        groups: &[(String, Target)],
         options: &LockOptions,
     ) -> Result<Leases, LockError> {
-        let mut by_region: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-        for (id, region) in groups {
-            by_region.entry(region).or_default().push(id.clone());
+        let mut by_target: BTreeMap<&Target, Vec<String>> = BTreeMap::new();
+        for (id, target) in groups {
+            by_target.entry(target).or_default().push(id.clone());
         }
         let mut leases = Leases {
             stores: BTreeMap::new(),
             held: Arc::default(),
             renewal: None,
         };
-        for (region, ids) in by_region {
-            let Some(client) = clients.get(region) else {
+        for (target, ids) in by_target {
+            let Some(client) = clients.get(target) else {
                 continue;
             };
+            let region = target.region.as_str();
             let store = SessionTags {
                 session: session.clone(),
                 client: client.clone(),
@@ -147,11 +150,11 @@ impl Leases {
             };
             match acquire(&store, region, &ids, options, &system_now).await {
                 Ok(lease) => {
-                    leases.held_mut().push(lease);
-                    leases.stores.insert(region.to_owned(), store);
+                    leases.held_mut().push((target.clone(), lease));
+                    leases.stores.insert(target.clone(), store);
                 }
                 Err(e) => {
-                    leases.stores.insert(region.to_owned(), store);
+                    leases.stores.insert(target.clone(), store);
                     leases.release().await;
                     return Err(e);
                 }
@@ -160,7 +163,7 @@ impl Leases {
         Ok(leases)
     }
 
-    fn held_mut(&self) -> std::sync::MutexGuard<'_, Vec<Lease>> {
+    fn held_mut(&self) -> std::sync::MutexGuard<'_, Vec<(Target, Lease)>> {
         self.held.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -174,15 +177,16 @@ impl Leases {
         self.renewal = Some(tokio::spawn(async move {
             loop {
                 tokio::time::sleep(ttl / 3).await;
-                let current: Vec<Lease> = held.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                let current: Vec<(Target, Lease)> =
+                    held.lock().unwrap_or_else(|p| p.into_inner()).clone();
                 let mut renewed = Vec::with_capacity(current.len());
-                for lease in current {
-                    let Some(store) = stores.get(&lease.region) else {
+                for (target, lease) in current {
+                    let Some(store) = stores.get(&target) else {
                         continue;
                     };
                     let now = Timestamp::now();
                     match renew(store, &lease, ttl, now).await {
-                        Ok(next) => renewed.push(next),
+                        Ok(next) => renewed.push((target, next)),
                         Err(e) => {
                             tracing::warn!(error = %e, region = %lease.region, "cannot renew the lease");
                             let lost = matches!(e, LockError::Lost { .. })
@@ -192,7 +196,7 @@ impl Leases {
                                     group: lease.groups.first().cloned().unwrap_or_default(),
                                 });
                             }
-                            renewed.push(lease);
+                            renewed.push((target, lease));
                         }
                     }
                 }
@@ -207,10 +211,10 @@ impl Leases {
         if let Some(task) = self.renewal.take() {
             task.abort();
         }
-        let held: Vec<Lease> = std::mem::take(&mut *self.held_mut());
+        let held: Vec<(Target, Lease)> = std::mem::take(&mut *self.held_mut());
         let mut errors = Vec::new();
-        for lease in held {
-            let Some(store) = self.stores.get(&lease.region) else {
+        for (target, lease) in held {
+            let Some(store) = self.stores.get(&target) else {
                 continue;
             };
             if let Err(e) = release(store, &lease).await {
@@ -240,8 +244,8 @@ pub async fn unlock_groups(
     region: &str,
     groups: &[String],
 ) -> Result<Vec<Removed>, UnlockError> {
-    let clients = session.clients([region])?;
-    let Some(client) = clients.get(region) else {
+    let clients = session.clients([(None, region)])?;
+    let Some(client) = clients.values().next() else {
         return Ok(Vec::new());
     };
     let store = SessionTags {

@@ -126,6 +126,7 @@ mod tests {
         GroupPlan {
             id: id.into(),
             region: "cn-hangzhou".into(),
+            account: None,
             name: None,
             live_name: Some(String::new()),
             group_type: None,

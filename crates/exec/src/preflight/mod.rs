@@ -139,7 +139,7 @@ pub async fn preflight(
 ) -> Result<Preflight, PreflightError> {
     check_plan(plan)?;
     let refs: Vec<GroupRef> = touched_groups(plan)
-        .map(|g| GroupRef::new(&g.id, &g.region))
+        .map(|g| GroupRef::new(&g.id, &g.region).in_account(g.account.as_deref()))
         .collect();
     let live = if refs.is_empty() {
         Vec::new()

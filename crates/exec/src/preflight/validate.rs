@@ -233,6 +233,7 @@ mod tests {
         GroupPlan {
             id: "sg-bp1check000000001".into(),
             region: "cn-hangzhou".into(),
+            account: None,
             name: None,
             live_name: Some("x".into()),
             group_type: None,
