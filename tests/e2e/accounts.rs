@@ -87,7 +87,10 @@ fn accounts_env(prod: &EmulatorHandle, staging: &EmulatorHandle) -> TestEnv {
 }
 
 fn reads(handle: &EmulatorHandle) -> u64 {
-    handle.emulator().stats().ok("DescribeSecurityGroupAttribute")
+    handle
+        .emulator()
+        .stats()
+        .ok("DescribeSecurityGroupAttribute")
 }
 
 #[test]
@@ -176,11 +179,9 @@ fn an_account_accounts_does_not_define_is_refused_where_it_is_written() {
         .replace("account: staging", "account: stagign");
     env.write("fleet.yaml", text);
     for command in ["plan", "apply"] {
-        let run = env.run(&[command, "fleet.yaml", "--auto-approve"][..if command == "apply" {
-            3
-        } else {
-            2
-        }]);
+        let run = env.run(
+            &[command, "fleet.yaml", "--auto-approve"][..if command == "apply" { 3 } else { 2 }],
+        );
         run.expect_code(1);
         run.expect_stderr("fleet.yaml:");
         run.expect_stderr("MOAT138");
@@ -195,8 +196,12 @@ fn ram_policy_prints_one_policy_per_account() {
     let env = TestEnv::new();
     env.write(
         "fleet.yaml",
-        policy("https://ecs.example.test", "https://ecs.example.test", "prod")
-            .replace("version: 1\n", "version: 1\n# two accounts\n"),
+        policy(
+            "https://ecs.example.test",
+            "https://ecs.example.test",
+            "prod",
+        )
+        .replace("version: 1\n", "version: 1\n# two accounts\n"),
     );
     let run = env.run(&["ram-policy", "fleet.yaml", "--read-only"]);
     run.expect_code(0);
@@ -214,5 +219,7 @@ fn ram_policy_prints_one_policy_per_account() {
     assert!(run.stdout.contains(STAGING_GROUP) && !run.stdout.contains(PROD_GROUP));
     let run = env.run(&["ram-policy", "fleet.yaml", "--account", "qa"]);
     run.expect_code(1);
-    run.expect_stderr("--account qa: the policies define no such account (accounts: prod, staging)");
+    run.expect_stderr(
+        "--account qa: the policies define no such account (accounts: prod, staging)",
+    );
 }

@@ -13,8 +13,8 @@ use moat_aliyun::{
     AdaptiveRate, Client, ClientConfig, CredentialInputs, CredentialProvider, Credentials,
     Environment, resolve_credentials,
 };
-use moat_emulator::{DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET, EmulatorConfig, EmulatorHandle};
 use moat_diff::{Plan, PlanAccount};
+use moat_emulator::{DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET, EmulatorConfig, EmulatorHandle};
 use moat_exec::{Reader, Session, SessionOptions};
 use moat_policy::PolicySet;
 
@@ -177,7 +177,9 @@ impl Cloud {
         if cloud.local {
             let mut local = Cloud::local(cloud, region_hint, seed)?;
             for (account, regions) in &reach.accounts {
-                let region = regions.first().map_or(local.client.region(), String::as_str);
+                let region = regions
+                    .first()
+                    .map_or(local.client.region(), String::as_str);
                 let client = local.client.for_region(region).with_context(|| {
                     format!("account {}: cannot set up the API client", account.name)
                 })?;

@@ -26,8 +26,7 @@ pub use merge::{MergeError, Merged, Report, merge_drift_reports, merge_files, me
 pub use plan::{
     Action, Attributes, Change, Exposure, ExposureKind, FindingSeverity, GroupPlan, GroupStatus,
     MOAT_VERSION, PLAN_FORMAT, PLAN_SCHEMA_VERSION, Plan, PlanAccount, PlanFinding, ProtectedRule,
-    Protection,
-    ProtectionSource, Reason, Summary, UnmodeledAction, UnmodeledEntry,
+    Protection, ProtectionSource, Reason, Summary, UnmodeledAction, UnmodeledEntry,
 };
 pub use protect::{protection_of, unmodeled_protection};
 pub use shard::{Shard, ShardBy, ShardError, ShardSetError, ShardSpec, check_shards};

@@ -71,7 +71,11 @@ pub fn run(args: &RamPolicyArgs) -> anyhow::Result<Exit> {
                 list.push(serde_json::json!({ "policy": policy_of(None) }));
             }
             for a in &set.accounts {
-                if set.groups.iter().any(|g| g.account.as_deref() == Some(&a.name)) {
+                if set
+                    .groups
+                    .iter()
+                    .any(|g| g.account.as_deref() == Some(&a.name))
+                {
                     list.push(serde_json::json!({
                         "account": a.name,
                         "profile": a.profile,

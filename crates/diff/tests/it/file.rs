@@ -222,7 +222,10 @@ fn a_signed_plan_verifies_after_a_round_trip_and_not_after_any_edit() {
 fn where_a_group_is_reached_is_under_the_hash_and_round_trips() {
     let mut plan = sample();
     let without = plan.hash();
-    assert!(!plan.to_json().contains("\"accounts\""), "no accounts, no key");
+    assert!(
+        !plan.to_json().contains("\"accounts\""),
+        "no accounts, no key"
+    );
     plan.groups[0].account = Some("prod".into());
     plan.accounts = vec![moat_diff::PlanAccount {
         name: "prod".into(),

@@ -479,6 +479,7 @@ mod tests {
         // The rate reached: the highest over the regions, and the throttled
         // attempts if any.
         let rate = |region: &str, adaptive, peak, throttled| RateReached {
+            account: None,
             region: Some(region.into()),
             adaptive,
             peak_per_second: peak,
