@@ -134,8 +134,9 @@ fn read_failures(failures: &[GroupRef]) -> String {
     }
 }
 
-/// The `SecurityGroupType` of each group of `groups` that exists: one
-/// `DescribeSecurityGroups` per region and hundred groups (the rule reads
+/// The `SecurityGroupType` of each group of `groups` that exists (keyed by
+/// id and region, without the account): one `DescribeSecurityGroups` per
+/// (account, region) and hundred groups (the rule reads
 /// do not carry the type). A group the answer leaves out does not exist and
 /// is left out here; the rule read reports it missing.
 pub async fn read_group_types(
@@ -143,13 +144,18 @@ pub async fn read_group_types(
     groups: &[GroupRef],
 ) -> Result<HashMap<GroupRef, GroupType>, ReadError> {
     let clients = reader
-        .clients(groups.iter().map(|g| g.region.as_str()))
+        .clients(
+            groups
+                .iter()
+                .map(|g| (g.account.as_deref(), g.region.as_str())),
+        )
         .map_err(ReadError::Region)?;
     let mut types = HashMap::with_capacity(groups.len());
-    for (region, regional) in &clients {
+    for (target, regional) in &clients {
+        let region = &target.region;
         let ids: Vec<String> = groups
             .iter()
-            .filter(|g| &g.region == region)
+            .filter(|g| g.target() == *target)
             .map(|g| g.id.clone())
             .collect::<BTreeSet<_>>()
             .into_iter()
@@ -171,6 +177,7 @@ pub async fn read_group_types(
             // A type moat does not know takes no part: the policy's, or
             // basic, is used, as before types were read.
             if let Some(t) = GroupType::parse(&g.group_type) {
+                // Keyed by id and region (ids are unique across accounts).
                 types.insert(GroupRef::new(g.id, region.clone()), t);
             }
         }
