@@ -372,3 +372,47 @@ fn exports_in_foreign_formats_and_a_csv_round_trip() {
     )
     .expect_code(0);
 }
+
+#[test]
+fn a_peer_group_of_another_account_applies_exports_and_plans_clean() {
+    let handle = emulator();
+    seed_as_terraform_left_it(&handle, &[]);
+    let (env, endpoint) = cloud_env(&handle);
+    let partner = "1234567890123456/sg-bp1partner00000001";
+    env.write(
+        "db.yaml",
+        format!(
+            "version: 1\nsecurity_groups:\n  - id: {DB}\n    region: cn-hangzhou\n    mode: additive\n    \
+             ingress:\n      - description: reports from the partner account\n        allow: tcp/5432\n        \
+             from: \"{partner}\"\n"
+        ),
+    );
+    env.run(&["validate", "db.yaml"]).expect_code(0);
+    at(&env, &endpoint, &["apply", "db.yaml", "--auto-approve"]).expect_code(0);
+    at(&env, &endpoint, &["plan", "db.yaml", "--detailed-exitcode"])
+        .expect_code(0)
+        .expect_stdout("No changes");
+    at(
+        &env,
+        &endpoint,
+        &[
+            "export",
+            "--group",
+            DB,
+            "-o",
+            "live.yaml",
+            "--region",
+            "cn-hangzhou",
+        ],
+    )
+    .expect_code(0);
+    let live = std::fs::read_to_string(env.home().join("live.yaml")).expect("written");
+    assert!(live.contains(&format!("\"{partner}\"")), "{live}");
+    at(
+        &env,
+        &endpoint,
+        &["plan", "live.yaml", "--detailed-exitcode"],
+    )
+    .expect_code(0)
+    .expect_stdout("No changes");
+}

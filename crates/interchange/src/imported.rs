@@ -6,7 +6,7 @@ use std::collections::btree_map::Entry;
 use std::fmt;
 use std::sync::Arc;
 
-use moat_policy::{DesiredRule, GroupPolicy, Mode, Origin, Rule, RuleKey};
+use moat_policy::{DesiredRule, GroupPolicy, GroupType, Mode, Origin, Rule, RuleKey};
 
 use crate::error::{At, ErrorKind, ImportError, ImportErrors, Location};
 
@@ -64,6 +64,8 @@ pub struct ImportedGroup {
     pub id: String,
     pub region: String,
     pub name: Option<String>,
+    /// The group's type, when the source states it.
+    pub group_type: Option<GroupType>,
     /// Sorted by key; identities unique.
     pub rules: Vec<ImportedRule>,
 }
@@ -88,7 +90,7 @@ impl Imported {
                 region: g.region.clone(),
                 name: g.name.clone(),
                 mode: Mode::Authoritative,
-                group_type: None,
+                group_type: g.group_type,
                 account: None,
                 stage: None,
                 origin: Origin::whole(Arc::clone(&self.file)),
@@ -128,6 +130,7 @@ pub(crate) struct Assembler {
 struct Acc {
     region: Option<(String, Source)>,
     name: Option<String>,
+    group_type: Option<GroupType>,
     rules: BTreeMap<RuleKey, ImportedRule>,
 }
 
@@ -152,6 +155,11 @@ impl Assembler {
         if !name.trim().is_empty() {
             self.groups.entry(group.to_owned()).or_default().name = Some(name.trim().to_owned());
         }
+    }
+
+    /// Records the type of a group, when the source states it.
+    pub fn group_type(&mut self, group: &str, group_type: GroupType) {
+        self.groups.entry(group.to_owned()).or_default().group_type = Some(group_type);
     }
 
     /// Adds one rule of `group`. `region` is what the source says about
@@ -219,6 +227,7 @@ impl Assembler {
                 id,
                 region,
                 name: acc.name,
+                group_type: acc.group_type,
                 rules: acc.rules.into_values().collect(),
             });
         }

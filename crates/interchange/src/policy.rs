@@ -68,8 +68,6 @@ fn unrepresentable(r: &ImportedRule) -> Option<&'static str> {
         Some("a source port range has no policy syntax")
     } else if key.local.is_some() {
         Some("a rule's second (local) address has no policy syntax")
-    } else if matches!(&key.peer, Peer::Group { owner: Some(_), .. }) {
-        Some("a peer group of another account has no policy syntax")
     } else {
         None
     }
@@ -119,6 +117,9 @@ fn write_group(out: &mut String, g: &ImportedGroup, sets: &HashMap<IpNet, String
     let _ = writeln!(out, "    region: {}", scalar(&g.region));
     if let Some(name) = &g.name {
         let _ = writeln!(out, "    name: {}", scalar(name));
+    }
+    if let Some(t) = g.group_type {
+        let _ = writeln!(out, "    type: {t}");
     }
     let _ = writeln!(out, "    mode: {mode}");
     for direction in Direction::ALL {
@@ -217,7 +218,7 @@ fn write_rule(
         .iter()
         .map(|p| match p.as_cidr().and_then(|n| sets.get(&n)) {
             Some(name) => scalar(name),
-            None => scalar(&p.to_string()),
+            None => scalar(&p.policy_text()),
         })
         .collect();
     line(out, format!("{}: {}", direction.peer_word(), list(&peers)));

@@ -5,9 +5,7 @@ mod common;
 use common::{options, read};
 use moat_interchange::{
     At, ErrorKind, ImportErrors, import_csv, import_ros, import_terraform, render_migration,
-    render_policy,
 };
-use moat_policy::Mode;
 use serde_json::{Value, json};
 
 fn kinds(result: Result<moat_interchange::Imported, ImportErrors>) -> Vec<(At, ErrorKind)> {
@@ -111,13 +109,18 @@ fn terraform_problems() {
         "{k:?}"
     );
 
-    // A cross-account peer imports, but has no policy syntax.
-    let text = state_with(|s| {
-        attrs(s, "mysql", 0)["source_group_owner_id"] = json!("1234567890123456");
-    });
-    let imported = import_terraform("s", &text, &options(HZ, &[])).expect("imports");
-    let err = render_policy(&imported, Mode::Authoritative).expect_err("unrepresentable");
-    assert!(err.to_string().contains("another account"), "{err}");
+    // A group type the provider never writes.
+    let k = kinds(import_terraform(
+        "s",
+        &state_with(|s| attrs(s, "web", 0)["security_group_type"] = json!("advanced")),
+        &options(HZ, &[]),
+    ));
+    assert!(
+        matches!(&k[..], [(At::Pointer(p), ErrorKind::UnknownValue { field, value, .. })]
+            if p == "/resources/0/instances/0/attributes/security_group_type"
+                && field == "security_group_type" && value == "advanced"),
+        "{k:?}"
+    );
 
     // A saved plan whose rule's group is created by the same plan.
     let mut plan: Value = serde_json::from_str(&read("terraform/show-plan.json")).expect("json");

@@ -158,3 +158,33 @@ fn chain(err: &dyn std::error::Error) -> String {
     }
     s
 }
+
+#[test]
+fn a_peer_group_of_another_account_imports_as_account_slash_group() {
+    let mut state: serde_json::Value =
+        serde_json::from_str(&read("terraform/state-v4.tfstate")).expect("json");
+    let mysql = state["resources"]
+        .as_array_mut()
+        .and_then(|rs| rs.iter_mut().find(|r| r["name"] == "mysql"))
+        .expect("the mysql resource");
+    mysql["instances"][0]["attributes"]["source_group_owner_id"] = "1234567890123456".into();
+    let imported = import_terraform("s", &state.to_string(), &options(HANGZHOU, &[]))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let text = policy(&imported);
+    assert!(
+        text.contains("\"1234567890123456/sg-bp1web0000000000001\"]"),
+        "{text}"
+    );
+    let set = load_policy_str("imported.yaml", &text).expect("loads");
+    let wanted = moat_policy::Peer::Group {
+        id: "sg-bp1web0000000000001".into(),
+        owner: Some("1234567890123456".into()),
+    };
+    assert!(
+        set.groups
+            .iter()
+            .flat_map(|g| &g.rules)
+            .any(|r| r.rule.key.peer == wanted),
+        "{text}"
+    );
+}

@@ -421,9 +421,11 @@ impl JsonSchema for PeerSpec {
             "type": "string",
             "description": "A peer: an IPv4 or IPv6 CIDR (host bits clear), a bare address \
                             (a /32 or /128), the name of an address set, a security group id \
-                            (sg-...) or a prefix list id (pl-...).",
+                            (sg-...), a group of another account (ACCOUNT_ID/sg-...) \
+                            or a prefix list id (pl-...).",
             "examples": ["203.0.113.0/24", "2001:db8::/32", "198.51.100.7", "office",
-                         "sg-bp1fg655nh68xyz9bxyz", "pl-bp1a2b3c4d5e6f7g8h"],
+                         "sg-bp1fg655nh68xyz9bxyz", "1234567890123456/sg-bp1fg655nh68xyz9bxyz",
+                         "pl-bp1a2b3c4d5e6f7g8h"],
         })
     }
 }

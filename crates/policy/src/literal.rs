@@ -130,10 +130,15 @@ fn port(p: &str, whole: &str) -> Result<u16, Problem> {
     }
 }
 
-/// A peer: a CIDR or bare address, `sg-...`, `pl-...`, or the name of an
-/// address set.
+/// A peer: a CIDR or bare address, `sg-...`, `ACCOUNT/sg-...` (a group of
+/// another account), `pl-...`, or the name of an address set.
 pub(crate) fn peer(s: &str) -> Result<PeerRef, Problem> {
     let trimmed = s.trim();
+    if let Some((owner, group)) = trimmed.split_once('/')
+        && id_kind(group).is_some()
+    {
+        return owned_group(s, owner, group).map(PeerRef::Peer);
+    }
     match id_kind(trimmed) {
         Some(kind) => {
             id(s, kind)?;
@@ -146,6 +151,40 @@ pub(crate) fn peer(s: &str) -> Result<PeerRef, Problem> {
         None => return Ok(PeerRef::Name(s.to_owned())),
     }
     cidr(s).map(|net| PeerRef::Peer(Peer::cidr(net)))
+}
+
+/// `ACCOUNT/sg-...`: a security group of another Alibaba Cloud account,
+/// the account given by its numeric id as ECS's `SourceGroupOwnerAccount`
+/// takes it.
+fn owned_group(whole: &str, owner: &str, group: &str) -> Result<Peer, Problem> {
+    if whole.trim() != whole {
+        return Err(problem(
+            codes::MALFORMED_ID,
+            format!("malformed peer group {whole:?}"),
+            format!("remove the whitespace: {}", whole.trim()),
+        ));
+    }
+    if id_kind(group) != Some(IdKind::Group) {
+        return Err(problem(
+            codes::MALFORMED_ID,
+            format!("{whole:?}: only a security group can belong to another account"),
+            format!("write the prefix list alone: {group}"),
+        ));
+    }
+    if owner.is_empty() || owner.len() > 32 || !owner.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(problem(
+            codes::MALFORMED_ID,
+            format!("malformed account id {owner:?} in {whole:?}"),
+            format!(
+                "a group of another account is written ACCOUNT_ID/{group}, the account id in digits, e.g. 1234567890123456/{group}"
+            ),
+        ));
+    }
+    id(group, IdKind::Group)?;
+    Ok(Peer::Group {
+        id: group.to_owned(),
+        owner: Some(owner.to_owned()),
+    })
 }
 
 /// An IPv4 or IPv6 CIDR with host bits clear, or a bare address (a /32 or
@@ -585,6 +624,12 @@ mod tests {
             ("peer", "::ffff:0.0.0.0/96", "::ffff:0.0.0.0/96"),
             ("peer", "sg-bp1abc", "sg-bp1abc"),
             ("peer", "pl-x1", "pl-x1"),
+            ("peer", "1234567890123456/sg-bp1abc", "sg-bp1abc (account 1234567890123456)"),
+            ("peer", "12ab/sg-bp1abc", "MOAT115 malformed account id \"12ab\" in \"12ab/sg-bp1abc\""),
+            ("peer", "/sg-bp1abc", "MOAT115 malformed account id \"\" in \"/sg-bp1abc\""),
+            ("peer", "123/pl-x1", "MOAT115 \"123/pl-x1\": only a security group can belong to another account"),
+            ("peer", "123/sg-BP1", "MOAT115 malformed security group id \"sg-BP1\""),
+            ("peer", " 123/sg-bp1abc", "MOAT115 malformed peer group \" 123/sg-bp1abc\""),
             ("peer", "office", "name office"),
             ("peer", "10.0.0.1/8", "MOAT107 10.0.0.1/8 has host bits set"),
             ("peer", "10.0.0.0/33", "MOAT106 \"10.0.0.0/33\" is not an IPv4 or IPv6 address or CIDR"),

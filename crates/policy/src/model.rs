@@ -362,6 +362,20 @@ impl Peer {
         }
     }
 
+    /// The peer as a policy writes it: the CIDR, the id, or
+    /// `ACCOUNT/sg-...` for a group of another account.
+    pub fn policy_text(&self) -> String {
+        match self {
+            Peer::Cidr { cidr } => cidr.to_string(),
+            Peer::Group { id, owner: None } => id.clone(),
+            Peer::Group {
+                id,
+                owner: Some(owner),
+            } => format!("{owner}/{id}"),
+            Peer::PrefixList { id } => id.clone(),
+        }
+    }
+
     pub fn as_cidr(&self) -> Option<IpNet> {
         match self {
             Peer::Cidr { cidr } => Some(*cidr),

@@ -31,8 +31,7 @@ pub enum RenderError {
 /// block of the policies it was loaded from.
 ///
 /// Errors when a rule uses something the format has no words for: a source
-/// port range, a second ("local") address, or a peer group in another
-/// account.
+/// port range or a second ("local") address.
 pub fn render_policy_yaml(groups: &[GroupPolicy]) -> Result<String, RenderError> {
     let mut out = String::from("version: 1\n");
     if groups.is_empty() {
@@ -141,8 +140,6 @@ fn check(g: &GroupPolicy, r: &DesiredRule) -> Result<(), RenderError> {
         Some("source port ranges have no policy syntax")
     } else if key.local.is_some() {
         Some("a rule's second (local) address has no policy syntax")
-    } else if matches!(&key.peer, Peer::Group { owner: Some(_), .. }) {
-        Some("peer groups of other accounts have no policy syntax")
     } else {
         None
     };
@@ -188,7 +185,7 @@ fn write_rule(out: &mut String, block: &[&DesiredRule]) {
         format!(
             "{}: {}",
             key.direction.peer_word(),
-            scalar(&key.peer.to_string())
+            scalar(&key.peer.policy_text())
         ),
     );
     if first.rule.priority != DEFAULT_PRIORITY {
@@ -235,15 +232,28 @@ mod tests {
         let text = "version: 1\nsecurity_groups:\n  - id: sg-bp1a\n    region: cn-hangzhou\n    \
                     ingress:\n      - allow: tcp/22\n        from: sg-bp1b\n";
         let mut set = load_policy_str("in.yaml", text).expect("valid");
-        set.groups[0].rules[0].rule.key.peer = Peer::Group {
-            id: "sg-bp1b".into(),
-            owner: Some("1234567890".into()),
-        };
-        let err = render_policy_yaml(&set.groups).expect_err("cross-account peer");
-        assert!(err.to_string().contains("other accounts"), "{err}");
-        set.groups[0].rules[0].rule.key.peer = Peer::group("sg-bp1b");
         set.groups[0].rules[0].rule.key.source_ports = Some(crate::PortRange::single(1024));
-        assert!(render_policy_yaml(&set.groups).is_err());
+        let err = render_policy_yaml(&set.groups).expect_err("source ports");
+        assert!(err.to_string().contains("source port"), "{err}");
+    }
+
+    #[test]
+    fn a_peer_group_of_another_account_reads_back_as_written() {
+        let text = "version: 1\nsecurity_groups:\n  - id: sg-bp1a\n    region: cn-hangzhou\n    \
+                    ingress:\n      - allow: tcp/22\n        from: sg-bp1b\n";
+        let mut set = load_policy_str("in.yaml", text).expect("valid");
+        let peer = Peer::Group {
+            id: "sg-bp1b".into(),
+            owner: Some("1234567890123456".into()),
+        };
+        set.groups[0].rules[0].rule.key.peer = peer.clone();
+        let out = render_policy_yaml(&set.groups).expect("cross-account peer");
+        assert!(
+            out.contains("from: \"1234567890123456/sg-bp1b\"\n"),
+            "{out}"
+        );
+        let back = load_policy_str("out.yaml", &out).expect("reads back");
+        assert_eq!(back.groups[0].rules[0].rule.key.peer, peer);
     }
 
     #[test]

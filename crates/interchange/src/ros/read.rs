@@ -12,7 +12,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use moat_policy::{Direction, Rule, RuleKey};
+use moat_policy::{Direction, GroupType, Rule, RuleKey};
 
 use super::tree::{self, Node, Value};
 use crate::ImportOptions;
@@ -103,6 +103,25 @@ pub fn import_ros(
                     options.group_ids.get(logical_id),
                 ) {
                     asm.name(id, name);
+                }
+                if let (Some(node), Some(id)) = (
+                    props.get("SecurityGroupType"),
+                    options.group_ids.get(logical_id),
+                ) {
+                    match node.as_str().and_then(GroupType::parse) {
+                        Some(t) => asm.group_type(id, t),
+                        None => fault(
+                            &mut asm,
+                            Fault::new(
+                                node.at(),
+                                ErrorKind::UnknownValue {
+                                    field: "SecurityGroupType".into(),
+                                    value: node.text().unwrap_or_default().to_owned(),
+                                    expected: "normal or enterprise",
+                                },
+                            ),
+                        ),
+                    }
                 }
                 for (list, direction) in [
                     ("SecurityGroupIngress", Direction::Ingress),

@@ -16,7 +16,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use moat_policy::{Direction, Rule, RuleKey};
+use moat_policy::{Direction, GroupType, Rule, RuleKey};
 use serde_json::{Map, Value};
 
 use crate::ImportOptions;
@@ -114,6 +114,21 @@ pub fn import_terraform(
             });
             if let (Some(id), Some(name)) = (id, name) {
                 asm.name(id, name);
+            }
+            match (id, inst.attrs.get("security_group_type")) {
+                (Some(id), Some(Value::String(t))) if !t.is_empty() => match GroupType::parse(t) {
+                    Some(t) => asm.group_type(id, t),
+                    None => asm.error(
+                        At::Pointer(format!("{}/security_group_type", inst.pointer)),
+                        Some(inst.address.clone()),
+                        ErrorKind::UnknownValue {
+                            field: "security_group_type".into(),
+                            value: t.clone(),
+                            expected: "normal or enterprise",
+                        },
+                    ),
+                },
+                _ => {}
             }
         }
     }
