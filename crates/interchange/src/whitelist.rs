@@ -3,7 +3,8 @@
 //!
 //! Values: direction `ingress|egress`, action `accept|drop`, protocol
 //! `tcp|udp|icmp|icmpv6|gre|all`, ports `N` or `N-M` (empty for protocols
-//! without ports), peer a CIDR, an address, `sg-...` or `pl-...`, priority
+//! without ports), peer a CIDR, an address, `sg-...` (`ACCOUNT_ID/sg-...`
+//! for a group of another account) or `pl-...`, priority
 //! 1-100 (empty: the API's default), description free text. A spreadsheet
 //! is written by people, so a CIDR with host bits set is refused as a policy
 //! refuses it, rather than silently widened or narrowed.
@@ -172,6 +173,17 @@ fn read_row(
     let text = peer_cell.text.trim();
     let peer = if text.starts_with("sg-") {
         Peer::group(fields::group_id(&peer_cell)?)
+    } else if let Some((owner, group)) = text.split_once('/')
+        && group.starts_with("sg-")
+        && !owner.is_empty()
+        && owner.bytes().all(|b| b.is_ascii_digit())
+    {
+        // A group of another account, written as a policy writes it.
+        let group_cell = Field::new(peer_cell.name.clone(), group, peer_cell.at.clone());
+        Peer::Group {
+            id: fields::group_id(&group_cell)?,
+            owner: Some(owner.to_owned()),
+        }
     } else if let Some(rest) = text.strip_prefix("pl-") {
         if rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(Fault::new(
@@ -228,8 +240,6 @@ pub fn render_csv(groups: &[GroupPolicy]) -> Result<String, ExportError> {
                 Some("the whitelist has no second address column")
             } else if key.nic_type != moat_policy::NicType::Intranet {
                 Some("the whitelist has no NIC type column")
-            } else if matches!(&key.peer, Peer::Group { owner: Some(_), .. }) {
-                Some("the whitelist has no column for a peer group's account")
             } else {
                 None
             };
@@ -252,7 +262,7 @@ pub fn render_csv(groups: &[GroupPolicy]) -> Result<String, ExportError> {
                 key.verdict.to_string(),
                 key.protocol.to_string(),
                 ports,
-                key.peer.to_string(),
+                key.peer.policy_text(),
                 r.rule.priority.to_string(),
                 r.rule.description.clone(),
             ]);

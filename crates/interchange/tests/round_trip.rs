@@ -109,6 +109,10 @@ fn peer(n: u8) -> impl Strategy<Value = Peer> {
                 .into()
         )),
         (0u8..4).prop_map(move |k| Peer::group(format!("sg-bp1peer{}{k}", n + 1))),
+        (0u8..4).prop_map(move |k| Peer::Group {
+            id: format!("sg-bp1partner{}{k}", n + 1),
+            owner: Some(format!("123456789012345{k}")),
+        }),
         (0u8..4).prop_map(|k| Peer::PrefixList {
             id: format!("pl-bp1list{k}")
         }),
