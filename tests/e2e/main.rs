@@ -10,6 +10,7 @@ mod apply;
 mod cli;
 mod cloud;
 mod common;
+mod doctor;
 mod emulator;
 mod explain;
 mod hostile;

@@ -31,6 +31,34 @@ pub fn region_endpoint(region: &str) -> Result<Url, ConfigError> {
     })
 }
 
+/// The region's VPC endpoint: `https://vpc.<region>.aliyuncs.com/` (the
+/// product's regional host, which every region answers on).
+pub fn region_vpc_endpoint(region: &str) -> Result<Url, ConfigError> {
+    // The same check of the region's spelling as for ECS.
+    region_endpoint(region)?;
+    Url::parse(&format!("https://vpc.{region}.aliyuncs.com/")).map_err(|_| {
+        ConfigError::InvalidRegion {
+            region: region.to_owned(),
+        }
+    })
+}
+
+/// The URL VPC calls go to: `vpc_endpoint` (`--vpc-endpoint`) when given,
+/// else `endpoint` (`--endpoint`, one server answering both products, as
+/// the emulator does), else the region's VPC endpoint. The same rules of
+/// scheme and loopback as [`resolve_endpoint`].
+pub fn resolve_vpc_endpoint(
+    region: &str,
+    endpoint: Option<&str>,
+    vpc_endpoint: Option<&str>,
+    insecure_http: bool,
+) -> Result<Url, ConfigError> {
+    match vpc_endpoint.or(endpoint) {
+        Some(text) => resolve_endpoint(region, Some(text), insecure_http),
+        None => region_vpc_endpoint(region),
+    }
+}
+
 /// The URL to send requests to: `endpoint` when given (it wins), else the
 /// region's. Requests always go to path `/`.
 pub fn resolve_endpoint(

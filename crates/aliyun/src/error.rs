@@ -140,6 +140,8 @@ pub enum CallErrorKind {
     Paging(#[source] PagingError),
     #[error("unreadable rule in the answer")]
     UnreadableRule(#[source] UnknownDirection),
+    #[error("unreadable answer")]
+    Unreadable(#[source] crate::network::UnreadableField),
     #[error("a read-only client cannot call a mutating action")]
     ReadOnly,
 }

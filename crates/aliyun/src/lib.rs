@@ -55,6 +55,7 @@ pub mod convert;
 pub mod credentials;
 pub mod endpoint;
 pub mod error;
+pub mod network;
 pub mod observe;
 pub mod ram;
 pub mod ratelimit;
@@ -65,13 +66,14 @@ pub mod secret;
 pub mod sign;
 
 pub use actions::{GroupFilter, GroupSummary, NewGroup, ResourceTag, RevokeReport};
-pub use client::{Client, ClientConfig, ReadClient};
+pub use client::{Client, ClientConfig, InstanceFilter, InterfaceFilter, ReadClient};
 pub use credentials::{
     CredentialError, CredentialInputs, CredentialProvider, CredentialSource, Credentials,
     Environment, ResolvedCredentials, resolve_credentials,
 };
 pub use error::{ApiError, CallError, CallErrorKind, ConfigError};
 pub use moat_wire as wire;
+pub use network::{EipBinding, EipInfo, InstanceInfo, InterfaceInfo, UnreadableField, VSwitchInfo};
 pub use observe::{AttemptLog, AttemptObserver, AttemptOutcome, AttemptRecord, CallInfo, Outcome};
 pub use ratelimit::{AdaptiveRate, RateMode, RateStats, RegionRate};
 pub use request::{

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use moat_wire::{API_VERSION, Action};
+use moat_wire::Action;
 use sha1::Digest;
 
 use crate::acs3;
@@ -108,7 +108,7 @@ impl ApiRequest {
     ) -> SignedRequest {
         let call = RpcCall {
             action: self.action.as_str(),
-            version: API_VERSION,
+            version: self.action.product().version(),
             params: &self.params,
         };
         SignedRequest {

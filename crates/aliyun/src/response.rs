@@ -39,6 +39,24 @@ impl WireResponse for DescribeSecurityGroupAttributeResponse {
     }
 }
 
+macro_rules! with_request_id {
+    ($($t:ty),*) => {$(
+        impl WireResponse for $t {
+            fn request_id(&self) -> &str {
+                self.request_id.as_str()
+            }
+        }
+    )*};
+}
+
+with_request_id!(
+    moat_wire::DescribeInstancesResponse,
+    moat_wire::DescribeNetworkInterfacesResponse,
+    moat_wire::DescribeVSwitchesResponse,
+    moat_wire::DescribeNetworkAclAttributesResponse,
+    moat_wire::DescribeEipAddressesResponse
+);
+
 impl WireResponse for ListTagResourcesResponse {
     fn request_id(&self) -> &str {
         self.request_id.as_str()

@@ -39,6 +39,10 @@ pub struct CloudArgs {
     /// Alibaba's STS); plain http only for loopback addresses.
     #[arg(long, value_name = "URL")]
     pub sts_endpoint: Option<String>,
+    /// VPC endpoint (default: --endpoint when given, else the region's);
+    /// plain http only for loopback addresses.
+    #[arg(long, value_name = "URL")]
+    pub vpc_endpoint: Option<String>,
     /// Run against the embedded local cloud, with state in .moat/local-cloud.json.
     #[arg(long)]
     pub local: bool,

@@ -11,8 +11,8 @@ use clap::{Args as _, CommandFactory, Parser, Subcommand};
 
 use crate::args::{CloudArgs, GlobalArgs};
 use crate::commands::{
-    apply, drift, emulator, explain, export, import, lint, plan, ram_policy, report, test, unlock,
-    validate,
+    apply, doctor, drift, emulator, explain, export, import, lint, plan, ram_policy, report, test,
+    unlock, validate,
 };
 use crate::exit::Exit;
 
@@ -46,6 +46,8 @@ pub enum Command {
     Test(test::TestArgs),
     /// Would ECS allow this flow, and which rule decides it?
     Explain(explain::ExplainArgs),
+    /// Walk the runbook for a flow to or from an instance: where does it stop?
+    Doctor(doctor::DoctorArgs),
     /// Write live groups as a policy, Terraform HCL, a ROS template or CSV.
     Export(export::ExportArgs),
     /// Turn rules kept in Terraform, ROS or a CSV whitelist into a policy.
@@ -76,6 +78,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Export(args) => export::run(&args),
         Command::Import(args) => import::run(&args),
         Command::Explain(args) => explain::run(&args),
+        Command::Doctor(args) => doctor::run(&args),
         Command::Unlock(args) => unlock::run(&args),
         Command::Emulator(args) => emulator::run(args),
         Command::RamPolicy(args) => ram_policy::run(&args),

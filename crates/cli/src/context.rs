@@ -213,6 +213,9 @@ impl Cloud {
         if cloud.endpoint.is_some() {
             bail!("--local and --endpoint cannot be used together");
         }
+        if cloud.vpc_endpoint.is_some() {
+            bail!("--local and --vpc-endpoint cannot be used together");
+        }
         let state = Path::new(LOCAL_STATE);
         if let Some(dir) = state.parent() {
             std::fs::create_dir_all(dir)
@@ -245,6 +248,13 @@ impl Cloud {
                     .emulator()
                     .seed_groups(groups)
                     .context("cannot seed the local cloud")?;
+                // Instances around the groups, for `moat doctor --local`.
+                let mut state = handle.emulator().snapshot();
+                state.network = crate::local_network::demo_network(set);
+                handle
+                    .emulator()
+                    .replace_state(&state)
+                    .context("cannot seed the local cloud's instances")?;
                 let mut err = std::io::stderr().lock();
                 let _ = writeln!(
                     err,
@@ -373,6 +383,7 @@ fn client_of(
 ) -> anyhow::Result<Client> {
     let mut config = ClientConfig::new(region, provider);
     config.endpoint = endpoint;
+    config.vpc_endpoint.clone_from(&cloud.vpc_endpoint);
     config.insecure_http = cloud.insecure_http;
     config.signature_version = cloud.signature_version;
     pace(&mut config, cloud, false);

@@ -20,7 +20,7 @@ use moat_policy::{
 
 /// The region a local cloud's client uses when nothing else names one.
 pub const LOCAL_REGION: &str = "cn-hangzhou";
-const LOCAL_VPC: &str = "vpc-bp1m0a7l0ca1c10ud01";
+pub const LOCAL_VPC: &str = "vpc-bp1m0a7l0ca1c10ud01";
 
 /// The seed for a new local cloud.
 pub fn demo_groups(set: &PolicySet) -> Vec<SeedGroup> {

@@ -12,6 +12,7 @@ mod context;
 mod exit;
 mod interrupt;
 mod local;
+mod local_network;
 mod output;
 mod planning;
 mod shared;

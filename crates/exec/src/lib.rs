@@ -23,9 +23,11 @@
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod apply;
+pub mod doctor;
 pub mod export;
 pub mod journal;
 pub mod lock;
+pub mod network;
 pub mod pipeline;
 pub mod preflight;
 pub mod read;
@@ -34,8 +36,13 @@ pub mod session;
 pub use apply::{
     ApplyError, ApplyOptions, ApplyReport, GroupReport, NotDoneReason, Progress, apply,
 };
+pub use doctor::{
+    DOCTOR_SCHEMA_VERSION, DoctorError, DoctorRun, FlowSummary, InstanceSummary, ProbeTarget,
+    Question, Step, StepId, StepStatus, run_doctor,
+};
 pub use export::{list_region_groups, live_to_policy, render_export};
 pub use journal::{InterruptedReplace, JournalError, JournalLine, LineKind, interrupted_replaces};
+pub use network::{InterfaceTarget, InterfaceView, NetworkReadError, read_interface};
 pub use pipeline::{PlanOptions, Planned, group_refs, plan};
 pub use preflight::{
     GuardError, GuardProblem, Guards, Preflight, PreflightError, StaleError, StaleGroup, StaleKind,

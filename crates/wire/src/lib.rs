@@ -17,12 +17,18 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 mod instances;
+mod vpc;
 
 pub use instances::{
     AssociatedPublicIp, DescribeInstancesResponse, DescribeNetworkInterfacesResponse, EipAddress,
     Instance, InstanceIdSets, InstanceNetworkInterface, InstanceNetworkInterfaces, Instances,
     IpAddresses, NetworkInterfaceSet, NetworkInterfaceSets, PrivateIpSet, PrivateIpSets,
     RunInstancesResponse, SecurityGroupIds, VpcAttributes,
+};
+pub use vpc::{
+    DescribeEipAddressesResponse, DescribeNetworkAclAttributesResponse, DescribeVSwitchesResponse,
+    EgressAclEntries, EipAddressEntry, EipAddresses, IngressAclEntries, NetworkAclAttribute,
+    NetworkAclEntry, VPC_API_VERSION, VSwitch, VSwitches,
 };
 
 /// The only API version moat speaks.
@@ -56,9 +62,57 @@ pub enum Action {
     JoinSecurityGroup,
     LeaveSecurityGroup,
     DescribeNetworkInterfaces,
+    // VPC (2016-04-28).
+    DescribeVSwitches,
+    DescribeNetworkAclAttributes,
+    DescribeEipAddresses,
+}
+
+/// The API an action belongs to, which picks its version and endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Product {
+    /// ECS, 2014-05-26.
+    Ecs,
+    /// VPC, 2016-04-28.
+    Vpc,
+}
+
+impl Product {
+    /// The API version of the product's calls.
+    pub fn version(self) -> &'static str {
+        match self {
+            Product::Ecs => API_VERSION,
+            Product::Vpc => VPC_API_VERSION,
+        }
+    }
+
+    /// The product's code in endpoints and RAM actions (`ecs`, `vpc`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Product::Ecs => "ecs",
+            Product::Vpc => "vpc",
+        }
+    }
 }
 
 impl Action {
+    /// The VPC actions moat reads.
+    pub const VPC: [Action; 3] = [
+        Action::DescribeVSwitches,
+        Action::DescribeNetworkAclAttributes,
+        Action::DescribeEipAddresses,
+    ];
+
+    /// The product the action belongs to.
+    pub fn product(self) -> Product {
+        if Action::VPC.contains(&self) {
+            Product::Vpc
+        } else {
+            Product::Ecs
+        }
+    }
+
+    /// The ECS actions.
     pub const ALL: [Action; 23] = [
         Action::DescribeSecurityGroups,
         Action::DescribeSecurityGroupAttribute,
@@ -110,12 +164,18 @@ impl Action {
             Action::JoinSecurityGroup => "JoinSecurityGroup",
             Action::LeaveSecurityGroup => "LeaveSecurityGroup",
             Action::DescribeNetworkInterfaces => "DescribeNetworkInterfaces",
+            Action::DescribeVSwitches => "DescribeVSwitches",
+            Action::DescribeNetworkAclAttributes => "DescribeNetworkAclAttributes",
+            Action::DescribeEipAddresses => "DescribeEipAddresses",
         }
     }
 
     /// Exact, case-sensitive match, as the service does.
     pub fn parse(s: &str) -> Option<Action> {
-        Action::ALL.into_iter().find(|a| a.as_str() == s)
+        Action::ALL
+            .into_iter()
+            .chain(Action::VPC)
+            .find(|a| a.as_str() == s)
     }
 
     /// True for actions that change state.
@@ -127,6 +187,9 @@ impl Action {
                 | Action::ListTagResources
                 | Action::DescribeInstances
                 | Action::DescribeNetworkInterfaces
+                | Action::DescribeVSwitches
+                | Action::DescribeNetworkAclAttributes
+                | Action::DescribeEipAddresses
         )
     }
 }

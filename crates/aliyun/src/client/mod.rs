@@ -7,9 +7,11 @@
 //! construction; [`Client`] adds the mutating calls and hands out
 //! `ReadClient`s that share its pool and limiter.
 
+mod network;
 mod paging;
 mod transport;
 
+pub use network::{InstanceFilter, InterfaceFilter};
 pub(crate) use transport::host_header;
 
 use std::collections::HashSet;
@@ -17,14 +19,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use moat_policy::model::{Direction, LiveGroup, Rule};
-use moat_wire::{CreateSecurityGroupResponse, RequestIdResponse, tag_limits};
+use moat_wire::{Action, CreateSecurityGroupResponse, Product, RequestIdResponse, tag_limits};
 use reqwest::Url;
 
 use crate::actions::{
     self, GroupFilter, GroupSummary, NewGroup, RULES_PAGE_SIZE, ResourceTag, RevokeReport,
 };
 use crate::credentials::{CredentialProvider, Credentials};
-use crate::endpoint::{region_endpoint, resolve_endpoint};
+use crate::endpoint::{
+    region_endpoint, region_vpc_endpoint, resolve_endpoint, resolve_vpc_endpoint,
+};
 use crate::error::{CallError, ConfigError};
 use crate::observe::{AttemptObserver, CallInfo, Outcome};
 use crate::ratelimit::{AdaptiveRate, Limiters, RateLimiter, RateMode, RegionRate};
@@ -37,8 +41,11 @@ pub struct ClientConfig {
     /// Region of the groups (`RegionId` of every call, and the endpoint's
     /// region unless `endpoint` is given).
     pub region: String,
-    /// An endpoint URL that wins over the region's (`--endpoint`).
+    /// An endpoint URL that wins over the region's (`--endpoint`), for ECS
+    /// calls and, unless `vpc_endpoint` is given, VPC calls.
     pub endpoint: Option<String>,
+    /// An endpoint URL for VPC calls alone (`--vpc-endpoint`).
+    pub vpc_endpoint: Option<String>,
     /// Allow plain http to a host that is not loopback (`--insecure-http`).
     pub insecure_http: bool,
     pub credentials: CredentialProvider,
@@ -72,6 +79,7 @@ impl ClientConfig {
         ClientConfig {
             region: region.into(),
             endpoint: None,
+            vpc_endpoint: None,
             insecure_http: false,
             credentials,
             signature_version: SignatureVersion::default(),
@@ -113,6 +121,10 @@ struct Shared {
     http: reqwest::Client,
     endpoint: Url,
     endpoint_overridden: bool,
+    /// Where VPC calls go.
+    vpc_endpoint: Url,
+    /// The `vpc_endpoint` or `endpoint` override, kept for other regions.
+    vpc_override: Option<Url>,
     region: String,
     credentials: CredentialProvider,
     signature_version: SignatureVersion,
@@ -132,6 +144,14 @@ impl Shared {
             config.endpoint.as_deref(),
             config.insecure_http,
         )?;
+        let vpc_endpoint = resolve_vpc_endpoint(
+            &config.region,
+            config.endpoint.as_deref(),
+            config.vpc_endpoint.as_deref(),
+            config.insecure_http,
+        )?;
+        let vpc_override = (config.endpoint.is_some() || config.vpc_endpoint.is_some())
+            .then(|| vpc_endpoint.clone());
         // The region goes into every request, so it is checked even when an
         // endpoint override means it does not pick the host.
         region_endpoint(&config.region)?;
@@ -157,6 +177,8 @@ impl Shared {
             http,
             endpoint,
             endpoint_overridden: config.endpoint.is_some(),
+            vpc_endpoint,
+            vpc_override,
             region: config.region.clone(),
             credentials: config.credentials.clone(),
             limiters,
@@ -462,11 +484,17 @@ impl ReadClient {
         } else {
             regional
         };
+        let vpc_endpoint = match &s.vpc_override {
+            Some(url) => url.clone(),
+            None => region_vpc_endpoint(region)?,
+        };
         Ok(ReadClient {
             shared: Arc::new(Shared {
                 http: s.http.clone(),
                 endpoint,
                 endpoint_overridden: s.endpoint_overridden,
+                vpc_endpoint,
+                vpc_override: s.vpc_override.clone(),
                 region: region.to_owned(),
                 credentials: s.credentials.clone(),
                 limiters: s.limiters.clone(),
@@ -493,6 +521,19 @@ impl ReadClient {
 
     pub fn endpoint(&self) -> &Url {
         &self.shared.endpoint
+    }
+
+    /// Where VPC calls go.
+    pub fn vpc_endpoint(&self) -> &Url {
+        &self.shared.vpc_endpoint
+    }
+
+    /// The endpoint of `action`'s product.
+    pub(crate) fn endpoint_of(&self, action: Action) -> &Url {
+        match action.product() {
+            Product::Ecs => &self.shared.endpoint,
+            Product::Vpc => &self.shared.vpc_endpoint,
+        }
     }
 }
 
@@ -572,5 +613,39 @@ mod tests {
             "https://ecs-cn-hangzhou.aliyuncs.com/"
         );
         assert_eq!(other.region(), "cn-hangzhou");
+        assert_eq!(
+            other.read_only().vpc_endpoint().as_str(),
+            "https://vpc.cn-hangzhou.aliyuncs.com/"
+        );
+    }
+
+    #[test]
+    fn vpc_calls_follow_the_endpoint_unless_the_vpc_endpoint_is_given() {
+        let creds = Credentials::access_key("id", "s");
+        let mut c = ClientConfig::with_credentials("cn-beijing", creds);
+        c.endpoint = Some("http://127.0.0.1:9000".into());
+        let one = ReadClient::new(&c).unwrap();
+        assert_eq!(one.vpc_endpoint().as_str(), "http://127.0.0.1:9000/");
+        assert_eq!(
+            one.endpoint_of(Action::DescribeVSwitches).as_str(),
+            "http://127.0.0.1:9000/"
+        );
+        c.vpc_endpoint = Some("http://127.0.0.1:9001".into());
+        let two = ReadClient::new(&c)
+            .unwrap()
+            .for_region("cn-shanghai")
+            .unwrap();
+        assert_eq!(two.endpoint().as_str(), "http://127.0.0.1:9000/");
+        assert_eq!(two.vpc_endpoint().as_str(), "http://127.0.0.1:9001/");
+        assert_eq!(
+            two.endpoint_of(Action::DescribeInstances).as_str(),
+            "http://127.0.0.1:9000/"
+        );
+        // Plain http is for loopback only, for this flag too.
+        c.vpc_endpoint = Some("http://vpc.example.com".into());
+        assert!(matches!(
+            ReadClient::new(&c),
+            Err(ConfigError::PlainHttpNotLoopback { .. })
+        ));
     }
 }

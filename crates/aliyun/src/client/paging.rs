@@ -231,7 +231,7 @@ impl ReadClient {
 
 /// Bookkeeping of a paged read: page count and the tokens seen, so a
 /// service that loops is caught instead of followed forever.
-struct Pager {
+pub(super) struct Pager {
     action: Action,
     group: Option<String>,
     pages: u32,
@@ -239,7 +239,7 @@ struct Pager {
 }
 
 impl Pager {
-    fn new(action: Action, group: Option<&str>) -> Pager {
+    pub(super) fn new(action: Action, group: Option<&str>) -> Pager {
         Pager {
             action,
             group: group.map(str::to_owned),
@@ -248,7 +248,7 @@ impl Pager {
         }
     }
 
-    fn error(&self, info: &CallInfo, kind: CallErrorKind) -> CallError {
+    pub(super) fn error(&self, info: &CallInfo, kind: CallErrorKind) -> CallError {
         CallError {
             action: self.action,
             group: self.group.clone(),
@@ -258,7 +258,7 @@ impl Pager {
         }
     }
 
-    fn page(&mut self, info: &CallInfo) -> Result<(), CallError> {
+    pub(super) fn page(&mut self, info: &CallInfo) -> Result<(), CallError> {
         self.pages += 1;
         if self.pages > MAX_PAGES {
             return Err(self.error(
@@ -270,7 +270,7 @@ impl Pager {
     }
 
     /// The token of the next page, `None` after the last page.
-    fn next(&mut self, token: &str) -> Result<Option<String>, CallError> {
+    pub(super) fn next(&mut self, token: &str) -> Result<Option<String>, CallError> {
         let token = token.trim();
         if token.is_empty() {
             return Ok(None);

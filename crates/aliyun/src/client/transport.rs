@@ -168,7 +168,7 @@ impl ReadClient {
             self.shared.signature_version,
             &credentials,
             &RequestStamp::fresh(),
-            &host_header(&self.shared.endpoint),
+            &host_header(self.endpoint_of(req.action())),
         );
         let started_at = jiff::Timestamp::now();
         let t0 = Instant::now();
@@ -187,7 +187,7 @@ impl ReadClient {
         signed: &SignedRequest,
         credentials: &Credentials,
     ) -> Result<(T, String), CallErrorKind> {
-        let url = format!("{}?{}", self.shared.endpoint, signed.query());
+        let url = format!("{}?{}", self.endpoint_of(signed.action()), signed.query());
         let transport = |e: reqwest::Error| {
             if e.is_timeout() {
                 CallErrorKind::Timeout {

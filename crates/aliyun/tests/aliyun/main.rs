@@ -6,6 +6,7 @@ mod adaptive;
 mod credentials;
 mod emulator;
 mod metadata_server;
+mod network;
 mod roles;
 mod scripted;
 mod scripted_calls;

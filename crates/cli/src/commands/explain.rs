@@ -10,7 +10,7 @@ use std::net::IpAddr;
 
 use anyhow::{Context as _, bail};
 use clap::Args;
-use moat_exec::{GroupRef, read_group_types, read_groups};
+use moat_exec::{GroupRef, InterfaceTarget, read_group_types, read_groups, read_interface};
 use moat_policy::eval::{
     Decider, Flow, GroupOnInterface, Interface, PeerGroups, explain_interface,
 };
@@ -21,6 +21,7 @@ use moat_policy::{
 use crate::args::CloudArgs;
 use crate::context::{Cloud, load_policies, runtime};
 use crate::exit::Exit;
+use crate::shared::parse_flow_service;
 
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
@@ -28,8 +29,20 @@ pub struct ExplainArgs {
     #[arg(value_name = "PATH")]
     pub paths: Vec<std::path::PathBuf>,
     /// The security group.
+    #[arg(
+        long,
+        value_name = "ID",
+        required_unless_present_any = ["instance", "eni"],
+        conflicts_with_all = ["instance", "eni"]
+    )]
+    pub group: Option<String>,
+    /// An instance, by id or name: the decision across all groups of its
+    /// primary interface, read live.
+    #[arg(long, value_name = "ID|NAME", conflicts_with = "eni")]
+    pub instance: Option<String>,
+    /// A network interface: the decision across all its groups, read live.
     #[arg(long, value_name = "ID")]
-    pub group: String,
+    pub eni: Option<String>,
     /// Source address of an inbound flow.
     #[arg(
         long,
@@ -44,30 +57,12 @@ pub struct ExplainArgs {
     /// The service: tcp/22, udp/53, icmp, icmpv6, gre.
     #[arg(long, value_name = "SERVICE", value_parser = parse_flow_service)]
     pub port: (Protocol, Option<u16>),
-    /// Explain with the live rules instead of the policy's.
+    /// Explain with the live rules instead of the policy's (always so with
+    /// --instance and --eni).
     #[arg(long)]
     pub live: bool,
     #[command(flatten)]
     pub cloud: CloudArgs,
-}
-
-fn parse_flow_service(s: &str) -> Result<(Protocol, Option<u16>), String> {
-    let (proto, port) = match s.split_once('/') {
-        Some((p, port)) => (p, Some(port)),
-        None => (s, None),
-    };
-    let protocol = Protocol::parse(proto)
-        .filter(|p| *p != Protocol::All)
-        .ok_or_else(|| format!("{proto:?} is not tcp, udp, icmp, icmpv6 or gre"))?;
-    match (protocol.takes_ports(), port) {
-        (true, Some(port)) => match port.parse::<u16>() {
-            Ok(n) if n >= 1 => Ok((protocol, Some(n))),
-            _ => Err(format!("{port:?} is not a port from 1 to 65535")),
-        },
-        (true, None) => Err(format!("{protocol} needs a port: {protocol}/PORT")),
-        (false, None) => Ok((protocol, None)),
-        (false, Some(_)) => Err(format!("{protocol} takes no port")),
-    }
 }
 
 pub fn run(args: &ExplainArgs) -> anyhow::Result<Exit> {
@@ -84,9 +79,20 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<Exit> {
             Err(code) => return Ok(code),
         }
     };
+    let target = match (&args.instance, &args.eni) {
+        (Some(i), _) => Some(InterfaceTarget::Instance(i.clone())),
+        (None, Some(e)) => Some(InterfaceTarget::Interface(e.clone())),
+        (None, None) => None,
+    };
+    if let Some(target) = target {
+        return explain_on_interface(args, set.as_ref(), &target, direction, address);
+    }
+    let Some(group_id) = args.group.clone() else {
+        bail!("give --group ID, --instance ID|NAME or --eni ID");
+    };
     let policy_group = set
         .as_ref()
-        .and_then(|s| s.groups.iter().find(|g| g.id == args.group));
+        .and_then(|s| s.groups.iter().find(|g| g.id == group_id));
     // Live rules moat cannot model: ECS evaluates them, moat cannot.
     let mut unevaluated: Vec<UnmodeledRule> = Vec::new();
     let mut warnings: Vec<String> = Vec::new();
@@ -105,22 +111,18 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<Exit> {
             .or_else(|| policy_group.map(|g| g.region.clone()));
         let Some(region) = region else {
             bail!(
-                "--live needs the group's region: pass --region or a policy that names {}",
-                args.group
+                "--live needs the group's region: pass --region or a policy that names {group_id}"
             );
         };
         let (live, types) = runtime()?.block_on(async {
             let cloud = Cloud::connect(&args.cloud, Some(&region), set.as_ref()).await?;
-            let refs = [GroupRef::new(&args.group, &region)];
+            let refs = [GroupRef::new(&group_id, &region)];
             let reader = cloud.reader();
             let types = read_group_types(&reader, &refs).await?;
             anyhow::Ok((read_groups(&reader, &refs, 1).await?, types))
         })?;
         let Some(group) = live.groups.into_iter().next() else {
-            bail!(
-                "security group {} in region {region} does not exist",
-                args.group
-            );
+            bail!("security group {group_id} in region {region} does not exist");
         };
         let live_type = types.get(&GroupRef::new(&group.id, &region)).copied();
         let stated = policy_group.and_then(|g| g.group_type);
@@ -146,7 +148,7 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<Exit> {
             if set.is_none() {
                 bail!("give the policies to explain the desired rules, or --live");
             }
-            bail!("no policy defines security group {}", args.group);
+            bail!("no policy defines security group {group_id}");
         };
         let source = format!("desired rules of {} at {}", gp.id, gp.origin);
         let origins = gp
@@ -165,7 +167,7 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<Exit> {
 
     let (protocol, port) = args.port;
     let flow = Flow::new(direction, protocol, port, address);
-    let mut on_interface = GroupOnInterface::new(&args.group, group_type, &rules);
+    let mut on_interface = GroupOnInterface::new(&group_id, group_type, &rules);
     if let Some(inner) = inner {
         on_interface = on_interface.with_inner_access(inner);
     }
@@ -278,4 +280,136 @@ fn describe(r: &Rule) -> String {
         s.push_str(&format!(" {:?}", r.description));
     }
     s
+}
+
+/// `moat explain --instance` / `--eni`: the decision across every group of
+/// the interface, read live, naming the deciding rule's group, id and, with
+/// policies, where it is written.
+fn explain_on_interface(
+    args: &ExplainArgs,
+    set: Option<&moat_policy::PolicySet>,
+    target: &InterfaceTarget,
+    direction: Direction,
+    address: IpAddr,
+) -> anyhow::Result<Exit> {
+    let view = runtime()?.block_on(async {
+        let cloud = Cloud::connect(&args.cloud, None, set).await?;
+        let reader = cloud.reader();
+        let region = reader.region().to_owned();
+        anyhow::Ok(read_interface(&reader, &region, target).await?)
+    })?;
+    let groups: Vec<GroupOnInterface<'_>> = view
+        .groups
+        .iter()
+        .map(|g| {
+            let on = GroupOnInterface::new(
+                &g.id,
+                g.group_type.unwrap_or_default(),
+                g.rules.iter().map(|r| &r.rule),
+            );
+            match g.inner_access {
+                Some(inner) => on.with_inner_access(inner),
+                None => on,
+            }
+        })
+        .collect();
+    let iface = Interface::new(groups)?;
+    // Each live rule's id, its group, and the policy line that wants it.
+    let label = |rule: &Rule| -> String {
+        let Some((group, live)) = view.groups.iter().find_map(|g| {
+            g.rules
+                .iter()
+                .find(|l| std::ptr::eq(&l.rule, rule))
+                .map(|l| (g, l))
+        }) else {
+            return describe(rule);
+        };
+        let origin = set
+            .and_then(|s| s.groups.iter().find(|p| p.id == group.id))
+            .and_then(|p| p.rules.iter().find(|d| d.rule.key == live.rule.key))
+            .map(|d| format!(", {}", d.origin))
+            .unwrap_or_default();
+        format!(
+            "{} (rule {} of {}{origin})",
+            describe(rule),
+            live.id,
+            group.id
+        )
+    };
+    let (protocol, port) = args.port;
+    let flow = Flow::new(direction, protocol, port, address);
+    let e = explain_interface(&iface, &flow, PeerGroups::Unknown);
+    let service = match port {
+        Some(p) => format!("{protocol}/{p}"),
+        None => protocol.to_string(),
+    };
+    let peer = match direction {
+        Direction::Ingress => format!("from {address}"),
+        Direction::Egress => format!("to {address}"),
+    };
+    let verdict = match e.decision.verdict {
+        Verdict::Accept => "ALLOW",
+        Verdict::Drop => "DENY",
+    };
+    let subject = match &view.instance {
+        Some(i) if !i.name.is_empty() => {
+            format!("{} \"{}\", interface {}", i.id, i.name, view.interface.id)
+        }
+        Some(i) => format!("{}, interface {}", i.id, view.interface.id),
+        None => format!("interface {}", view.interface.id),
+    };
+    let mut out = crate::output::stdout();
+    let mut w = || -> std::io::Result<()> {
+        writeln!(
+            out,
+            "{verdict} {direction} {service} {peer} (live rules of {subject}: {})",
+            view.interface.security_group_ids.join(", ")
+        )?;
+        match e.decision.decider {
+            Decider::Rule(gr) => writeln!(out, "  decided by:  {}", label(gr.rule))?,
+            Decider::InnerAccess { group } => writeln!(
+                out,
+                "  decided by:  the inner access policy of {group} (Accept)"
+            )?,
+            Decider::Default { group_type } => writeln!(
+                out,
+                "  decided by:  no rule of any group matches; ECS {} {direction} traffic by default{}",
+                match e.decision.verdict {
+                    Verdict::Drop => "denies",
+                    Verdict::Accept => "allows",
+                },
+                match group_type {
+                    GroupType::Normal => "",
+                    GroupType::Enterprise => " in enterprise groups",
+                }
+            )?,
+        }
+        for gr in &e.overridden {
+            writeln!(out, "  also matches (evaluated later): {}", label(gr.rule))?;
+        }
+        for gr in &e.undecidable {
+            writeln!(
+                out,
+                "  note: {} decides instead if {address} belongs to {}",
+                label(gr.rule),
+                gr.rule.key.peer
+            )?;
+        }
+        for group in &e.if_member {
+            writeln!(
+                out,
+                "  note: allowed if {address} is an instance of {group} (its inner access policy is Accept)"
+            )?;
+        }
+        let unmodeled: usize = view.groups.iter().map(|g| g.unmodeled.len()).sum();
+        if unmodeled > 0 {
+            writeln!(
+                out,
+                "  warning: {unmodeled} live rule(s) could not be evaluated (moat cannot model them); ECS does evaluate them, so this answer may be wrong"
+            )?;
+        }
+        Ok(())
+    };
+    w().context("writing to stdout")?;
+    Ok(Exit::Ok)
 }

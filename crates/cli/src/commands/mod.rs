@@ -2,6 +2,7 @@
 //! ones in `args`, and calls the shared helpers; none imports another.
 
 pub mod apply;
+pub mod doctor;
 pub mod drift;
 pub mod emulator;
 pub mod explain;
