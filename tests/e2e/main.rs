@@ -20,6 +20,7 @@ mod lint;
 mod lock;
 mod plan;
 mod policy_test;
+mod progress;
 mod ram_policy;
 mod roles;
 mod shard;

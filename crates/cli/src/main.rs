@@ -15,6 +15,7 @@ mod local;
 mod local_network;
 mod output;
 mod planning;
+mod progress;
 mod shared;
 
 use std::process::ExitCode;

@@ -49,8 +49,8 @@ pub use preflight::{
     check_live, check_plan, preflight, preflight_with, touched_groups,
 };
 pub use read::{
-    DEFAULT_READ_CONCURRENCY, GroupReadError, GroupRef, LiveState, ReadError, read_group_types,
-    read_groups,
+    DEFAULT_READ_CONCURRENCY, GroupReadError, GroupRef, LiveState, ReadError, ReadProgress,
+    read_group_types, read_groups,
 };
 pub use session::{
     AccountRate, CallCounts, Reader, RegionError, Session, SessionOptions, StopReason, StopSignal,

@@ -22,6 +22,15 @@ use crate::session::{Reader, RegionError, Target};
 /// Groups read at once when the caller does not say.
 pub const DEFAULT_READ_CONCURRENCY: usize = 16;
 
+/// Told how a read goes, for a progress display (the CLI draws a line on a
+/// terminal).
+pub trait ReadProgress: Send + Sync + fmt::Debug {
+    /// The read of `groups` groups starts.
+    fn reading(&self, _groups: usize) {}
+    /// One group was read (or found missing) with `calls` requests.
+    fn group_read(&self, _calls: usize) {}
+}
+
 /// One group to read: its id, region and account (`None`: the account
 /// moat is run with).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -252,6 +261,10 @@ where
         }
     }
 
+    let progress = reader.progress().cloned();
+    if let Some(p) = &progress {
+        p.reading(wanted.len());
+    }
     let mut tasks = JoinSet::new();
     for (index, g) in wanted.iter().enumerate() {
         let target = g.target();
@@ -262,6 +275,7 @@ where
         let permits = permits.clone();
         let id = g.id.clone();
         let map = map.clone();
+        let progress = progress.clone();
         tasks.spawn(async move {
             // The semaphore is never closed, so acquiring cannot fail; if it
             // somehow did, reading without a permit is still correct.
@@ -269,6 +283,13 @@ where
             let result = client.describe_security_group_attribute(&id, None).await;
             drop(permit);
             let result = result.map(|outcome| (outcome.calls.len(), map(outcome.value)));
+            if let Some(p) = &progress {
+                match &result {
+                    Ok((calls, _)) => p.group_read(*calls),
+                    Err(e) if e.is_group_not_found() => p.group_read(1),
+                    Err(_) => {}
+                }
+            }
             (index, result)
         });
     }

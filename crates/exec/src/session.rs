@@ -21,6 +21,7 @@ use serde::Serialize;
 use tokio::sync::Notify;
 
 use crate::journal::{CallContext, Journal, JournalError};
+use crate::read::ReadProgress;
 
 /// Where a group lives: the account the policy puts it in (`None`: the
 /// account moat is run with) and its region. Each target has a client of
@@ -334,6 +335,8 @@ pub struct Reader {
     /// The base client of each account of `accounts:`, by name.
     accounts: Arc<BTreeMap<String, ReadClient>>,
     sink: Arc<Sink>,
+    /// Told of every group read.
+    progress: Option<Arc<dyn ReadProgress>>,
 }
 
 impl Reader {
@@ -343,7 +346,18 @@ impl Reader {
             client,
             accounts: Arc::default(),
             sink: Arc::new(Sink::new()),
+            progress: None,
         }
+    }
+
+    /// The same reader telling `progress` of the groups it reads.
+    pub fn with_progress(mut self, progress: Arc<dyn ReadProgress>) -> Reader {
+        self.progress = Some(progress);
+        self
+    }
+
+    pub(crate) fn progress(&self) -> Option<&Arc<dyn ReadProgress>> {
+        self.progress.as_ref()
     }
 
     /// The same reader with a base client per account (by name): the
@@ -361,6 +375,7 @@ impl Reader {
             client,
             accounts: Arc::default(),
             sink: Arc::new(sink),
+            progress: None,
         }
     }
 
@@ -469,6 +484,7 @@ impl Session {
                     .collect(),
             ),
             sink: self.sink.clone(),
+            progress: None,
         }
     }
 

@@ -12,7 +12,7 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use clap::Args;
@@ -30,6 +30,7 @@ use crate::exit::Exit;
 use crate::interrupt::Interrupts;
 use crate::output::plural;
 use crate::planning::{DiffFlags, SigningArgs, make_plan, plan_key, region_hint, render_options};
+use crate::progress::ProgressLine;
 
 /// Where apply keeps its snapshots.
 const MOAT_DIR: &str = ".moat";
@@ -211,8 +212,16 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Exit> {
                 (*plan, checked, None)
             }
             Input::Policies(set) => {
-                let planned =
-                    make_plan(&session.reader(), &set, &args.diff, &args.journal, true).await?;
+                let progress = crate::progress::read_progress();
+                let reader = match &progress {
+                    Some(p) => session.reader().with_progress(p.clone()),
+                    None => session.reader(),
+                };
+                let planned = make_plan(&reader, &set, &args.diff, &args.journal, true).await;
+                if let Some(p) = &progress {
+                    p.0.finish();
+                }
+                let planned = planned?;
                 // The groups were read moments ago for this very plan: check
                 // it against them without reading again.
                 let checked = moat_exec::preflight_with(&planned.plan, &planned.live, &guards)
@@ -256,10 +265,14 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Exit> {
             lock: (!args.no_lock).then(lock_options),
             ..ApplyOptions::default()
         };
-        if std::io::stderr().is_terminal() {
-            options.progress = Some(Arc::new(TerminalProgress::new(
-                touched_groups(&plan).count(),
-            )));
+        if let Some(line) = ProgressLine::for_terminal(
+            "applying",
+            "done",
+            touched_groups(&plan).count(),
+            Duration::ZERO,
+            true,
+        ) {
+            options.progress = Some(Arc::new(TerminalProgress(line)));
         }
         interrupts.changes_started();
         let report = moat_exec::apply(&session, &plan, &options)
@@ -427,50 +440,18 @@ fn print_report(report: &ApplyReport) -> anyhow::Result<()> {
 
 /// Groups and calls done, on one line of stderr rewritten as work goes.
 #[derive(Debug)]
-struct TerminalProgress {
-    groups: usize,
-    groups_done: AtomicUsize,
-    calls: AtomicUsize,
-}
-
-impl TerminalProgress {
-    fn new(groups: usize) -> TerminalProgress {
-        TerminalProgress {
-            groups,
-            groups_done: AtomicUsize::new(0),
-            calls: AtomicUsize::new(0),
-        }
-    }
-
-    fn show(&self) {
-        let done = self.groups_done.load(Ordering::Relaxed);
-        let calls = self.calls.load(Ordering::Relaxed);
-        let mut err = std::io::stderr().lock();
-        let _ = write!(
-            err,
-            "\r\x1b[2Kapplying: {done}/{} groups done, {}",
-            self.groups,
-            plural(calls, "call", "calls")
-        );
-        if done == self.groups {
-            let _ = writeln!(err);
-        }
-        let _ = err.flush();
-    }
-}
+struct TerminalProgress(ProgressLine);
 
 impl Progress for TerminalProgress {
     fn group_started(&self, _group: &str, _changes: usize) {
-        self.show();
+        self.0.draw(true);
     }
 
     fn call_done(&self, _call: &CallEvent) {
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        self.show();
+        self.0.calls_done(1);
     }
 
     fn group_finished(&self, _report: &GroupReport) {
-        self.groups_done.fetch_add(1, Ordering::Relaxed);
-        self.show();
+        self.0.group_done();
     }
 }

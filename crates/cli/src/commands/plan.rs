@@ -65,14 +65,16 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<Exit> {
     let (mut plan, cloud) = runtime()?.block_on(async {
         let reach = Reach::of_policies(&set);
         let cloud = Cloud::connect_to(&args.cloud, hint.as_deref(), Some(&set), &reach).await?;
-        let planned = make_plan(
-            &cloud.reader(),
-            &set,
-            &args.diff,
-            Path::new(DEFAULT_JOURNAL),
-            false,
-        )
-        .await?;
+        let progress = crate::progress::read_progress();
+        let reader = match &progress {
+            Some(p) => cloud.reader().with_progress(p.clone()),
+            None => cloud.reader(),
+        };
+        let planned = make_plan(&reader, &set, &args.diff, Path::new(DEFAULT_JOURNAL), false).await;
+        if let Some(p) = &progress {
+            p.0.finish();
+        }
+        let planned = planned?;
         anyhow::Ok((planned.plan, cloud))
     })?;
     plan.shard = shard;
