@@ -7,6 +7,7 @@
 
 mod accounts;
 mod apply;
+mod ci_docs;
 mod cli;
 mod cloud;
 mod common;

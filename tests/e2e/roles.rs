@@ -231,3 +231,44 @@ fn the_profile_flag_outranks_the_profile_variable_and_errors_hold_no_secret() {
     run.expect_code(1);
     run.expect_stderr("use 3 (ACS3-HMAC-SHA256) or 1 (v1.0)");
 }
+
+#[test]
+fn an_sts_key_that_expires_mid_apply_is_fetched_again_and_the_apply_completes() {
+    let handle = sts_emulator();
+    // Every STS key is refused as expired after three requests: the apply
+    // (reads, the lease, the change, the verify) outlives several of them.
+    handle
+        .emulator()
+        .set_faults(moat_emulator::FaultConfig {
+            sts_key_uses: 3,
+            ..moat_emulator::FaultConfig::default()
+        })
+        .expect("faults");
+    let endpoint = handle.endpoint();
+    let env = bare_env();
+    profiles(&env, "reader");
+    env.write(
+        "app.yaml",
+        format!(
+            "{POLICY}      - description: HTTPS\n        allow: tcp/443\n        from: 0.0.0.0/0\n"
+        ),
+    );
+    let run = at(
+        &env,
+        &endpoint,
+        &["apply", "app.yaml", "--auto-approve", "-v"],
+    );
+    run.expect_code(0);
+    run.expect_stdout("Apply complete: 1 added");
+    let stats = handle.emulator().stats();
+    let refused: u64 = stats
+        .calls
+        .iter()
+        .filter(|(action, _)| action.as_str() != "AssumeRole")
+        .map(|(_, c)| c.error)
+        .sum();
+    assert!(refused >= 1, "some call met an expired key: {stats:?}");
+    assert!(stats.ok("AssumeRole") >= 3, "fetched again: {stats:?}");
+    assert_eq!(stats.ok("AuthorizeSecurityGroup"), 1, "{stats:?}");
+    at(&env, &endpoint, &["drift", "app.yaml"]).expect_code(0);
+}

@@ -12,6 +12,12 @@ use crate::request::{ApiRequest, ClientToken};
 
 /// Rules per authorize call and rule ids per revoke call (reference 5).
 pub const MAX_BATCH: usize = 100;
+/// The default quota of rules per security group, both directions together
+/// (reference 5); accounts can have it raised.
+pub const DEFAULT_RULES_PER_GROUP: usize = 200;
+/// The quota of rules that reference another group, per basic group
+/// (reference 5).
+pub const MAX_GROUP_REFERENCE_RULES: usize = 20;
 /// Page size of `DescribeSecurityGroups` (its maximum).
 pub const GROUPS_PAGE_SIZE: u32 = 100;
 /// Most group ids one `SecurityGroupIds` filter takes.

@@ -112,6 +112,7 @@ impl Emulator {
             faults: Mutex::new(FaultState::new(config.faults.clone())),
             written: Mutex::new(0),
         };
+        emulator.auth.set_sts_key_uses(config.faults.sts_key_uses);
         if let Some(path) = &config.state_file {
             let removed = remove_stale_temp_files(path);
             if removed > 0 {
@@ -151,6 +152,7 @@ impl Emulator {
     /// starts again from its beginning.
     pub fn set_faults(&self, config: FaultConfig) -> Result<(), crate::faults::FaultConfigError> {
         config.validate()?;
+        self.auth.set_sts_key_uses(config.sts_key_uses);
         lock(&self.faults).set(config);
         Ok(())
     }

@@ -31,6 +31,11 @@ pub struct FaultConfig {
     /// Seed of the fault sequence: the same seed and the same order of calls
     /// give the same faults. Without a seed the sequence is random.
     pub seed: Option<u64>,
+    /// An STS key (issued by `AssumeRole` or `AssumeRoleWithOIDC`) is
+    /// refused as expired (`InvalidSecurityToken.Expired`) once it has
+    /// been used this many times, whatever its expiry says, so a client
+    /// must fetch new credentials in the middle of a run. 0: never.
+    pub sts_key_uses: u32,
 }
 
 /// Why a fault configuration was refused.

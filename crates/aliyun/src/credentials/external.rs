@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::answer::parse_key_answer;
+
 use super::Credentials;
 use crate::secret::Secret;
 
@@ -64,21 +66,6 @@ struct ProcessOutput {
     sts_token: Secret,
     #[serde(default)]
     expiration: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct UriAnswer {
-    #[serde(default)]
-    code: String,
-    #[serde(default)]
-    access_key_id: String,
-    #[serde(default)]
-    access_key_secret: Secret,
-    #[serde(default)]
-    security_token: Secret,
-    #[serde(default)]
-    expiration: String,
 }
 
 /// Splits a command line as a POSIX shell would without expanding
@@ -236,29 +223,7 @@ pub(crate) async fn fetch_uri(url: &str) -> Result<Credentials, ExternalError> {
         url: url.to_owned(),
         why: why.to_owned(),
     };
-    let parsed: UriAnswer =
-        serde_json::from_slice(&body).map_err(|e| bad(&format!("{:?}", e.classify())))?;
-    if parsed.code != "Success" {
-        return Err(bad("Code is not Success"));
-    }
-    if parsed.access_key_id.is_empty()
-        || parsed.access_key_secret.is_empty()
-        || parsed.security_token.is_empty()
-    {
-        return Err(bad(
-            "AccessKeyId, AccessKeySecret or SecurityToken is empty",
-        ));
-    }
-    let expiration: jiff::Timestamp = parsed
-        .expiration
-        .parse()
-        .map_err(|_| bad("Expiration is not YYYY-MM-DDThh:mm:ssZ"))?;
-    Ok(Credentials::sts(
-        parsed.access_key_id,
-        parsed.access_key_secret,
-        parsed.security_token,
-    )
-    .with_expiration(expiration))
+    parse_key_answer(&body).map_err(|problem| bad(&problem.why()))
 }
 
 #[cfg(test)]

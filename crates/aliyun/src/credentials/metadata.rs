@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use super::answer::{AnswerProblem, parse_key_answer};
 
 use super::Credentials;
 use crate::secret::Secret;
@@ -48,6 +48,10 @@ pub enum MetadataError {
     },
     #[error("metadata service answered Code {code:?} for RAM role {role:?}")]
     NotSuccess { role: String, code: String },
+    #[error(
+        "metadata service gave RAM role {role:?} no AccessKeyId, AccessKeySecret or SecurityToken"
+    )]
+    Incomplete { role: String },
     #[error("metadata service gave RAM role {role:?} an unreadable Expiration {value:?}")]
     Expiration { role: String, value: String },
 }
@@ -57,21 +61,6 @@ pub(crate) struct MetadataClient {
     base: String,
     http: reqwest::Client,
     v1_disabled: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct RoleCredentials {
-    #[serde(default)]
-    code: String,
-    #[serde(default)]
-    access_key_id: String,
-    #[serde(default)]
-    access_key_secret: Secret,
-    #[serde(default)]
-    security_token: Secret,
-    #[serde(default)]
-    expiration: String,
 }
 
 impl MetadataClient {
@@ -172,31 +161,23 @@ impl MetadataClient {
         let token = self.session_token().await?;
         let path = format!("{ROLE_PATH}{}", percent_encode(role));
         let body = self.get(&path, token.as_ref()).await?;
-        let parsed: RoleCredentials =
-            serde_json::from_str(&body).map_err(|source| MetadataError::Parse {
+        parse_key_answer(body.as_bytes()).map_err(|problem| match problem {
+            AnswerProblem::Malformed(source) => MetadataError::Parse {
                 url: format!("{}{path}", self.base),
                 source,
-            })?;
-        if parsed.code != "Success" {
-            return Err(MetadataError::NotSuccess {
+            },
+            AnswerProblem::NotSuccess(code) => MetadataError::NotSuccess {
                 role: role.to_owned(),
-                code: parsed.code,
-            });
-        }
-        let expiration: jiff::Timestamp =
-            parsed
-                .expiration
-                .parse()
-                .map_err(|_| MetadataError::Expiration {
-                    role: role.to_owned(),
-                    value: parsed.expiration.clone(),
-                })?;
-        Ok(Credentials::sts(
-            parsed.access_key_id,
-            parsed.access_key_secret,
-            parsed.security_token,
-        )
-        .with_expiration(expiration))
+                code,
+            },
+            AnswerProblem::Empty => MetadataError::Incomplete {
+                role: role.to_owned(),
+            },
+            AnswerProblem::Expiration(value) => MetadataError::Expiration {
+                role: role.to_owned(),
+                value,
+            },
+        })
     }
 }
 

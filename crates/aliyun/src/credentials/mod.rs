@@ -23,6 +23,7 @@
 //! caller passes a snapshot of both in [`CredentialInputs`], so tests are
 //! hermetic and a library user decides what the process exposes.
 
+mod answer;
 mod config_file;
 mod external;
 mod metadata;

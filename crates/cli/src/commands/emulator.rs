@@ -52,6 +52,10 @@ pub struct EmulatorArgs {
     /// Seed of the fault sequence, for repeatable runs.
     #[arg(long, value_name = "N")]
     pub fault_seed: Option<u64>,
+    /// Refuse each STS key as expired after N requests (0: never), so that
+    /// clients must fetch new credentials in the middle of a run.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub expire_sts_after: u32,
     /// A RAM role STS lets any accepted key assume (AssumeRole,
     /// AssumeRoleWithOIDC), e.g. acs:ram::1000000000000001:role/moat; repeatable.
     #[arg(long = "role", value_name = "ROLE_ARN", value_parser = parse_role)]
@@ -121,6 +125,7 @@ pub fn run(args: EmulatorArgs) -> anyhow::Result<Exit> {
         error_rate: args.error_rate,
         drop_rate: args.drop_rate,
         seed: args.fault_seed,
+        sts_key_uses: args.expire_sts_after,
     };
     if faults.validate().is_err() {
         bail!("--throttle-rate, --error-rate and --drop-rate together must not exceed 1");

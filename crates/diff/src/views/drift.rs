@@ -43,10 +43,12 @@ pub struct DriftGroup {
     /// Every live rule moat cannot model, with its raw fields.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unmodeled: Vec<UnmodeledEntry>,
-    /// Not in the JSON: a report read back takes every group as
-    /// additive, so its text names no unmodeled drift apart.
-    #[serde(skip)]
-    mode: Mode,
+    /// The group's mode: whether its unmodeled live rules are drift. In
+    /// the JSON so that a report read back (`moat report merge`) writes the
+    /// same text as the run that made it; a report without it is read as
+    /// authoritative.
+    #[serde(default)]
+    pub mode: Mode,
 }
 
 /// The drift report: in sync when no group has a change, is missing, or (in

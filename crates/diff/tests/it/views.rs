@@ -641,3 +641,21 @@ fn markdown_fence_outlasts_backticks_in_descriptions() {
     let md = render(render_markdown, &plan, &RenderOptions::default());
     assert!(md.contains("`````diff\n"), "{md}");
 }
+
+#[test]
+fn a_drift_report_read_back_writes_the_text_of_the_run_that_made_it() {
+    // What `moat report merge` of one shard's drift JSON prints must be what
+    // `moat drift` printed: the unmodeled rules' notes and the verdict too.
+    for (name, plan) in cases() {
+        let o = RenderOptions::default();
+        let json = render(render_drift_json, &plan, &o);
+        let back: moat_diff::DriftReport = serde_json::from_str(&json).expect("drift JSON");
+        let mut text = Vec::new();
+        moat_diff::render_drift_report_text(&back, &mut text).expect("rendered");
+        assert_eq!(
+            String::from_utf8(text).expect("UTF-8"),
+            render(render_drift_text, &plan, &o),
+            "{name}"
+        );
+    }
+}

@@ -9,6 +9,7 @@ mod v1;
 mod v3;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 pub use key::{AccessKey, DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET};
@@ -51,6 +52,8 @@ pub(crate) struct IssuedKey {
     pub expires: i64,
     pub role_arn: String,
     pub session_name: String,
+    /// Requests that named the key so far (for the `sts_key_uses` fault).
+    pub uses: u32,
 }
 
 /// The key a request names, found among the configured and issued ones.
@@ -67,6 +70,9 @@ pub(crate) struct Authenticator {
     nonces: Mutex<NonceCache>,
     /// Draws the keys STS issues.
     rng: Mutex<IdGen>,
+    /// The `sts_key_uses` fault: an issued key named more often than this
+    /// is expired (0: never).
+    sts_key_uses: AtomicU32,
 }
 
 /// How long an issued key is remembered past its expiry, so that a late
@@ -86,7 +92,13 @@ impl Authenticator {
             rng: Mutex::new(
                 seed.map_or_else(IdGen::from_entropy, |s| IdGen::new(s ^ 0x57_5354_4b45_5953)),
             ),
+            sts_key_uses: AtomicU32::new(0),
         }
+    }
+
+    /// Sets the `sts_key_uses` fault (0 turns it off).
+    pub(crate) fn set_sts_key_uses(&self, uses: u32) {
+        self.sts_key_uses.store(uses, Ordering::Relaxed);
     }
 
     /// Runs `f` with the generator of issued keys.
@@ -131,19 +143,24 @@ impl Authenticator {
                 identity: Identity::Account,
             });
         }
-        let issued = self.issued.lock().unwrap_or_else(PoisonError::into_inner);
-        match issued.get(key_id) {
-            Some(k) if k.expires <= now => Err(ApiError::bad(
+        let limit = self.sts_key_uses.load(Ordering::Relaxed);
+        let mut issued = self.issued.lock().unwrap_or_else(PoisonError::into_inner);
+        let used_up = |k: &IssuedKey| limit > 0 && k.uses >= limit;
+        match issued.get_mut(key_id) {
+            Some(k) if k.expires <= now || used_up(k) => Err(ApiError::bad(
                 "InvalidSecurityToken.Expired",
                 "Specified SecurityToken is expired.",
             )),
-            Some(k) => Ok(Found {
-                key: k.key.clone(),
-                identity: Identity::AssumedRole {
-                    role_arn: k.role_arn.clone(),
-                    session_name: k.session_name.clone(),
-                },
-            }),
+            Some(k) => {
+                k.uses = k.uses.saturating_add(1);
+                Ok(Found {
+                    key: k.key.clone(),
+                    identity: Identity::AssumedRole {
+                        role_arn: k.role_arn.clone(),
+                        session_name: k.session_name.clone(),
+                    },
+                })
+            }
             // 400 as in the ECS common error table (other products say 404).
             None => Err(ApiError::bad(
                 "InvalidAccessKeyId.NotFound",

@@ -307,6 +307,7 @@ fn issue(
             expires,
             role_arn: role_arn.to_owned(),
             session_name: session.to_owned(),
+            uses: 0,
         },
         call.now,
     );

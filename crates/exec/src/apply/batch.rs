@@ -11,10 +11,11 @@ use serde::Serialize;
 
 use super::report::ChangeRef;
 
-/// Rules per `AuthorizeSecurityGroup(Egress)` call (`Permissions.N`).
-pub const MAX_RULES_PER_AUTHORIZE: usize = 100;
+/// Rules per `AuthorizeSecurityGroup(Egress)` call (`Permissions.N`): the
+/// client's limit, which it enforces on every request it builds.
+pub const MAX_RULES_PER_AUTHORIZE: usize = moat_aliyun::actions::MAX_BATCH;
 /// Rule ids per `RevokeSecurityGroup(Egress)` call (`SecurityGroupRuleId.N`).
-pub const MAX_IDS_PER_REVOKE: usize = 100;
+pub const MAX_IDS_PER_REVOKE: usize = moat_aliyun::actions::MAX_BATCH;
 
 /// The kinds of rule-changing step, in the order they run per direction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]

@@ -32,10 +32,12 @@ use crate::session::Reader;
 
 /// Default of [`Guards::max_destroy`] (`--max-destroy`).
 pub const DEFAULT_MAX_DESTROY: usize = 25;
-/// Rules per group, both directions together (reference 5).
-pub const DEFAULT_RULES_PER_GROUP: usize = 200;
-/// Rules that reference another group, per basic group (reference 5).
-pub const DEFAULT_MAX_GROUP_REFS: usize = 20;
+/// Rules per group, both directions together (the client's
+/// [`moat_aliyun::actions::DEFAULT_RULES_PER_GROUP`]).
+pub const DEFAULT_RULES_PER_GROUP: usize = moat_aliyun::actions::DEFAULT_RULES_PER_GROUP;
+/// Rules that reference another group, per basic group (the client's
+/// [`moat_aliyun::actions::MAX_GROUP_REFERENCE_RULES`]).
+pub const DEFAULT_MAX_GROUP_REFS: usize = moat_aliyun::actions::MAX_GROUP_REFERENCE_RULES;
 
 /// What the guards allow.
 #[derive(Clone, Debug, PartialEq, Eq)]
