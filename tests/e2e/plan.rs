@@ -85,6 +85,16 @@ fn plan_local_on_a_fresh_checkout_shows_a_real_plan() {
     drift.expect_code(2);
     drift.assert_golden("drift_local_json");
 
+    // Markdown drift is headed as drift, not as a plan.
+    let md = env.run(&["drift", "--local", "policies/", "--format", "markdown"]);
+    md.expect_code(2);
+    assert!(
+        md.stdout.starts_with("### moat drift\n"),
+        "{}",
+        md.snapshot()
+    );
+    md.assert_golden("drift_local_markdown");
+
     // Other policies against the same local cloud: say how to start over.
     env.write(
         "other.yaml",

@@ -100,3 +100,37 @@ fn validate_needs_no_credentials_and_prints_none() {
         assert!(!run.snapshot().contains(secret), "{}", run.snapshot());
     }
 }
+
+#[test]
+fn control_characters_in_file_names_and_values_are_printed_escaped() {
+    // A file name that would clear the screen and set the window title,
+    // and a description with a BEL: shown as text, never sent raw.
+    let env = TestEnv::new();
+    env.write(
+        "policies/evil\u{1b}]0;pwned\u{7}\u{1b}[2J.yaml",
+        "version: 1\nsecurity_groups:\n  - id: sg-bp1web0000000001\n    region: cn-hangzhou\n    ingress:\n      - allow: tcp/22\n        from: 10.0.0.0/8\n        description: \"bell \\a here\"\n      - allow: shh\n        from: 10.0.0.0/8\n",
+    );
+    for format in ["text", "json"] {
+        let run = env.run(&["validate", "policies", "--format", format]);
+        run.expect_code(1);
+        for (stream, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
+            assert!(
+                !text.chars().any(|c| c.is_control() && c != '\n'),
+                "{format}: raw control character on {stream}: {}",
+                run.snapshot()
+            );
+        }
+        if format == "json" {
+            let v: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+            assert_eq!(v["schema_version"], 1);
+            assert_eq!(v["valid"], false);
+            // JSON keeps the exact name, escaped the JSON way.
+            let file = v["diagnostics"][0]["origin"]["file"]
+                .as_str()
+                .unwrap_or_default();
+            assert!(file.contains("evil\u{1b}]0;pwned"), "{file:?}");
+        } else {
+            run.assert_golden("validate_control_characters");
+        }
+    }
+}

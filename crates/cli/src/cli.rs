@@ -86,7 +86,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "moat", &mut script);
-            crate::output::stdout()
+            crate::output::stdout_raw()
                 .write_all(&script)
                 .context("writing to stdout")?;
             Ok(Exit::Ok)

@@ -45,7 +45,7 @@ pub fn load_policies(paths: &[PathBuf]) -> anyhow::Result<Result<PolicySet, Exit
     match moat_policy::load_policies(paths) {
         Ok(set) => Ok(Ok(set)),
         Err(diags) => {
-            let mut err = std::io::stderr().lock();
+            let mut err = crate::output::stderr();
             moat_policy::render_text(diags.iter(), &mut err).context("writing to stderr")?;
             Ok(Err(Exit::Error))
         }
@@ -255,7 +255,7 @@ impl Cloud {
                     .emulator()
                     .replace_state(&state)
                     .context("cannot seed the local cloud's instances")?;
-                let mut err = std::io::stderr().lock();
+                let mut err = crate::output::stderr();
                 let _ = writeln!(
                     err,
                     "note: created a local cloud in {LOCAL_STATE} with {count} demo groups whose rules differ from the policies (delete the file to start over)"

@@ -35,7 +35,7 @@ pub fn report(err: &anyhow::Error) -> Exit {
     if broken_pipe {
         return Exit::Error;
     }
-    let mut stderr = std::io::stderr().lock();
+    let mut stderr = crate::output::stderr();
     let _ = write!(stderr, "error: {err}");
     for cause in err.chain().skip(1) {
         let _ = write!(stderr, ": {cause}");

@@ -41,7 +41,7 @@ impl Interrupts {
                 seen += 1;
                 if seen == 1 && flag.load(Ordering::SeqCst) {
                     stop.stop(StopReason::Interrupted);
-                    let mut err = std::io::stderr().lock();
+                    let mut err = crate::output::stderr();
                     let _ = writeln!(
                         err,
                         "\ninterrupted: no new changes start; waiting for the calls in flight (interrupt again to exit at once)"
@@ -69,7 +69,7 @@ impl Interrupts {
 /// Flushes what was printed, says why, and exits 130.
 fn exit_now(message: &str) -> ! {
     let _ = std::io::stdout().lock().flush();
-    let mut err = std::io::stderr().lock();
+    let mut err = crate::output::stderr();
     let _ = writeln!(err, "\n{message}");
     let _ = err.flush();
     std::process::exit(Exit::Interrupted as i32)

@@ -1,7 +1,7 @@
 //! Output context: colour decision and tracing setup.
 
 use std::ffi::OsStr;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use tracing_subscriber::EnvFilter;
@@ -53,11 +53,27 @@ static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
 /// (`moat plan | head -1`) is not an error: what is left to print is
 /// dropped, and the command finishes and exits with its own code, so that
 /// `drift | head` still exits 2 on drift.
-pub fn stdout() -> Stdout {
+///
+/// Text is written through [`Escaping`], so control characters from live
+/// data or file names never reach the terminal raw. A view that escapes
+/// what it prints itself and colours it (the plan's text view), and
+/// outputs that are data (completion scripts, exported files), use
+/// [`stdout_raw`].
+pub fn stdout() -> Escaping<Stdout> {
+    Escaping::new(stdout_raw())
+}
+
+/// [`stdout`] without the escaping: the caller has escaped what needs it.
+pub fn stdout_raw() -> Stdout {
     Stdout(std::io::stdout().lock())
 }
 
-/// See [`stdout`].
+/// Standard error for messages, escaped as [`stdout`] is.
+pub fn stderr() -> Escaping<std::io::StderrLock<'static>> {
+    Escaping::new(std::io::stderr().lock())
+}
+
+/// See [`stdout_raw`].
 pub struct Stdout(std::io::StdoutLock<'static>);
 
 impl Stdout {
@@ -80,13 +96,69 @@ impl Stdout {
     }
 }
 
-impl std::io::Write for Stdout {
+impl Write for Stdout {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.guard(buf.len(), |out| out.write(buf))
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
         self.guard((), |out| out.flush())
+    }
+}
+
+/// A writer that escapes what it is given with
+/// `moat_policy::printable::escape_lines`: every control character but
+/// the line break. A character split across two writes is held back until
+/// it is whole.
+pub struct Escaping<W: Write> {
+    inner: W,
+    /// The start of a UTF-8 sequence the last write ended inside.
+    pending: Vec<u8>,
+}
+
+impl<W: Write> Escaping<W> {
+    pub fn new(inner: W) -> Escaping<W> {
+        Escaping {
+            inner,
+            pending: Vec::new(),
+        }
+    }
+
+    fn emit(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        let text = String::from_utf8_lossy(bytes);
+        self.inner
+            .write_all(moat_policy::printable::escape_lines(&text).as_bytes())
+    }
+}
+
+impl<W: Write> Write for Escaping<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut bytes = std::mem::take(&mut self.pending);
+        bytes.extend_from_slice(buf);
+        let whole = match std::str::from_utf8(&bytes) {
+            Ok(_) => bytes.len(),
+            // Cut inside a character: keep its start for the next write.
+            Err(e) if e.error_len().is_none() => e.valid_up_to(),
+            // Not UTF-8 at all: written as replacement characters.
+            Err(_) => bytes.len(),
+        };
+        self.emit(&bytes[..whole])?;
+        self.pending = bytes[whole..].to_vec();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let rest = std::mem::take(&mut self.pending);
+        if !rest.is_empty() {
+            self.emit(&rest)?;
+        }
+        self.inner.flush()
+    }
+}
+
+impl<W: Write> Drop for Escaping<W> {
+    fn drop(&mut self) {
+        let _ = self.flush();
     }
 }
 
@@ -99,7 +171,22 @@ pub fn plural(n: usize, one: &str, many: &str) -> String {
 mod tests {
     use std::ffi::OsStr;
 
-    use super::environment_allows_color;
+    use std::io::Write as _;
+
+    use super::{Escaping, environment_allows_color};
+
+    #[test]
+    fn escaping_writes_controls_as_text_even_when_split_across_writes() {
+        let mut out = Escaping::new(Vec::new());
+        out.write_all(b"file \x1b[2J\x07name\n").unwrap();
+        // "é" (c3 a9) and U+202E (e2 80 ae) cut in the middle.
+        out.write_all(b"caf\xc3").unwrap();
+        out.write_all(b"\xa9 \xe2\x80").unwrap();
+        out.write_all(b"\xae!\n").unwrap();
+        out.flush().unwrap();
+        let text = String::from_utf8(std::mem::take(&mut out.inner)).unwrap();
+        assert_eq!(text, "file \\u{1b}[2J\\u{7}name\ncafé \\u{202e}!\n");
+    }
 
     #[test]
     fn no_color_and_a_dumb_terminal_turn_colour_off() {

@@ -146,7 +146,7 @@ pub async fn make_plan(
 /// Says on stderr which groups of the policies do not exist, and for the
 /// local cloud how to start over.
 pub fn note_missing(plan: &moat_diff::Plan, cloud: &Cloud) -> anyhow::Result<()> {
-    let mut err = std::io::stderr().lock();
+    let mut err = crate::output::stderr();
     for g in plan.missing_groups() {
         writeln!(
             err,

@@ -14,6 +14,10 @@ use serde_json::json;
 use crate::exit::Exit;
 use crate::output::plural;
 
+/// Version of the shape of validate's JSON (also what `lint` and `test`
+/// print for policies that do not load); bumped on any incompatible change.
+pub const VALIDATE_SCHEMA_VERSION: u32 = 1;
+
 /// The two forms in which the commands that load policies report them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DiagnosticsForm {
@@ -27,7 +31,7 @@ pub enum DiagnosticsForm {
 pub fn report_invalid(diags: &Diagnostics, form: DiagnosticsForm) -> anyhow::Result<Exit> {
     match form {
         DiagnosticsForm::Text => {
-            let mut err = std::io::stderr().lock();
+            let mut err = crate::output::stderr();
             moat_policy::render_text(diags.iter(), &mut err).context("writing to stderr")?;
             let files: BTreeSet<&str> = diags.iter().map(|d| &*d.origin.file).collect();
             writeln!(
@@ -39,13 +43,25 @@ pub fn report_invalid(diags: &Diagnostics, form: DiagnosticsForm) -> anyhow::Res
             .context("writing to stderr")?;
         }
         DiagnosticsForm::Json => {
-            let value = json!({ "valid": false, "diagnostics": diags });
-            let mut out = crate::output::stdout();
-            serde_json::to_writer_pretty(&mut out, &value).context("writing to stdout")?;
-            writeln!(out).context("writing to stdout")?;
+            let value = json!({
+                "schema_version": VALIDATE_SCHEMA_VERSION,
+                "valid": false,
+                "diagnostics": diags,
+            });
+            print_json(&serde_json::to_string_pretty(&value)?)?;
         }
     }
     Ok(Exit::Error)
+}
+
+/// Prints JSON `text` with a trailing newline on stdout, with the control
+/// characters JSON writers leave raw escaped (the same JSON).
+pub fn print_json(text: &str) -> anyhow::Result<()> {
+    let mut out = crate::output::stdout_raw();
+    out.write_all(moat_policy::printable::escape_json(text).as_bytes())
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush())
+        .context("writing to stdout")
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same

@@ -83,7 +83,10 @@ impl Plan {
     /// Writes the plan file: pretty JSON with a trailing newline.
     pub fn write_json(&self, out: &mut dyn Write) -> io::Result<()> {
         let doc = self.document(self.signature.as_deref());
-        serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::from)?;
+        // Live descriptions may hold controls JSON does not escape (DEL,
+        // C1, bidirectional overrides): escaped, the file reads the same.
+        let text = serde_json::to_string_pretty(&doc).map_err(io::Error::from)?;
+        out.write_all(moat_policy::printable::escape_json(&text).as_bytes())?;
         out.write_all(b"\n")
     }
 

@@ -204,10 +204,11 @@ pub fn render_text<'a>(
     diags: impl IntoIterator<Item = &'a Diagnostic>,
     out: &mut dyn Write,
 ) -> io::Result<()> {
+    // File names and values from policies may hold control characters.
     for d in diags {
-        writeln!(out, "{d}")?;
+        writeln!(out, "{}", crate::printable::escape(&d.to_string()))?;
         if let Some(hint) = &d.hint {
-            writeln!(out, "  = hint: {hint}")?;
+            writeln!(out, "  = hint: {}", crate::printable::escape(hint))?;
         }
     }
     Ok(())

@@ -20,6 +20,7 @@ mod load;
 pub mod model;
 mod names;
 pub mod policy_tests;
+pub mod printable;
 mod read;
 mod render;
 mod resolve;

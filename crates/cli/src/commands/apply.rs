@@ -131,7 +131,7 @@ fn load_plan_file(path: &Path, args: &ApplyArgs) -> anyhow::Result<Plan> {
             format!("refusing to apply {}; nothing was changed", path.display())
         })?,
         None if plan.signature.is_some() => {
-            let mut err = std::io::stderr().lock();
+            let mut err = crate::output::stderr();
             let _ = writeln!(
                 err,
                 "warning: {} is signed, but no plan key is configured (MOAT_PLAN_KEY or --plan-key-file): its signature was not checked",
@@ -230,7 +230,7 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Exit> {
             }
         };
         {
-            let mut out = crate::output::stdout();
+            let mut out = crate::output::stdout_raw();
             moat_diff::render_text(&plan, &render_options(global), &mut out)
                 .context("writing the plan to stdout")?;
             out.flush().context("writing to stdout")?;
@@ -347,7 +347,7 @@ async fn ask_yes() -> anyhow::Result<bool> {
 
 fn print_report(report: &ApplyReport) -> anyhow::Result<()> {
     let mut out = crate::output::stdout();
-    let mut err = std::io::stderr().lock();
+    let mut err = crate::output::stderr();
     let w = |e: std::io::Error| anyhow::Error::from(e).context("writing to stderr");
     let not_done: usize = report.not_done().count();
     let list = not_done <= LIST_LIMIT;

@@ -65,11 +65,11 @@ pub fn run(global: &GlobalArgs, args: &DriftArgs) -> anyhow::Result<Exit> {
         anyhow::Ok((plan, cloud))
     })?;
     let options = render_options(global);
-    let mut out = crate::output::stdout();
+    let mut out = crate::output::stdout_raw();
     let render = match args.format {
         DriftFormat::Text => moat_diff::render_drift_text,
         DriftFormat::Json => moat_diff::render_drift_json,
-        DriftFormat::Markdown => moat_diff::render_markdown,
+        DriftFormat::Markdown => moat_diff::render_drift_markdown,
     };
     render(&plan, &options, &mut out).context("writing the report to stdout")?;
     out.flush().context("writing to stdout")?;

@@ -105,7 +105,7 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<Exit> {
         Some(path) => write_atomically(path, text.as_bytes())
             .with_context(|| format!("cannot write {}", path.display()))?,
         None => {
-            let mut out = crate::output::stdout();
+            let mut out = crate::output::stdout_raw();
             out.write_all(text.as_bytes())
                 .and_then(|()| out.flush())
                 .context("writing to stdout")?;

@@ -150,7 +150,7 @@ pub fn run(args: &ImportArgs) -> anyhow::Result<Exit> {
         Some(path) => write_atomically(path, policy.as_bytes())
             .with_context(|| format!("cannot write {}", path.display()))?,
         None => {
-            let mut out = crate::output::stdout();
+            let mut out = crate::output::stdout_raw();
             out.write_all(policy.as_bytes())
                 .and_then(|()| out.flush())
                 .context("writing to stdout")?;
@@ -162,7 +162,7 @@ pub fn run(args: &ImportArgs) -> anyhow::Result<Exit> {
 
 /// Every problem on its own line; nothing was written.
 fn report(errors: &ImportErrors) -> Exit {
-    let mut stderr = std::io::stderr().lock();
+    let mut stderr = crate::output::stderr();
     for e in &errors.0 {
         let _ = write!(stderr, "error: {e}");
         let mut source = std::error::Error::source(e);
@@ -180,7 +180,7 @@ fn report(errors: &ImportErrors) -> Exit {
 }
 
 fn summary(imported: &Imported, common: &CommonArgs, mode: Mode, migration: Option<&Path>) {
-    let mut stderr = std::io::stderr().lock();
+    let mut stderr = crate::output::stderr();
     let groups = imported.groups.len();
     let _ = write!(
         stderr,

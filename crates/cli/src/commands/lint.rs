@@ -125,8 +125,6 @@ fn json(
         "summary": summary,
         "findings": findings,
     });
-    let mut out = crate::output::stdout();
-    serde_json::to_writer_pretty(&mut out, &value).context("writing to stdout")?;
-    writeln!(out).context("writing to stdout")?;
+    crate::shared::print_json(&serde_json::to_string_pretty(&value)?)?;
     Ok(())
 }

@@ -89,7 +89,7 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<Exit> {
         write_plan_file(&plan, path)?;
     }
     let options = render_options(global);
-    let mut out = crate::output::stdout();
+    let mut out = crate::output::stdout_raw();
     let render = match args.format {
         PlanFormat::Text => moat_diff::render_text,
         PlanFormat::Json => moat_diff::render_json,

@@ -3,9 +3,7 @@
 //! needs for exactly the groups in the policies; with `accounts:`, one
 //! policy per account (a RAM policy is created in one account).
 
-use std::io::Write;
-
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use clap::Args;
 use moat_aliyun::ram::{Access, ram_policy};
 
@@ -86,8 +84,6 @@ pub fn run(args: &RamPolicyArgs) -> anyhow::Result<Exit> {
             serde_json::json!({ "accounts": list })
         }
     };
-    let mut out = crate::output::stdout();
-    serde_json::to_writer_pretty(&mut out, &doc).context("writing to stdout")?;
-    writeln!(out).context("writing to stdout")?;
+    crate::shared::print_json(&serde_json::to_string_pretty(&doc)?)?;
     Ok(Exit::Ok)
 }

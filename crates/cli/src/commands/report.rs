@@ -59,7 +59,7 @@ fn merge(global: &GlobalArgs, args: &MergeArgs) -> anyhow::Result<Exit> {
     }
     let merged = moat_diff::merge_files(&files).context("cannot merge the reports")?;
     render(global, args.format, &merged)?;
-    let mut err = std::io::stderr().lock();
+    let mut err = crate::output::stderr();
     if let Some(of) = merged.shards_of
         && !merged.missing_shards.is_empty()
     {
@@ -94,7 +94,7 @@ fn merge(global: &GlobalArgs, args: &MergeArgs) -> anyhow::Result<Exit> {
 
 fn render(global: &GlobalArgs, format: MergeFormat, merged: &Merged) -> anyhow::Result<()> {
     let options = render_options(global);
-    let mut out = crate::output::stdout();
+    let mut out = crate::output::stdout_raw();
     match (&merged.report, format) {
         (Report::Plan(p), MergeFormat::Text) => moat_diff::render_text(p, &options, &mut out),
         (Report::Plan(p), MergeFormat::Json) => p.write_json(&mut out),
@@ -102,9 +102,12 @@ fn render(global: &GlobalArgs, format: MergeFormat, merged: &Merged) -> anyhow::
             moat_diff::render_markdown(p, &options, &mut out)
         }
         (Report::Drift(d), MergeFormat::Text) => moat_diff::render_drift_report_text(d, &mut out),
-        (Report::Drift(d), MergeFormat::Json) => serde_json::to_writer_pretty(&mut out, d)
+        (Report::Drift(d), MergeFormat::Json) => serde_json::to_string_pretty(d)
             .map_err(std::io::Error::from)
-            .and_then(|()| out.write_all(b"\n")),
+            .and_then(|text| {
+                out.write_all(moat_policy::printable::escape_json(&text).as_bytes())?;
+                out.write_all(b"\n")
+            }),
         (Report::Drift(d), MergeFormat::Markdown) => {
             moat_diff::render_drift_report_markdown(d, options.markdown_limit, &mut out)
         }

@@ -73,7 +73,6 @@ fn json(out: &mut impl Write, report: &TestReport) -> anyhow::Result<()> {
         "summary": {"tests": report.tests.len(), "passed": report.passed(), "failed": report.failed()},
         "tests": report.tests,
     });
-    serde_json::to_writer_pretty(&mut *out, &value).context("writing to stdout")?;
-    writeln!(out).context("writing to stdout")?;
-    Ok(())
+    out.flush().context("writing to stdout")?;
+    crate::shared::print_json(&serde_json::to_string_pretty(&value)?)
 }

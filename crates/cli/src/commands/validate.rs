@@ -15,7 +15,7 @@ use serde_json::json;
 use crate::args::PolicyPaths;
 use crate::exit::Exit;
 use crate::output::plural;
-use crate::shared::{DiagnosticsForm, report_invalid};
+use crate::shared::{DiagnosticsForm, VALIDATE_SCHEMA_VERSION, report_invalid};
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
@@ -87,6 +87,7 @@ fn text(result: &Result<Summary, Diagnostics>) -> anyhow::Result<Exit> {
 fn json(result: &Result<Summary, Diagnostics>) -> anyhow::Result<Exit> {
     let value = match result {
         Ok(s) => json!({
+                "schema_version": VALIDATE_SCHEMA_VERSION,
                 "valid": true,
                 "files": s.files,
                 "security_groups": s.groups,
@@ -96,8 +97,6 @@ fn json(result: &Result<Summary, Diagnostics>) -> anyhow::Result<Exit> {
         }),
         Err(diags) => return report_invalid(diags, DiagnosticsForm::Json),
     };
-    let mut out = crate::output::stdout();
-    serde_json::to_writer_pretty(&mut out, &value).context("writing to stdout")?;
-    writeln!(out).context("writing to stdout")?;
+    crate::shared::print_json(&serde_json::to_string_pretty(&value)?)?;
     Ok(Exit::Ok)
 }

@@ -168,6 +168,10 @@ fn unmodeled_row(g: &GroupPlan, u: &UnmodeledEntry) -> impl Iterator<Item = Stri
 fn write_row(out: &mut dyn Write, fields: impl Iterator<Item = String>) -> io::Result<()> {
     let mut first = true;
     for f in fields {
+        // Live data and file names may hold control characters: written
+        // escaped, so a CSV opened in a terminal or a spreadsheet shows them
+        // as text.
+        let f = moat_policy::printable::escape(&f);
         if !first {
             out.write_all(b",")?;
         }

@@ -6,6 +6,7 @@ use std::io::{self, Write};
 
 use serde::{Deserialize, Serialize};
 
+use moat_policy::printable::escape_lines;
 use moat_policy::{GroupType, Mode};
 
 use super::RenderOptions;
@@ -113,8 +114,9 @@ pub fn render_drift_json(
     _options: &RenderOptions,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, &DriftReport::from_plan(plan))
-        .map_err(io::Error::from)?;
+    let text =
+        serde_json::to_string_pretty(&DriftReport::from_plan(plan)).map_err(io::Error::from)?;
+    out.write_all(moat_policy::printable::escape_json(&text).as_bytes())?;
     out.write_all(b"\n")
 }
 
@@ -128,8 +130,25 @@ pub fn render_drift_text(
     render_drift_report_text(&DriftReport::from_plan(plan), out)
 }
 
+/// The drift of `plan` as a pull-request or issue comment, headed as
+/// drift (the same document `moat report merge` writes for drift reports).
+pub fn render_drift_markdown(
+    plan: &Plan,
+    options: &RenderOptions,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    render_drift_report_markdown(&DriftReport::from_plan(plan), options.markdown_limit, out)
+}
+
 /// [`render_drift_text`] of a report, such as one read back or merged.
+/// Live rule ids and summaries are printed escaped.
 pub fn render_drift_report_text(report: &DriftReport, out: &mut dyn Write) -> io::Result<()> {
+    let mut text = Vec::new();
+    write_drift_report_text(report, &mut text)?;
+    out.write_all(escape_lines(&String::from_utf8_lossy(&text)).as_bytes())
+}
+
+fn write_drift_report_text(report: &DriftReport, out: &mut dyn Write) -> io::Result<()> {
     let total = report.groups.len();
     let mut unmanaged_drift = 0;
     for g in &report.groups {
@@ -216,7 +235,7 @@ pub fn render_drift_report_markdown(
         doc.push_str(&format!(
             "**In sync:** {total} security group(s) match the policy.\n"
         ));
-        return out.write_all(doc.as_bytes());
+        return out.write_all(escape_lines(&doc).as_bytes());
     }
     doc.push_str(&format!(
         "**Drift:** {} of {total} security group(s) differ from the policy. {}\n\n",
@@ -247,5 +266,5 @@ pub fn render_drift_report_markdown(
         }
         doc.push_str(&row);
     }
-    out.write_all(doc.as_bytes())
+    out.write_all(escape_lines(&doc).as_bytes())
 }

@@ -68,7 +68,7 @@ pub fn render_markdown(
         Some((at, _)) => &doc[..at],
         None => &doc[..],
     };
-    out.write_all(doc.as_bytes())
+    out.write_all(moat_policy::printable::escape_lines(doc).as_bytes())
 }
 
 fn chars(s: &str) -> usize {
@@ -197,7 +197,7 @@ fn cut_section(g: &GroupPlan, budget: usize) -> io::Result<Option<String>> {
 /// Escapes text for HTML inside `<summary>`.
 fn html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
+    for c in moat_policy::printable::escape(s).chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),

@@ -10,7 +10,7 @@ mod text;
 
 pub use csv::{CSV_COLUMNS, render_csv};
 pub use drift::{
-    DRIFT_FORMAT, DriftGroup, DriftReport, DriftStatus, render_drift_json,
+    DRIFT_FORMAT, DriftGroup, DriftReport, DriftStatus, render_drift_json, render_drift_markdown,
     render_drift_report_markdown, render_drift_report_text, render_drift_text,
 };
 pub use json::render_json;

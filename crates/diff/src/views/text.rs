@@ -8,6 +8,7 @@
 
 use std::io::{self, Write};
 
+use moat_policy::printable::escape as esc;
 use moat_policy::{Direction, Mode};
 
 use super::{RenderOptions, Run, quoted, rule_text, wants_inline_diff, word_diff};
@@ -124,8 +125,8 @@ fn write_group(g: &GroupPlan, style: Style, out: &mut dyn Write) -> io::Result<(
             counts.add, counts.change, counts.remove
         ));
     }
-    writeln!(out, "{}", style.bold(&title))?;
-    writeln!(out, "#   policy: {}", g.origin)?;
+    writeln!(out, "{}", style.bold(&esc(&title)))?;
+    writeln!(out, "#   policy: {}", esc(&g.origin.to_string()))?;
     if g.name_differs()
         && let Some(live) = &g.live_name
     {
@@ -142,7 +143,7 @@ fn write_group(g: &GroupPlan, style: Style, out: &mut dyn Write) -> io::Result<(
         writeln!(out, "{}", style.warn(&format!("#   warning: {note}")))?;
     }
     for f in &g.findings {
-        writeln!(out, "#   lint: {f} ({})", f.origin)?;
+        writeln!(out, "#   lint: {}", esc(&format!("{f} ({})", f.origin)))?;
     }
     let flavor = Flavor {
         style,
@@ -166,7 +167,7 @@ pub(crate) fn write_group_body(
             "! status: missing: the group does not exist in {}; moat does not create groups, so nothing is planned for it",
             g.region
         );
-        writeln!(out, "{indent}{}", style.danger(&line))?;
+        writeln!(out, "{indent}{}", style.danger(&esc(&line)))?;
         return Ok(());
     }
     for direction in Direction::ALL {
@@ -205,7 +206,7 @@ fn write_change(c: &Change, flavor: Flavor, out: &mut dyn Write) -> io::Result<(
     if !c.live_ids.is_empty() {
         head.push_str(&format!(" ({})", c.live_ids.join(", ")));
     }
-    writeln!(out, "{indent}{}", style.action(c.action, &head))?;
+    writeln!(out, "{indent}{}", style.action(c.action, &esc(&head)))?;
 
     match (c.action, &c.before, &c.after) {
         (Action::Change | Action::Replace, Some(before), Some(after)) => {
@@ -232,21 +233,21 @@ fn write_change(c: &Change, flavor: Flavor, out: &mut dyn Write) -> io::Result<(
         }
     }
     if let Some(origin) = &c.origin {
-        field(out, "origin", &origin.to_string())?;
+        field(out, "origin", &esc(&origin.to_string()))?;
     }
     let reasons: Vec<String> = c.reasons.iter().map(ToString::to_string).collect();
-    field(out, "reason", &reasons.join(", "))?;
+    field(out, "reason", &esc(&reasons.join(", ")))?;
     for e in &c.exposure {
-        field(out, "exposure", &e.note)?;
+        field(out, "exposure", &esc(&e.note))?;
     }
     for f in &c.findings {
-        field(out, "lint", &f.to_string())?;
+        field(out, "lint", &esc(&f.to_string()))?;
         if let Some(hint) = &f.hint {
-            field(out, "  hint", hint)?;
+            field(out, "  hint", &esc(hint))?;
         }
     }
     if let Some(p) = &c.protection {
-        let text = style.danger(&p.to_string());
+        let text = style.danger(&esc(&p.to_string()));
         field(out, "protected", &text)?;
     }
     Ok(())
@@ -296,17 +297,17 @@ fn write_unmodeled(
     let r = &u.rule;
     let (head, verdict) = match u.action {
         UnmodeledAction::Keep if mode == Mode::Authoritative => (
-            format!("? {} {} {}", r.direction, r.id, r.summary),
+            esc(&format!("? {} {} {}", r.direction, r.id, r.summary)).into_owned(),
             "unmanaged, kept: drift, the authoritative policy does not hold it",
         ),
         UnmodeledAction::Keep => (
-            format!("? {} {} {}", r.direction, r.id, r.summary),
+            esc(&format!("? {} {} {}", r.direction, r.id, r.summary)).into_owned(),
             "unmanaged, kept",
         ),
         UnmodeledAction::Remove => (
             style.action(
                 Action::Remove,
-                &format!("- {} {} {}", r.direction, r.id, r.summary),
+                &esc(&format!("- {} {} {}", r.direction, r.id, r.summary)),
             ),
             "removed: the group is authoritative and unmodeled rules were asked to go",
         ),
@@ -315,10 +316,10 @@ fn write_unmodeled(
     if !r.description.is_empty() {
         field(out, "description", &quoted(&r.description))?;
     }
-    field(out, "why", &r.reason)?;
+    field(out, "why", &esc(&r.reason))?;
     field(out, "plan", verdict)?;
     if let Some(p) = &u.protection {
-        field(out, "protected", &style.danger(&p.to_string()))?;
+        field(out, "protected", &style.danger(&esc(&p.to_string())))?;
     }
     Ok(())
 }

@@ -425,6 +425,48 @@ fn wrong_type() -> Plan {
     plan_of(&p, &[l], false)
 }
 
+/// Control characters in everything that comes from outside: live
+/// descriptions, live rule ids and names, the policy's file name. Every
+/// view shows them escaped, never raw.
+fn controls() -> Plan {
+    let mut g = group(
+        "sg-t4nexample09",
+        Mode::Authoritative,
+        vec![want(
+            "ingress accept tcp/443 from 10.0.0.0/8",
+            1,
+            "https",
+            5,
+        )],
+    );
+    g.origin = origin("policies/\u{1b}]0;pwned\u{7}web.yaml", 3, 5);
+    for r in &mut g.rules {
+        r.origin = origin("policies/\u{1b}]0;pwned\u{7}web.yaml", 5, 7);
+    }
+    let p = policy(vec![g]);
+    let mut l = live(
+        "sg-t4nexample09",
+        vec![
+            have(
+                "sgr-esc",
+                "ingress accept tcp/443 from 10.0.0.0/8",
+                1,
+                "clear\u{1b}[2J\u{7}screen\0nul",
+            ),
+            have(
+                "sgr-\u{1b}[31mred",
+                "ingress accept tcp/22 from 10.0.0.0/8",
+                1,
+                "rtl\u{202e}txt",
+            ),
+        ],
+    );
+    l.name = "web\u{1b}[1mbold".into();
+    l.unmodeled
+        .push(unmodeled("sgr-\u{9b}2J", Direction::Ingress, "bell\u{7}"));
+    plan_of(&p, &[l], false)
+}
+
 fn cases() -> Vec<(&'static str, Plan)> {
     let mut unmodeled = unmodeled_rules().into_iter();
     vec![
@@ -440,6 +482,7 @@ fn cases() -> Vec<(&'static str, Plan)> {
         ("missing-and-renamed", missing_and_renamed()),
         ("wrong-type", wrong_type()),
         ("replace", replace()),
+        ("controls", controls()),
     ]
 }
 
@@ -465,7 +508,7 @@ fn text_view_with_colour_golden() {
     };
     for (name, plan) in cases()
         .into_iter()
-        .filter(|(n, _)| ["mixed", "missing-and-renamed", "replace"].contains(n))
+        .filter(|(n, _)| ["mixed", "missing-and-renamed", "replace", "controls"].contains(n))
     {
         assert_golden(
             golden(&format!("{name}.color.txt")),
@@ -500,6 +543,7 @@ fn drift_views_golden() {
             "unmodeled-kept",
             "unmodeled-additive",
             "replace",
+            "controls",
         ]
         .contains(n)
     }) {
@@ -658,4 +702,38 @@ fn a_drift_report_read_back_writes_the_text_of_the_run_that_made_it() {
             "{name}"
         );
     }
+}
+
+#[test]
+fn no_view_writes_a_control_character_raw() {
+    let plan = controls();
+    let o = RenderOptions::default();
+    let views: [(&str, View); 6] = [
+        ("text", render_text),
+        ("csv", render_csv),
+        ("markdown", render_markdown),
+        ("drift", render_drift_text),
+        ("drift markdown", moat_diff::render_drift_markdown),
+        ("json", render_json),
+    ];
+    for (name, view) in views {
+        let out = render(view, &plan, &o);
+        let raw: Vec<char> = out
+            .chars()
+            .filter(|&c| c != '\n' && c != '\r' && moat_policy::printable::is_unsafe(c))
+            .collect();
+        assert!(raw.is_empty(), "{name} writes {raw:?} raw:\n{out}");
+    }
+    // With colour, the only escape sequences are moat's own.
+    let coloured = render(
+        render_text,
+        &plan,
+        &RenderOptions {
+            color: true,
+            ..RenderOptions::default()
+        },
+    );
+    assert!(!coloured.contains("\u{1b}]0;"), "{coloured}");
+    assert!(!coloured.contains("\u{1b}[2J"), "{coloured}");
+    assert!(!coloured.contains('\u{7}'), "{coloured}");
 }
