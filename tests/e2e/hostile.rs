@@ -61,6 +61,24 @@ fn assert_located(run: &Run) {
     }
 }
 
+/// Nothing from the input reaches the terminal raw: no control character
+/// but the line break on either stream, whatever file names and values hold.
+#[track_caller]
+fn assert_no_raw_controls(run: &Run) {
+    for (stream, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
+        let raw: Vec<char> = text
+            .chars()
+            .filter(|&c| c != '\n' && moat_policy::printable::is_unsafe(c))
+            .take(5)
+            .collect();
+        assert!(
+            raw.is_empty(),
+            "{raw:?} raw on {stream}: {}",
+            run.snapshot()
+        );
+    }
+}
+
 #[track_caller]
 fn assert_no_panic(run: &Run) {
     assert!(
@@ -100,6 +118,7 @@ fn every_bad_corpus_case_exits_1_with_its_located_diagnostics() {
         let path = case.to_string_lossy().into_owned();
         let run = bounded(&env, &crate_dir, &["validate", &path]);
         assert_no_panic(&run);
+        assert_no_raw_controls(&run);
         assert_eq!(run.code, Some(1), "{}", run.snapshot());
         assert_located(&run);
         let expected = std::fs::read_to_string(crate_dir.join(case.with_extension("expected")))
@@ -136,6 +155,7 @@ fn generated_hostile_policies_are_refused_within_bounds() {
         (case.write)(&dir);
         let run = bounded(&env, env.home(), &["validate", case.name]);
         assert_no_panic(&run);
+        assert_no_raw_controls(&run);
         match case.expect {
             Expect::Valid => assert_eq!(run.code, Some(0), "{}: {}", case.name, run.snapshot()),
             Expect::Error(code) => {
@@ -156,6 +176,32 @@ fn generated_hostile_policies_are_refused_within_bounds() {
             .filter(|l| l.contains(": error["))
             .count();
         assert!(lines <= 20_001, "{}: {lines} diagnostics", case.name);
+        // A policy in flow style starts with `{` as a plan file does: apply
+        // takes it for policies.
+        if case.name == "flow-style" {
+            let files: Vec<String> = std::fs::read_dir(&dir)
+                .expect("the case directory")
+                .map(|e| e.expect("an entry").path().to_string_lossy().into_owned())
+                .collect();
+            if let [file] = &files[..] {
+                let run = env.run(&["plan", "--local", file]);
+                assert_no_panic(&run);
+                assert!(
+                    !run.stderr.contains("not a usable plan"),
+                    "{}",
+                    run.snapshot()
+                );
+                let run = env.run(&["apply", "--local", file, "--auto-approve"]);
+                assert_no_panic(&run);
+                assert_no_raw_controls(&run);
+                assert!(
+                    !run.stderr.contains("not a usable plan"),
+                    "{}",
+                    run.snapshot()
+                );
+                assert_eq!(run.code, Some(0), "{}: {}", case.name, run.snapshot());
+            }
+        }
         std::fs::remove_dir_all(&dir).expect("removing the case");
     }
 }

@@ -25,6 +25,7 @@ mod progress;
 mod ram_policy;
 mod roles;
 mod shard;
+mod show;
 mod trust;
 mod usage;
 mod validate;

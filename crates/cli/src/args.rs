@@ -116,6 +116,15 @@ pub struct PolicyPaths {
     pub paths: Vec<PathBuf>,
 }
 
+/// Groups a command is limited to, like Terraform's `-target`.
+#[derive(Debug, Args)]
+pub struct GroupArgs {
+    /// Take only this security group of the policies (repeatable), like
+    /// Terraform's -target; the plan then says it is partial.
+    #[arg(long = "group", value_name = "ID")]
+    pub groups: Vec<String>,
+}
+
 /// The value of `-o`/`--out`. Terraform's `-out=FILE` reads, to a parser of
 /// short flags, as `-o` with the value `ut=FILE`: that is refused with the
 /// spelling moat takes, rather than writing a file named `ut=FILE`.

@@ -11,8 +11,8 @@ use clap::{Args as _, CommandFactory, Parser, Subcommand};
 
 use crate::args::{CloudArgs, GlobalArgs};
 use crate::commands::{
-    apply, doctor, drift, emulator, explain, export, import, lint, plan, ram_policy, report, test,
-    unlock, validate,
+    apply, doctor, drift, emulator, explain, export, import, lint, plan, ram_policy, report, show,
+    test, unlock, validate,
 };
 use crate::exit::Exit;
 
@@ -40,6 +40,8 @@ pub enum Command {
     Plan(plan::PlanArgs),
     /// Carry out a plan: from policies (planned now) or a saved plan file.
     Apply(apply::ApplyArgs),
+    /// Show a saved plan in any view, without calling the API.
+    Show(show::ShowArgs),
     /// Check live rules against the policies: exit 0 in sync, 2 drift, 1 error.
     Drift(drift::DriftArgs),
     /// Check the policies' tests: does every flow get the expected answer?
@@ -75,6 +77,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Plan(args) => plan::run(&cli.global, &args),
         Command::Apply(args) => apply::run(&cli.global, &args),
         Command::Drift(args) => drift::run(&cli.global, &args),
+        Command::Show(args) => show::run(&cli.global, &args),
         Command::Export(args) => export::run(&args),
         Command::Import(args) => import::run(&args),
         Command::Explain(args) => explain::run(&args),

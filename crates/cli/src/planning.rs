@@ -7,12 +7,13 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
-use moat_diff::{DiffOptions, PlanKey, RenderOptions, Shard, ShardBy, ShardSpec};
+use moat_diff::{DiffOptions, Plan, PlanKey, RenderOptions, Shard, ShardBy, ShardSpec};
 use moat_exec::{PlanOptions, Planned, Reader};
 use moat_policy::PolicySet;
 
-use crate::args::GlobalArgs;
+use crate::args::{GlobalArgs, GroupArgs};
 use crate::context::{Cloud, LOCAL_STATE, today};
+use crate::exit::Hinted;
 use crate::output::use_color;
 
 /// Where apply keeps its journal unless told otherwise; `plan` reads it
@@ -78,6 +79,60 @@ impl ShardArgs {
     }
 }
 
+impl GroupArgs {
+    /// Whether `--group` was given.
+    pub fn limits(&self) -> bool {
+        !self.groups.is_empty()
+    }
+
+    /// Keeps the groups named with `--group`, all of them when none is.
+    /// A name that is not a group of the policies is an error. Returns the
+    /// set and the sorted ids a partial plan records.
+    pub fn select(&self, mut set: PolicySet) -> anyhow::Result<(PolicySet, Vec<String>)> {
+        if self.groups.is_empty() {
+            return Ok((set, Vec::new()));
+        }
+        let mut targets = self.groups.clone();
+        targets.sort();
+        targets.dedup();
+        let unknown: Vec<&str> = targets
+            .iter()
+            .filter(|id| !set.groups.iter().any(|g| &g.id == *id))
+            .map(String::as_str)
+            .collect();
+        if !unknown.is_empty() {
+            let mut known: Vec<&str> = set.groups.iter().map(|g| g.id.as_str()).collect();
+            let more = known.len().saturating_sub(5);
+            known.truncate(5);
+            let mut list = known.join(", ");
+            if more > 0 {
+                list.push_str(&format!(" and {more} more"));
+            }
+            return Err(Hinted::new(
+                format!(
+                    "--group {}: not a security group of the policies",
+                    unknown.join(", ")
+                ),
+                if list.is_empty() {
+                    "the policies define no security group".to_owned()
+                } else {
+                    format!("the policies define {list}")
+                },
+            )
+            .into());
+        }
+        set.groups.retain(|g| targets.contains(&g.id));
+        // Tests of other groups are not run; a template's test keeps the
+        // groups asked for.
+        set.tests.retain_mut(|t| {
+            t.groups.retain(|g| targets.contains(g));
+            !t.groups.is_empty()
+        });
+        tracing::info!(groups = set.groups.len(), "limited by --group");
+        Ok((set, targets))
+    }
+}
+
 /// The key saved plans are signed and checked with.
 #[derive(Debug, Args)]
 pub struct SigningArgs {
@@ -105,6 +160,61 @@ pub fn plan_key(args: &SigningArgs) -> anyhow::Result<Option<PlanKey>> {
         }
         _ => Ok(None),
     }
+}
+
+/// Whether `path` is a saved plan rather than a policy, decided by its
+/// content: a JSON object that carries the plan file's `format` or its
+/// schema fields. A policy in YAML's flow style (`{version: 1, ...}`) is
+/// not JSON; a policy written as JSON has neither. A file named `*.json`
+/// is taken as a plan, so that a damaged one gets the plan file's errors.
+pub fn is_plan_file(path: &Path) -> bool {
+    if !path.is_file() {
+        return false;
+    }
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+    {
+        return true;
+    }
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return false;
+    };
+    match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(serde_json::Value::Object(doc)) => {
+            doc.get("format").and_then(serde_json::Value::as_str) == Some(moat_diff::PLAN_FORMAT)
+                || (doc.contains_key("schema_version")
+                    && doc.contains_key("plan_hash")
+                    && doc.contains_key("groups"))
+        }
+        _ => false,
+    }
+}
+
+/// Reads and checks a saved plan: format, schema, hash, and the signature
+/// when a key is configured. `verb` says what is refused on a bad
+/// signature (`apply`, `show`). Nothing is called.
+pub fn read_plan_file(path: &Path, signing: &SigningArgs, verb: &str) -> anyhow::Result<Plan> {
+    let key = plan_key(signing)?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let plan = Plan::from_json(&text)
+        .with_context(|| format!("{} is not a usable plan", path.display()))?;
+    match &key {
+        Some(key) => plan.verify(key).with_context(|| {
+            format!("refusing to {verb} {}; nothing was changed", path.display())
+        })?,
+        None if plan.signature.is_some() => {
+            let mut err = crate::output::stderr();
+            let _ = writeln!(
+                err,
+                "warning: {} is signed, but no plan key is configured (MOAT_PLAN_KEY or --plan-key-file): its signature was not checked",
+                path.display()
+            );
+        }
+        None => {}
+    }
+    Ok(plan)
 }
 
 /// The region of the first group, for a client when `--region` is absent.
@@ -145,7 +255,7 @@ pub async fn make_plan(
 
 /// Says on stderr which groups of the policies do not exist, and for the
 /// local cloud how to start over.
-pub fn note_missing(plan: &moat_diff::Plan, cloud: &Cloud) -> anyhow::Result<()> {
+pub fn note_missing(plan: &Plan, cloud: &Cloud) -> anyhow::Result<()> {
     let mut err = crate::output::stderr();
     for g in plan.missing_groups() {
         writeln!(

@@ -29,6 +29,8 @@ struct PlanFileOut<'a> {
     signature: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     shard: Option<Shard>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    targets: &'a [String],
     summary: Summary,
     groups: &'a [GroupPlan],
     protect: &'a [ProtectSelector],
@@ -51,6 +53,8 @@ struct PlanFileIn {
     summary: Summary,
     #[serde(default)]
     shard: Option<Shard>,
+    #[serde(default)]
+    targets: Vec<String>,
     groups: Vec<GroupPlan>,
     protect: Vec<ProtectSelector>,
     #[serde(default)]
@@ -73,6 +77,7 @@ impl Plan {
             plan_hash: self.hash(),
             signature,
             shard: self.shard,
+            targets: &self.targets,
             summary: self.summary(),
             groups: &self.groups,
             protect: &self.protect,
@@ -132,6 +137,7 @@ impl Plan {
             signature: file.signature,
             shard: file.shard,
             accounts: file.accounts,
+            targets: file.targets,
         };
         let computed = plan.hash();
         if computed != file.plan_hash {

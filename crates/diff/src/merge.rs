@@ -239,6 +239,7 @@ pub fn merge_drift_reports(reports: Vec<(String, DriftReport)>) -> Result<Merged
         format,
         schema_version: PLAN_SCHEMA_VERSION,
         shard: None,
+        targets: Vec::new(),
         in_sync: groups.iter().all(|g| g.status == DriftStatus::InSync),
         summary,
         groups,

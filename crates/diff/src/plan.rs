@@ -525,6 +525,10 @@ pub struct Plan {
     /// `None` for all of them. Not part of the hash: it decides nothing
     /// apply does, only how `moat report merge` checks the shards.
     pub shard: Option<crate::shard::Shard>,
+    /// The groups a partial plan was limited to (`--group`, like
+    /// Terraform's `-target`), sorted; empty for a plan of every group of
+    /// the policies. Not part of the hash (the groups are), but signed.
+    pub targets: Vec<String>,
     /// The accounts the groups name, with the profile and endpoint each is
     /// reached through (sorted by name); empty when no group names one.
     /// Part of the hash: it decides where apply sends its calls.
@@ -553,6 +557,11 @@ impl PlanAccount {
 }
 
 impl Plan {
+    /// Whether the plan covers only some groups of the policies.
+    pub fn is_partial(&self) -> bool {
+        !self.targets.is_empty()
+    }
+
     /// A plan of the current schema with no protect selectors.
     pub fn new(groups: Vec<GroupPlan>) -> Plan {
         Plan {
@@ -563,6 +572,7 @@ impl Plan {
             signature: None,
             shard: None,
             accounts: Vec::new(),
+            targets: Vec::new(),
         }
     }
 

@@ -1,5 +1,6 @@
 //! Finding policy files, reading them, and the public entry points.
 
+use std::collections::BTreeSet;
 use std::collections::HashSet;
 use std::fs;
 use std::io::Read;
@@ -135,7 +136,9 @@ fn discover(paths: &[PathBuf], diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
                     codes::NO_POLICIES,
                     "no policy files (*.yaml, *.yml) in this directory",
                 )
-                .with_hint("point moat at a directory of policies, or at policy files"),
+                .with_hint(
+                    "point moat at a directory of policies, or at policy files; subdirectories are not read, so name each one that holds policies",
+                ),
             );
         }
         found.sort();
@@ -232,7 +235,103 @@ pub fn load_policies(paths: &[PathBuf]) -> Result<PolicySet, Diagnostics> {
             (name, text)
         })
         .collect();
-    check(sources, diags)
+    check(sources, diags).map_err(|mut diags| {
+        hint_unloaded_definitions(&files, &mut diags);
+        diags
+    })
+}
+
+/// The most files beside a loaded one that are looked into for the
+/// definition of an unknown name, and the most bytes read of each.
+const SIBLINGS_SCANNED: usize = 200;
+const SIBLING_BYTES: u64 = 1 << 20;
+
+/// For a name reported unknown, looks for its definition in the policy
+/// files beside the loaded ones that were not loaded (the user named files,
+/// not their directory), and says so in the hint: load the directory.
+fn hint_unloaded_definitions(files: &[PathBuf], diags: &mut Diagnostics) {
+    let unknown: Vec<usize> = diags
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| d.code == codes::UNKNOWN_NAME)
+        .map(|(i, _)| i)
+        .collect();
+    if unknown.is_empty() {
+        return;
+    }
+    let loaded: BTreeSet<PathBuf> = files
+        .iter()
+        .filter_map(|f| fs::canonicalize(f).ok())
+        .collect();
+    let dirs: BTreeSet<PathBuf> = files
+        .iter()
+        .map(|f| match f.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        })
+        .collect();
+    // (directory, file, text) of every policy file beside a loaded one
+    // that was not loaded.
+    let mut siblings: Vec<(PathBuf, PathBuf, String)> = Vec::new();
+    'dirs: for dir in dirs {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut names: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+            .collect();
+        names.sort();
+        for path in names {
+            if siblings.len() >= SIBLINGS_SCANNED {
+                break 'dirs;
+            }
+            let regular =
+                fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() <= SIBLING_BYTES);
+            let is_loaded = fs::canonicalize(&path).is_ok_and(|c| loaded.contains(&c));
+            if !regular || is_loaded {
+                continue;
+            }
+            if let Ok(text) = fs::read_to_string(&path) {
+                siblings.push((dir.clone(), path, text));
+            }
+        }
+    }
+    for i in unknown {
+        let d = &mut diags.0[i];
+        // A closer hint (did you mean, a name of the other kind) stays.
+        let generic = d
+            .hint
+            .as_deref()
+            .is_none_or(|h| h.starts_with("a service is") || h.starts_with("a peer is"));
+        if !generic {
+            continue;
+        }
+        // The message is `unknown address set "NAME"` (or service).
+        let Some(name) = d
+            .message
+            .split_once('"')
+            .and_then(|(_, rest)| rest.rsplit_once('"'))
+            .map(|(name, _)| name.to_owned())
+        else {
+            continue;
+        };
+        let defines = |text: &str| {
+            text.lines().any(|line| {
+                let key = line.trim_start();
+                key.strip_prefix(name.as_str())
+                    .is_some_and(|rest| rest.trim_start().starts_with(':'))
+            })
+        };
+        if let Some((dir, file, _)) = siblings.iter().find(|(_, _, text)| defines(text)) {
+            d.hint = Some(format!(
+                "{name:?} may be defined in {}, which was not loaded: load the whole directory ({}) rather than single files",
+                display(file),
+                display(dir),
+            ));
+        }
+    }
 }
 
 /// Loads one policy from text; `file` is the name its diagnostics carry.

@@ -40,6 +40,20 @@ pub struct Case {
 pub fn cases() -> Vec<Case> {
     vec![
         Case {
+            name: "control-characters-in-names",
+            about: "file names and values that would clear the screen and set the terminal's title",
+            expect: Expect::Error("MOAT104"),
+            light: true,
+            write: control_characters_in_names,
+        },
+        Case {
+            name: "flow-style",
+            about: "a whole policy in YAML's flow style, starting with `{` as a plan file does",
+            expect: Expect::Valid,
+            light: true,
+            write: flow_style,
+        },
+        Case {
             name: "bomb-3000x3000",
             about: "one rule, a service of 3,000 ports and a set of 3,000 networks (9,000,000 rules)",
             expect: Expect::Error("MOAT136"),
@@ -198,6 +212,31 @@ fn bomb(dir: &Path, services: usize, peers: usize) -> usize {
         group(0)
     );
     write(dir.join("bomb.yaml"), &text)
+}
+
+fn control_characters_in_names(dir: &Path) -> usize {
+    let addresses = write(
+        dir.join("addresses\u{1b}]0;pwned\u{7}.yaml"),
+        "version: 1\naddresses:\n  office: 203.0.113.0/28\n",
+    );
+    addresses
+        + write(
+            dir.join("web\u{1b}[2J\u{9b}31m\u{202e}.yaml"),
+            &format!(
+                "version: 1\nsecurity_groups:\n  - id: {}\n    region: cn-hangzhou\n    ingress:\n      - allow: tcp/22\n        from: \"of\\e[2Jfice\\a\"\n",
+                group(0)
+            ),
+        )
+}
+
+fn flow_style(dir: &Path) -> usize {
+    write(
+        dir.join("flow.yaml"),
+        &format!(
+            "{{version: 1, addresses: {{office: [203.0.113.0/28]}}, security_groups: [{{id: {}, region: cn-hangzhou, ingress: [{{description: ssh, allow: tcp/22, from: office}}]}}]}}\n",
+            group(0)
+        ),
+    )
 }
 
 fn bombs_in_every_group(dir: &Path) -> usize {

@@ -24,12 +24,15 @@ use moat_exec::lock::LockOptions;
 use moat_exec::preflight::{DEFAULT_MAX_DESTROY, DEFAULT_RULES_PER_GROUP};
 use moat_exec::{Guards, SessionOptions, StopReason, StopSignal, touched_groups};
 
-use crate::args::{CloudArgs, GlobalArgs};
+use crate::args::{CloudArgs, GlobalArgs, GroupArgs};
 use crate::context::{Cloud, Reach, load_policies, runtime};
 use crate::exit::Exit;
 use crate::interrupt::Interrupts;
 use crate::output::plural;
-use crate::planning::{DiffFlags, SigningArgs, make_plan, plan_key, region_hint, render_options};
+use crate::planning::{
+    DiffFlags, SigningArgs, is_plan_file, make_plan, plan_key, read_plan_file, region_hint,
+    render_options,
+};
 use crate::progress::ProgressLine;
 
 /// Where apply keeps its snapshots.
@@ -69,6 +72,8 @@ pub struct ApplyArgs {
     #[command(flatten)]
     pub shard: crate::planning::ShardArgs,
     #[command(flatten)]
+    pub group: GroupArgs,
+    #[command(flatten)]
     pub cloud: CloudArgs,
 }
 
@@ -94,53 +99,15 @@ enum Source {
     PlanFile(PathBuf),
 }
 
+/// A saved plan is told from policies by its content (see
+/// [`is_plan_file`]).
 fn source(paths: &[PathBuf]) -> Source {
     if let [path] = paths
-        && path.is_file()
-        && looks_like_json(path)
+        && is_plan_file(path)
     {
         return Source::PlanFile(path.clone());
     }
     Source::Policies
-}
-
-/// A plan file is JSON; a policy is YAML and never starts with `{`.
-fn looks_like_json(path: &Path) -> bool {
-    if path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
-    {
-        return true;
-    }
-    std::fs::read(path)
-        .ok()
-        .and_then(|b| b.iter().copied().find(|c| !c.is_ascii_whitespace()))
-        == Some(b'{')
-}
-
-/// Reads and checks a saved plan: format, schema, hash, and the signature
-/// when a key is configured. Nothing has been called yet.
-fn load_plan_file(path: &Path, args: &ApplyArgs) -> anyhow::Result<Plan> {
-    let key = plan_key(&args.signing)?;
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let plan = Plan::from_json(&text)
-        .with_context(|| format!("{} is not a usable plan", path.display()))?;
-    match &key {
-        Some(key) => plan.verify(key).with_context(|| {
-            format!("refusing to apply {}; nothing was changed", path.display())
-        })?,
-        None if plan.signature.is_some() => {
-            let mut err = crate::output::stderr();
-            let _ = writeln!(
-                err,
-                "warning: {} is signed, but no plan key is configured (MOAT_PLAN_KEY or --plan-key-file): its signature was not checked",
-                path.display()
-            );
-        }
-        None => {}
-    }
-    Ok(plan)
 }
 
 pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Exit> {
@@ -152,6 +119,8 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Exit> {
     };
     // Everything that needs no call is checked before connecting.
     let mut policy_region = None;
+    let mut targets = Vec::new();
+    let mut whole = None;
     let input = match source(&args.input.paths) {
         Source::PlanFile(path) => {
             if args.shard.shard.is_some() {
@@ -160,7 +129,16 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Exit> {
                     path.display()
                 );
             }
-            Input::Plan(Box::new(load_plan_file(&path, args)?), path)
+            if !args.group.groups.is_empty() {
+                bail!(
+                    "--group takes some of the policies' groups; {} is a plan, which holds its groups already",
+                    path.display()
+                );
+            }
+            Input::Plan(
+                Box::new(read_plan_file(&path, &args.signing, "apply")?),
+                path,
+            )
         }
         Source::Policies => {
             plan_key(&args.signing)?;
@@ -169,6 +147,10 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Exit> {
                     // The region of all the policies, so an empty shard
                     // still connects.
                     policy_region = region_hint(&set).map(str::to_owned);
+                    // A new local cloud is seeded with every group.
+                    whole = args.group.limits().then(|| set.clone());
+                    let (set, group_targets) = args.group.select(set)?;
+                    targets = group_targets;
                     Input::Policies(Arc::new(args.shard.select(set).0))
                 }
                 Err(code) => return Ok(code),
@@ -183,7 +165,7 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Exit> {
             Input::Policies(_) => policy_region,
         };
         let seed = match &input {
-            Input::Policies(set) => Some(&**set),
+            Input::Policies(set) => Some(whole.as_ref().unwrap_or(&**set)),
             Input::Plan(..) => None,
         };
         let reach = match &input {
@@ -221,7 +203,8 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Exit> {
                 if let Some(p) = &progress {
                     p.0.finish();
                 }
-                let planned = planned?;
+                let mut planned = planned?;
+                planned.plan.targets = std::mem::take(&mut targets);
                 // The groups were read moments ago for this very plan: check
                 // it against them without reading again.
                 let checked = moat_exec::preflight_with(&planned.plan, &planned.live, &guards)

@@ -9,7 +9,7 @@ use std::path::Path;
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 
-use crate::args::{CloudArgs, GlobalArgs, PolicyPaths};
+use crate::args::{CloudArgs, GlobalArgs, GroupArgs, PolicyPaths};
 use crate::context::{Cloud, Reach, load_policies, runtime};
 use crate::exit::Exit;
 use crate::planning::{
@@ -28,6 +28,8 @@ pub struct DriftArgs {
     #[command(flatten)]
     pub shard: ShardArgs,
     #[command(flatten)]
+    pub group: GroupArgs,
+    #[command(flatten)]
     pub cloud: CloudArgs,
 }
 
@@ -45,11 +47,20 @@ pub fn run(global: &GlobalArgs, args: &DriftArgs) -> anyhow::Result<Exit> {
     };
     // The region of all the policies, so an empty shard still connects.
     let hint = region_hint(&set).map(str::to_owned);
+    // A new local cloud is seeded with every group of the policies.
+    let whole = args.group.limits().then(|| set.clone());
+    let (set, targets) = args.group.select(set)?;
     let (set, shard) = args.shard.select(set);
     let set = std::sync::Arc::new(set);
     let (plan, cloud) = runtime()?.block_on(async {
         let reach = Reach::of_policies(&set);
-        let cloud = Cloud::connect_to(&args.cloud, hint.as_deref(), Some(&set), &reach).await?;
+        let cloud = Cloud::connect_to(
+            &args.cloud,
+            hint.as_deref(),
+            Some(whole.as_ref().unwrap_or(&set)),
+            &reach,
+        )
+        .await?;
         let progress = crate::progress::read_progress();
         let reader = match &progress {
             Some(p) => cloud.reader().with_progress(p.clone()),
@@ -62,6 +73,7 @@ pub fn run(global: &GlobalArgs, args: &DriftArgs) -> anyhow::Result<Exit> {
         let planned = planned?;
         let mut plan = planned.plan;
         plan.shard = shard;
+        plan.targets = targets;
         anyhow::Ok((plan, cloud))
     })?;
     let options = render_options(global);

@@ -12,6 +12,7 @@ pub mod lint;
 pub mod plan;
 pub mod ram_policy;
 pub mod report;
+pub mod show;
 pub mod test;
 pub mod unlock;
 pub mod validate;

@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use moat_diff::Plan;
 
-use crate::args::{CloudArgs, GlobalArgs, PolicyPaths};
+use crate::args::{CloudArgs, GlobalArgs, GroupArgs, PolicyPaths};
 use crate::context::{Cloud, Reach, load_policies, runtime};
 use crate::exit::Exit;
 use crate::planning::{
@@ -40,6 +40,8 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub shard: ShardArgs,
     #[command(flatten)]
+    pub group: GroupArgs,
+    #[command(flatten)]
     pub cloud: CloudArgs,
 }
 
@@ -60,11 +62,20 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<Exit> {
     };
     // The region of all the policies, so an empty shard still connects.
     let hint = region_hint(&set).map(str::to_owned);
+    // A new local cloud is seeded with every group of the policies.
+    let whole = args.group.limits().then(|| set.clone());
+    let (set, targets) = args.group.select(set)?;
     let (set, shard) = args.shard.select(set);
     let set = Arc::new(set);
     let (mut plan, cloud) = runtime()?.block_on(async {
         let reach = Reach::of_policies(&set);
-        let cloud = Cloud::connect_to(&args.cloud, hint.as_deref(), Some(&set), &reach).await?;
+        let cloud = Cloud::connect_to(
+            &args.cloud,
+            hint.as_deref(),
+            Some(whole.as_ref().unwrap_or(&set)),
+            &reach,
+        )
+        .await?;
         let progress = crate::progress::read_progress();
         let reader = match &progress {
             Some(p) => cloud.reader().with_progress(p.clone()),
@@ -78,6 +89,7 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<Exit> {
         anyhow::Ok((planned.plan, cloud))
     })?;
     plan.shard = shard;
+    plan.targets = targets;
     if let Some(key) = &key {
         plan.sign(key);
     }

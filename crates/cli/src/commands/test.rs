@@ -17,7 +17,7 @@ use clap::{Args, ValueEnum};
 use moat_policy::policy_tests::{TestReport, render_test_report, run_tests};
 use serde_json::json;
 
-use crate::args::PolicyPaths;
+use crate::args::{GroupArgs, PolicyPaths};
 use crate::exit::Exit;
 use crate::shared::{DiagnosticsForm, report_invalid};
 
@@ -31,6 +31,8 @@ pub struct TestArgs {
     /// Output form: text for people, json for tools.
     #[arg(long, value_enum, default_value_t = TestFormat::Text)]
     pub format: TestFormat,
+    #[command(flatten)]
+    pub group: GroupArgs,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -51,6 +53,7 @@ pub fn run(args: &TestArgs) -> anyhow::Result<Exit> {
             return report_invalid(&diags, format);
         }
     };
+    let (set, _) = args.group.select(set)?;
     let report = run_tests(&set, today);
     let mut out = crate::output::stdout();
     match args.format {

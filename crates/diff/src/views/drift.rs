@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use moat_policy::printable::escape_lines;
 use moat_policy::{GroupType, Mode};
 
-use super::RenderOptions;
+use super::{RenderOptions, partial_line};
 use crate::plan::{GroupStatus, PLAN_SCHEMA_VERSION, Plan, Summary, UnmodeledEntry};
 
 /// The state of one group against its policy.
@@ -61,6 +61,9 @@ pub struct DriftReport {
     /// The share of the groups this report covers (`--shard`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<crate::shard::Shard>,
+    /// The groups a partial report was limited to (`--group`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
     pub in_sync: bool,
     pub summary: Summary,
     pub groups: Vec<DriftGroup>,
@@ -101,6 +104,7 @@ impl DriftReport {
             format: DRIFT_FORMAT.to_owned(),
             schema_version: PLAN_SCHEMA_VERSION,
             shard: plan.shard,
+            targets: plan.targets.clone(),
             in_sync: groups.iter().all(|g| g.status == DriftStatus::InSync),
             summary: plan.summary(),
             groups,
@@ -149,6 +153,9 @@ pub fn render_drift_report_text(report: &DriftReport, out: &mut dyn Write) -> io
 }
 
 fn write_drift_report_text(report: &DriftReport, out: &mut dyn Write) -> io::Result<()> {
+    if let Some(line) = partial_line(&report.targets) {
+        writeln!(out, "{line}")?;
+    }
     let total = report.groups.len();
     let mut unmanaged_drift = 0;
     for g in &report.groups {
@@ -231,6 +238,9 @@ pub fn render_drift_report_markdown(
         .filter(|g| g.status != DriftStatus::InSync)
         .collect();
     let mut doc = String::from("### moat drift\n\n");
+    if let Some(line) = partial_line(&report.targets) {
+        doc.push_str(&format!("> {line}\n\n"));
+    }
     if off.is_empty() {
         doc.push_str(&format!(
             "**In sync:** {total} security group(s) match the policy.\n"

@@ -9,6 +9,7 @@
 use std::io::{self, Write};
 
 use super::RenderOptions;
+use super::partial_line;
 use super::text::{Flavor, Style, worth_showing, write_group_body};
 use crate::plan::{GroupPlan, GroupStatus, Plan};
 
@@ -24,6 +25,9 @@ pub fn render_markdown(
     let limit = options.markdown_limit;
     let mut doc = String::new();
     doc.push_str("### moat plan\n\n");
+    if let Some(line) = partial_line(&plan.targets) {
+        doc.push_str(&format!("> **{line}**\n\n"));
+    }
     doc.push_str(&format!("**{}**\n\n", plan.summary()));
     let protected = plan.protected_count();
     if protected > 0 {

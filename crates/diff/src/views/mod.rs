@@ -52,6 +52,22 @@ pub(crate) fn rule_text(key: &RuleKey) -> String {
     }
 }
 
+/// The line a partial plan or report opens with, in every text view.
+pub(crate) fn partial_line(targets: &[String]) -> Option<String> {
+    if targets.is_empty() {
+        return None;
+    }
+    let groups = if targets.len() == 1 {
+        "security group"
+    } else {
+        "security groups"
+    };
+    Some(format!(
+        "Partial: only {groups} {} of the policies; the others were not read.",
+        targets.join(", ")
+    ))
+}
+
 /// A description quoted and escaped for a one-line view.
 pub(crate) fn quoted(description: &str) -> String {
     format!("{description:?}")

@@ -11,7 +11,7 @@ use std::io::{self, Write};
 use moat_policy::printable::escape as esc;
 use moat_policy::{Direction, Mode};
 
-use super::{RenderOptions, Run, quoted, rule_text, wants_inline_diff, word_diff};
+use super::{RenderOptions, Run, partial_line, quoted, rule_text, wants_inline_diff, word_diff};
 use crate::plan::{Action, Change, GroupPlan, GroupStatus, Plan, UnmodeledAction, UnmodeledEntry};
 
 /// ANSI styles, or nothing when colour is off.
@@ -76,6 +76,10 @@ pub fn render_text(plan: &Plan, options: &RenderOptions, out: &mut dyn Write) ->
         color: options.color,
     };
     let summary = plan.summary();
+    if let Some(line) = partial_line(&plan.targets) {
+        writeln!(out, "{}", style.warn(&esc(&line)))?;
+        writeln!(out)?;
+    }
     if !summary.is_empty() {
         writeln!(out, "moat will perform the following actions:")?;
         writeln!(out)?;
