@@ -118,13 +118,18 @@ pub fn run(args: &DoctorArgs) -> anyhow::Result<Exit> {
     if let Some(path) = &args.record {
         record(path, &run)?;
     }
-    let mut out = crate::output::stdout();
     match args.format {
-        DoctorFormat::Text => view::render_text(&run, &mut out),
-        DoctorFormat::Json => view::render_json(&run, &mut out),
-        DoctorFormat::Markdown => view::render_markdown(&run, &mut out),
+        // JSON escapes what it must itself: through the escaping stdout a
+        // control character would become text that is no longer JSON.
+        DoctorFormat::Json => crate::shared::print_json(
+            &serde_json::to_string_pretty(&run).context("encoding the run")?,
+        )?,
+        DoctorFormat::Text => {
+            view::render_text(&run, &mut crate::output::stdout()).context("writing to stdout")?
+        }
+        DoctorFormat::Markdown => view::render_markdown(&run, &mut crate::output::stdout())
+            .context("writing to stdout")?,
     }
-    .context("writing to stdout")?;
     Ok(if run.failed() { Exit::Error } else { Exit::Ok })
 }
 

@@ -63,11 +63,6 @@ pub fn render_text(run: &DoctorRun, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "{}", verdict(run))
 }
 
-pub fn render_json(run: &DoctorRun, out: &mut dyn Write) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, run).map_err(io::Error::from)?;
-    out.write_all(b"\n")
-}
-
 fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
