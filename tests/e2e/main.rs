@@ -24,6 +24,7 @@ mod policy_test;
 mod progress;
 mod ram_policy;
 mod roles;
+mod rollout;
 mod shard;
 mod show;
 mod trust;

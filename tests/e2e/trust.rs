@@ -342,7 +342,7 @@ fn a_missing_group_is_shown_in_every_view_and_the_rest_is_planned() {
         );
     for (format, needle) in [
         ("json", "\"status\": \"missing\""),
-        ("csv", ",missing\r\n"),
+        ("csv", ",missing,,,\r\n"),
         ("markdown", "status: missing"),
     ] {
         at(&env, &endpoint, &["plan", "two.yaml", "--format", format])

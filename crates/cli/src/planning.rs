@@ -72,8 +72,7 @@ impl ShardArgs {
             return (set, None);
         };
         let all = set.groups.len();
-        set.groups
-            .retain(|g| shard.contains(&g.id, &g.region, g.account.as_deref()));
+        set.retain_groups(|g| shard.contains(&g.id, &g.region, g.account.as_deref()));
         tracing::info!(%shard, groups = set.groups.len(), of = all, "shard");
         (set, Some(shard))
     }
@@ -131,6 +130,42 @@ impl GroupArgs {
         tracing::info!(groups = set.groups.len(), "limited by --group");
         Ok((set, targets))
     }
+}
+
+/// One stage of the policies' rollout.
+#[derive(Debug, Args)]
+pub struct StageArgs {
+    /// Only the groups of this stage (one of the policies' `stages:`).
+    #[arg(long, value_name = "NAME")]
+    pub stage: Option<String>,
+}
+
+impl StageArgs {
+    /// Keeps the groups of the stage, if one is asked for; a stage the
+    /// policies do not define is an error.
+    pub fn select(&self, mut set: PolicySet) -> anyhow::Result<PolicySet> {
+        let Some(stage) = &self.stage else {
+            return Ok(set);
+        };
+        check_stage(&set, stage)?;
+        set.retain_groups(|g| g.stage.as_deref() == Some(stage.as_str()));
+        tracing::info!(stage, groups = set.groups.len(), "stage");
+        Ok(set)
+    }
+}
+
+/// Fails unless `stage` is one of the policies' stages.
+pub fn check_stage(set: &PolicySet, stage: &str) -> anyhow::Result<()> {
+    if set.stages.iter().any(|s| s == stage) {
+        return Ok(());
+    }
+    if set.stages.is_empty() {
+        anyhow::bail!("--stage {stage}: the policies define no stages (add `stages:` to a policy)");
+    }
+    anyhow::bail!(
+        "--stage {stage}: the policies have no stage {stage} (their stages, in order: {})",
+        set.stages.join(", ")
+    )
 }
 
 /// The key saved plans are signed and checked with.

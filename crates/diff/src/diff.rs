@@ -80,6 +80,7 @@ pub fn missing_group(gp: &GroupPolicy) -> GroupPlan {
         live_type: None,
         mode: gp.mode,
         origin: gp.origin.clone(),
+        stage: gp.stage.clone(),
         status: GroupStatus::Missing,
         fingerprint: None,
         changes: Vec::new(),
@@ -147,10 +148,19 @@ pub fn diff_group(
                 protection: None,
                 exposure: Vec::new(),
                 findings: Vec::new(),
+                template: None,
+                breaks_tests: Vec::new(),
             });
         }
     }
     changes.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    // Reviewers see which template a change comes from.
+    for c in &mut changes {
+        c.template = desired
+            .get(&c.key)
+            .and_then(|d| policy.template_of(d))
+            .map(|t| t.name.clone());
+    }
 
     // The rules `protected: true` guards that a change touches go into the
     // plan, so apply can derive the same protections from the live rules.
@@ -195,6 +205,7 @@ pub fn diff_group(
         live_type: live.group_type,
         mode: gp.mode,
         origin: gp.origin.clone(),
+        stage: gp.stage.clone(),
         status: GroupStatus::Present,
         fingerprint: Some(fingerprint(live)),
         changes,
@@ -258,6 +269,8 @@ fn reconcile(d: &DesiredRule, rules: &[&LiveRule], changes: &mut Vec<Change>) {
             protection: None,
             exposure: Vec::new(),
             findings: Vec::new(),
+            template: None,
+            breaks_tests: Vec::new(),
         });
     }
 }
@@ -275,6 +288,8 @@ fn removal(desired: Option<&DesiredRule>, lr: &LiveRule, reason: Reason) -> Chan
         protection: None,
         exposure: Vec::new(),
         findings: Vec::new(),
+        template: None,
+        breaks_tests: Vec::new(),
     }
 }
 

@@ -12,6 +12,7 @@
 use std::io::{self, Write};
 
 use moat_policy::ProtectSelector;
+use moat_policy::policy_tests::TestOutcome;
 use serde::{Deserialize, Serialize};
 
 use crate::PlanError;
@@ -36,6 +37,10 @@ struct PlanFileOut<'a> {
     protect: &'a [ProtectSelector],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     accounts: &'a [PlanAccount],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    stages: &'a [String],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    tests: &'a [TestOutcome],
 }
 
 #[derive(Deserialize)]
@@ -59,6 +64,10 @@ struct PlanFileIn {
     protect: Vec<ProtectSelector>,
     #[serde(default)]
     accounts: Vec<PlanAccount>,
+    #[serde(default)]
+    stages: Vec<String>,
+    #[serde(default)]
+    tests: Vec<TestOutcome>,
 }
 
 /// Just enough to recognise a plan and its version before reading the rest.
@@ -82,6 +91,8 @@ impl Plan {
             groups: &self.groups,
             protect: &self.protect,
             accounts: &self.accounts,
+            stages: &self.stages,
+            tests: &self.tests,
         }
     }
 
@@ -138,6 +149,8 @@ impl Plan {
             shard: file.shard,
             accounts: file.accounts,
             targets: file.targets,
+            stages: file.stages,
+            tests: file.tests,
         };
         let computed = plan.hash();
         if computed != file.plan_hash {

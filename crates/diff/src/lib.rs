@@ -18,6 +18,7 @@ mod plan;
 mod protect;
 mod shard;
 mod sign;
+mod tested;
 mod views;
 
 pub use diff::{DiffOptions, PROTECTED_RULE_REASON, diff, diff_group, fingerprint, missing_group};
@@ -26,11 +27,12 @@ pub use merge::{MergeError, Merged, Report, merge_drift_reports, merge_files, me
 pub use plan::{
     Action, Attributes, Change, Exposure, ExposureKind, FindingSeverity, GroupPlan, GroupStatus,
     MOAT_VERSION, PLAN_FORMAT, PLAN_SCHEMA_VERSION, Plan, PlanAccount, PlanFinding, ProtectedRule,
-    Protection, ProtectionSource, Reason, Summary, UnmodeledAction, UnmodeledEntry,
+    Protection, ProtectionSource, Reason, Summary, TestRef, UnmodeledAction, UnmodeledEntry,
 };
 pub use protect::{protection_of, unmodeled_protection};
 pub use shard::{Shard, ShardBy, ShardError, ShardSetError, ShardSpec, check_shards};
 pub use sign::{KeyError, PlanKey, SIGNATURE_PREFIX};
+pub use tested::planned_rules;
 
 pub use views::{
     CSV_COLUMNS, DRIFT_FORMAT, DriftGroup, DriftReport, DriftStatus, MARKDOWN_LIMIT, RenderOptions,

@@ -191,9 +191,33 @@ pub fn merge_plans(plans: Vec<(String, Plan)>) -> Result<Merged, MergeError> {
     let mut groups = Vec::new();
     let mut protect = Vec::new();
     let mut accounts = Vec::new();
+    let mut stages = Vec::new();
+    let mut tests: Vec<moat_policy::policy_tests::TestOutcome> = Vec::new();
     for (_, plan) in plans {
         groups.extend(plan.groups);
         accounts.extend(plan.accounts);
+        if stages.is_empty() {
+            stages = plan.stages;
+        }
+        // A test whose groups fall into several shards is one test of the
+        // merged plan, failing when it fails in any shard.
+        for t in plan.tests {
+            match tests
+                .iter_mut()
+                .find(|m| m.name == t.name && m.origin == t.origin)
+            {
+                Some(m) => {
+                    m.passed &= t.passed;
+                    m.groups.extend(t.groups);
+                    m.groups.sort();
+                    m.groups.dedup();
+                    m.failures.extend(t.failures);
+                    m.undecided.extend(t.undecided);
+                    m.missing.extend(t.missing);
+                }
+                None => tests.push(t),
+            }
+        }
         for p in plan.protect {
             if !protect.contains(&p) {
                 protect.push(p);
@@ -206,6 +230,8 @@ pub fn merge_plans(plans: Vec<(String, Plan)>) -> Result<Merged, MergeError> {
     let plan = Plan {
         protect,
         accounts,
+        stages,
+        tests,
         ..Plan::new(groups)
     };
     Ok(Merged {

@@ -9,6 +9,7 @@
 use std::fmt;
 
 use jiff::civil::Date;
+use moat_policy::policy_tests::TestOutcome;
 use moat_policy::{
     Direction, GroupType, Mode, Origin, PolicySet, ProtectSelector, RuleKey, Severity,
     UnmodeledRule,
@@ -301,6 +302,27 @@ pub struct Change {
     pub exposure: Vec<Exposure>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<PlanFinding>,
+    /// The template the policy rule behind the change is written in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+    /// The policy tests this change breaks: after the plan, a flow of the
+    /// test gets the other answer, decided by the rule this change brings
+    /// (or by what decides once the rule this change revokes is gone).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub breaks_tests: Vec<TestRef>,
+}
+
+/// A policy test, by name and where it is written.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TestRef {
+    pub name: String,
+    pub origin: Origin,
+}
+
+impl fmt::Display for TestRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?} ({})", self.name, self.origin)
+    }
 }
 
 impl Change {
@@ -371,6 +393,10 @@ pub struct GroupPlan {
     pub mode: Mode,
     /// Where the group's block starts in the policy.
     pub origin: Origin,
+    /// The rollout stage of the group (`stage:`), when the policies have
+    /// stages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
     pub status: GroupStatus,
     /// Fingerprint of the live rules the plan was computed from (see
     /// [`crate::fingerprint`]); absent when the group is missing.
@@ -533,6 +559,13 @@ pub struct Plan {
     /// reached through (sorted by name); empty when no group names one.
     /// Part of the hash: it decides where apply sends its calls.
     pub accounts: Vec<PlanAccount>,
+    /// The policies' rollout order (`stages:`); empty without stages. The
+    /// views group by stage when it is not empty. Not part of the hash.
+    pub stages: Vec<String>,
+    /// The policy tests evaluated on the rules the groups will have once
+    /// the plan is applied (in the order written). Not part of the hash:
+    /// they explain, apply does not act on them.
+    pub tests: Vec<TestOutcome>,
 }
 
 /// An account of the policies' `accounts:` block, as a plan carries it.
@@ -573,6 +606,8 @@ impl Plan {
             shard: None,
             accounts: Vec::new(),
             targets: Vec::new(),
+            stages: Vec::new(),
+            tests: Vec::new(),
         }
     }
 
@@ -599,8 +634,97 @@ impl Plan {
         Plan {
             protect,
             accounts,
+            stages: policy.stages.clone(),
             ..Plan::new(groups)
         }
+    }
+
+    /// The stages of the plan's groups in rollout order, each with its
+    /// counts (`None` for groups without a stage, last); empty when the
+    /// policies have no stages.
+    pub fn summary_by_stage(&self) -> Vec<(Option<&str>, Summary)> {
+        if self.stages.is_empty() {
+            return Vec::new();
+        }
+        let mut out: Vec<(Option<&str>, Summary)> = Vec::new();
+        let stages = self.stages.iter().map(|s| Some(s.as_str())).chain([None]);
+        for stage in stages {
+            let mut groups = self
+                .groups
+                .iter()
+                .filter(|g| g.stage.as_deref() == stage)
+                .peekable();
+            if groups.peek().is_none() {
+                continue;
+            }
+            let mut s = Summary::default();
+            for g in groups {
+                s += g.summary();
+            }
+            out.push((stage, s));
+        }
+        out
+    }
+
+    /// The plan's groups grouped by stage in rollout order (groups without
+    /// a stage last); one run of all groups when there are no stages.
+    pub fn groups_by_stage(&self) -> Vec<(Option<&str>, Vec<&GroupPlan>)> {
+        if self.stages.is_empty() {
+            return vec![(None, self.groups.iter().collect())];
+        }
+        let stages = self.stages.iter().map(|s| Some(s.as_str())).chain([None]);
+        stages
+            .map(|stage| {
+                let groups = self
+                    .groups
+                    .iter()
+                    .filter(|g| g.stage.as_deref() == stage)
+                    .collect::<Vec<_>>();
+                (stage, groups)
+            })
+            .filter(|(_, groups)| !groups.is_empty())
+            .collect()
+    }
+
+    /// The summary line: [`Summary`]'s, then with stages the counts of each
+    /// (`Stage test: 1 to add, 0 to change, 0 to remove; stage prod: no
+    /// changes.`).
+    pub fn summary_line(&self) -> String {
+        let mut line = self.summary().to_string();
+        let stages = self.summary_by_stage();
+        if stages.is_empty() {
+            return line;
+        }
+        let parts: Vec<String> = stages
+            .iter()
+            .map(|(stage, s)| {
+                let name = match stage {
+                    Some(stage) => format!("stage {stage}"),
+                    None => "no stage".to_owned(),
+                };
+                if s.is_empty() {
+                    format!("{name}: no changes")
+                } else {
+                    format!(
+                        "{name}: {} to add, {} to change, {} to remove",
+                        s.add, s.change, s.remove
+                    )
+                }
+            })
+            .collect();
+        let mut by = parts.join("; ");
+        if let Some(first) = by.get(..1) {
+            by = format!("{}{}", first.to_uppercase(), &by[1..]);
+        }
+        line.push(' ');
+        line.push_str(&by);
+        line.push('.');
+        line
+    }
+
+    /// The tests that fail on the planned result.
+    pub fn failing_tests(&self) -> impl Iterator<Item = &TestOutcome> {
+        self.tests.iter().filter(|t| !t.passed)
     }
 
     pub fn summary(&self) -> Summary {

@@ -50,7 +50,7 @@ pub use preflight::{
 };
 pub use read::{
     DEFAULT_READ_CONCURRENCY, GroupReadError, GroupRef, LiveState, ReadError, ReadProgress,
-    read_group_types, read_groups,
+    read_group_types, read_groups, read_typed_groups,
 };
 pub use session::{
     AccountRate, CallCounts, Reader, RegionError, Session, SessionOptions, StopReason, StopSignal,

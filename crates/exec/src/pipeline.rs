@@ -7,11 +7,12 @@
 //! an error: it is in the plan as missing, and every other group is still
 //! read and diffed. A group that cannot be read is an error (fail closed).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use moat_diff::{DiffOptions, FindingRef, GroupPlan, Plan, Reason};
-use moat_policy::{LiveGroup, PolicySet};
+use moat_policy::policy_tests::{Subject, SubjectRule, run_tests_on};
+use moat_policy::{LiveGroup, PolicySet, Rule};
 
 use crate::journal::InterruptedReplace;
 use crate::read::{
@@ -85,6 +86,14 @@ pub async fn plan(
     // The type decides the defaults the exposure notes evaluate with; the
     // rule reads do not carry it.
     let types = read_group_types(reader, &refs).await?;
+    // The groups the policy tests name: their planned rules are kept to
+    // run the tests on, and their live rules to find the change that
+    // breaks one.
+    let tested: HashSet<String> = policy
+        .tests
+        .iter()
+        .flat_map(|t| t.groups.iter().cloned())
+        .collect();
     let diffed = {
         let policy = Arc::clone(policy);
         let diff = options.diff.clone();
@@ -95,7 +104,16 @@ pub async fn plan(
                 .get(&(live.id.clone(), live.region.clone()))
                 .map(|&i| &policy.groups[i]);
             let planned = gp.map(|gp| moat_diff::diff_group(&policy, gp, &live, &diff));
-            (planned, keep.then_some(live))
+            let for_tests = match &planned {
+                Some(g) if tested.contains(&g.id) => Some(TestedGroup {
+                    id: g.id.clone(),
+                    group_type: live.group_type,
+                    planned: moat_diff::planned_rules(&live, g),
+                    live: live.rules.iter().map(|r| r.rule.clone()).collect(),
+                }),
+                _ => None,
+            };
+            (planned, for_tests, keep.then_some(live))
         }
     };
     let read = read_groups_with(reader, "plan", "", &refs, options.concurrency, diffed).await?;
@@ -107,8 +125,10 @@ pub async fn plan(
     );
     let mut groups: Vec<GroupPlan> = Vec::with_capacity(read.groups.len());
     let mut live = Vec::new();
-    for (planned, kept) in read.groups {
+    let mut tested_groups: Vec<TestedGroup> = Vec::new();
+    for (planned, for_tests, kept) in read.groups {
         groups.extend(planned);
+        tested_groups.extend(for_tests);
         live.extend(kept);
     }
     for m in &read.missing {
@@ -122,6 +142,9 @@ pub async fn plan(
     }
     let mut plan = Plan::from_groups(policy, groups);
     mark_interrupted(&mut plan, &options.interrupted);
+    if !policy.tests.is_empty() {
+        run_tests_on_plan(&mut plan, policy, tested_groups);
+    }
     // Reviewers see the risk of a rule next to the change that brings it.
     // Lint is pure: if its task failed, it panicked, and so would this.
     let findings = match lint.await {
@@ -130,6 +153,34 @@ pub async fn plan(
     };
     plan.attach_findings(findings.iter().map(FindingRef::from));
     Ok(Planned { plan, live })
+}
+
+/// A group a policy test names: its rules once the plan is applied, and now.
+struct TestedGroup {
+    id: String,
+    group_type: Option<moat_policy::GroupType>,
+    planned: Vec<SubjectRule>,
+    live: Vec<Rule>,
+}
+
+/// Runs the policy tests on the rules the groups will have once the plan
+/// is applied (a group that does not exist fails the tests naming it), and
+/// marks the changes that break one.
+fn run_tests_on_plan(plan: &mut Plan, policy: &PolicySet, tested: Vec<TestedGroup>) {
+    let mut planned: HashMap<String, Subject> = HashMap::with_capacity(tested.len());
+    let mut live: HashMap<String, Vec<Rule>> = HashMap::with_capacity(tested.len());
+    for g in tested {
+        let subject = Subject::Rules {
+            rules: g.planned,
+            group_type: g.group_type,
+        };
+        planned.insert(g.id.clone(), subject);
+        live.insert(g.id, g.live);
+    }
+    let report = run_tests_on(policy, |g| {
+        planned.remove(&g.id).unwrap_or(Subject::Missing)
+    });
+    plan.attach_tests(report, &live);
 }
 
 /// Names the adds that bring back a rule an interrupted replace revoked.

@@ -212,6 +212,27 @@ pub async fn read_groups(
     })
 }
 
+/// [`read_groups`] with each group's `SecurityGroupType` read as plan reads
+/// it ([`read_group_types`]), so an evaluation of the live rules
+/// (`moat test --live`) decides with the live type's defaults.
+pub async fn read_typed_groups(
+    reader: &Reader,
+    groups: &[GroupRef],
+    concurrency: usize,
+) -> Result<LiveState, ReadError> {
+    let types = read_group_types(reader, groups).await?;
+    let read = read_groups_with(reader, "read", "", groups, concurrency, move |mut g| {
+        g.group_type = types.get(&GroupRef::new(&g.id, &g.region)).copied();
+        g
+    })
+    .await?;
+    Ok(LiveState {
+        groups: read.groups,
+        missing: read.missing,
+        calls: read.calls,
+    })
+}
+
 /// What [`read_groups_with`] found: each existing group passed through the
 /// caller's function.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -872,6 +872,32 @@ impl PolicySet {
             .find(|t| t.rules.binary_search(&rule.origin).is_ok())
     }
 
+    /// Keeps only the groups `keep` accepts (a shard, a stage), and of the
+    /// tests and templates only what names them: a test none of whose
+    /// groups is kept is dropped, so it is neither run nor reported as
+    /// passing on no group.
+    pub fn retain_groups(&mut self, keep: impl Fn(&GroupPolicy) -> bool) {
+        self.groups.retain(|g| keep(g));
+        let kept: std::collections::HashSet<&str> =
+            self.groups.iter().map(|g| g.id.as_str()).collect();
+        for t in &mut self.tests {
+            t.groups.retain(|id| kept.contains(id.as_str()));
+        }
+        self.tests.retain(|t| !t.groups.is_empty());
+        for t in &mut self.templates {
+            t.groups.retain(|id| kept.contains(id.as_str()));
+        }
+    }
+
+    /// The stages before `stage` in rollout order (empty for the first, and
+    /// for a stage not in `stages`).
+    pub fn stages_before(&self, stage: &str) -> &[String] {
+        match self.stages.iter().position(|s| s == stage) {
+            Some(i) => &self.stages[..i],
+            None => &[],
+        }
+    }
+
     /// The groups of a stage, in group order.
     pub fn stage_groups<'a>(&'a self, stage: &'a str) -> impl Iterator<Item = &'a GroupPolicy> {
         self.groups

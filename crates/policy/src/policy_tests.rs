@@ -23,7 +23,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::eval::{self, AddrRange, Defaults, Space};
 use crate::model::{
-    Direction, GroupType, NicType, Origin, PolicySet, PortRange, Protocol, ServiceAtom, Verdict,
+    Direction, GroupPolicy, GroupType, NicType, Origin, PolicySet, PortRange, Protocol,
+    ServiceAtom, Verdict,
 };
 
 /// What a test expects for every flow it covers.
@@ -87,11 +88,16 @@ pub enum DecidedBy {
         /// The rule in moat's words (`ingress accept tcp/22 from 0.0.0.0/0`).
         rule: String,
         priority: u8,
-        /// The policy rule it was expanded from.
-        origin: Origin,
+        /// The policy rule of that identity; `None` for a live rule the
+        /// policy does not have.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        origin: Option<Origin>,
         /// The template that rule is written in, if any.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         template: Option<String>,
+        /// The live rule's id, when the test ran against live rules.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        live_id: Option<String>,
     },
     /// No rule matched: the group type's default.
     Default { group_type: GroupType },
@@ -127,6 +133,10 @@ pub struct TestOutcome {
     /// [`MAX_CELLS`]): the test cannot pass for them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub undecided: Vec<String>,
+    /// Groups that do not exist live (`--live`, the gate): the test cannot
+    /// pass for them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
 }
 
 /// The outcomes of all tests of a policy set, in the order written.
@@ -156,40 +166,130 @@ pub const MAX_CELLS: usize = 100_000;
 /// Evaluates every test of `set` against its desired rules, leaving out
 /// rules whose `expires` date is before `today` (plans remove them).
 pub fn run_tests(set: &PolicySet, today: jiff::civil::Date) -> TestReport {
-    TestReport {
-        tests: set.tests.iter().map(|t| run_test(set, t, today)).collect(),
-    }
-}
-
-/// Evaluates one test.
-pub fn run_test(set: &PolicySet, test: &PolicyTest, today: jiff::civil::Date) -> TestOutcome {
-    let mut failures = Vec::new();
-    let mut undecided = Vec::new();
-    for id in &test.groups {
-        let Some(group) = set.group(id) else {
-            // Loading only resolves tests to groups it loaded.
-            continue;
-        };
-        let desired: Vec<&crate::model::DesiredRule> = group
+    run_tests_on(set, |group| Subject::Rules {
+        rules: group
             .rules
             .iter()
             .filter(|r| !r.is_expired(today))
-            .collect();
-        let rules: Vec<&crate::model::Rule> = desired.iter().map(|r| &r.rule).collect();
-        let group_type = group.group_type.unwrap_or_default();
+            .map(|r| SubjectRule {
+                rule: r.rule.clone(),
+                live_id: None,
+            })
+            .collect(),
+        group_type: None,
+    })
+}
+
+/// Evaluates every test of `set` against the live rules of its groups
+/// (`moat test --live`, the promotion gate). A group of a test that is not
+/// among `live` does not exist, and the test fails for it.
+pub fn run_tests_live(set: &PolicySet, live: &[crate::model::LiveGroup]) -> TestReport {
+    run_tests_on(set, |group| {
+        match live
+            .iter()
+            .find(|l| l.id == group.id && l.region == group.region)
+        {
+            Some(l) => Subject::Rules {
+                rules: l
+                    .rules
+                    .iter()
+                    .map(|r| SubjectRule {
+                        rule: r.rule.clone(),
+                        live_id: Some(r.id.clone()),
+                    })
+                    .collect(),
+                group_type: l.group_type,
+            },
+            None => Subject::Missing,
+        }
+    })
+}
+
+/// What one group of a test is evaluated against.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Subject {
+    /// These rules, under `group_type` (the live type when it was read;
+    /// `None`: the type the policy states, else basic).
+    Rules {
+        rules: Vec<SubjectRule>,
+        group_type: Option<GroupType>,
+    },
+    /// The group does not exist: every test naming it fails.
+    Missing,
+}
+
+/// A rule a test is evaluated against, with its live id when it is live.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubjectRule {
+    pub rule: crate::model::Rule,
+    pub live_id: Option<String>,
+}
+
+/// Evaluates every test of `set` against the rules `rules_of` gives for
+/// each of its groups: the desired rules, the live ones, or those a plan
+/// leaves.
+pub fn run_tests_on(
+    set: &PolicySet,
+    mut rules_of: impl FnMut(&GroupPolicy) -> Subject,
+) -> TestReport {
+    let mut cache: std::collections::HashMap<&str, Subject> = std::collections::HashMap::new();
+    let mut tests = Vec::with_capacity(set.tests.len());
+    for test in &set.tests {
+        for id in &test.groups {
+            if !cache.contains_key(id.as_str())
+                && let Some(group) = set.group(id)
+            {
+                cache.insert(id.as_str(), rules_of(group));
+            }
+        }
+        tests.push(run_test(set, test, &|id| cache.get(id)));
+    }
+    TestReport { tests }
+}
+
+/// Evaluates one test against the rules `rules_of` gives for each group
+/// (`None` for a group the set does not hold, which is not evaluated).
+pub fn run_test<'s>(
+    set: &PolicySet,
+    test: &PolicyTest,
+    rules_of: &dyn Fn(&str) -> Option<&'s Subject>,
+) -> TestOutcome {
+    let mut failures = Vec::new();
+    let mut undecided = Vec::new();
+    let mut missing = Vec::new();
+    for id in &test.groups {
+        let (Some(group), Some(subject)) = (set.group(id), rules_of(id)) else {
+            // Loading only resolves tests to groups it loaded.
+            continue;
+        };
+        let (subject_rules, subject_type) = match subject {
+            Subject::Rules { rules, group_type } => (rules, *group_type),
+            Subject::Missing => {
+                missing.push(id.clone());
+                continue;
+            }
+        };
+        let rules: Vec<&crate::model::Rule> = subject_rules.iter().map(|r| &r.rule).collect();
+        let group_type = subject_type.or(group.group_type).unwrap_or_default();
         let defaults = Defaults::of(group_type);
         match first_failure(test, &rules, defaults) {
             Ok(None) => {}
             Ok(Some((cell_range, protocol, ports, verdict, rule))) => {
                 let decided_by = match rule {
                     Some(r) => {
-                        // `rules` holds references into `desired`, in order.
-                        let d = desired.iter().find(|d| std::ptr::eq(&d.rule, r)).copied();
+                        // `rules` holds references into `subject_rules`, in order.
+                        let live_id = subject_rules
+                            .iter()
+                            .find(|s| std::ptr::eq(&s.rule, r))
+                            .and_then(|s| s.live_id.clone());
+                        // The policy rule of that identity, when the policy has one.
+                        let d = group.rules.iter().find(|d| d.rule.key == r.key);
                         DecidedBy::Rule {
                             rule: r.key.to_string(),
                             priority: r.priority,
-                            origin: d.map(|d| d.origin.clone()).unwrap_or_default(),
+                            origin: d.map(|d| d.origin.clone()),
                             template: d.and_then(|d| set.template_of(d)).map(|t| t.name.clone()),
+                            live_id,
                         }
                     }
                     None => DecidedBy::Default { group_type },
@@ -211,9 +311,10 @@ pub fn run_test(set: &PolicySet, test: &PolicyTest, today: jiff::civil::Date) ->
         expect: test.expect,
         direction: test.direction,
         groups: test.groups.clone(),
-        passed: failures.is_empty() && undecided.is_empty(),
+        passed: failures.is_empty() && undecided.is_empty() && missing.is_empty(),
         failures,
         undecided,
+        missing,
     }
 }
 
@@ -278,6 +379,68 @@ fn service_text(protocol: Protocol, ports: PortRange) -> String {
     }
 }
 
+/// One test's lines of the text report: its status, then a line per
+/// failing group (the plan's views print these too).
+pub fn render_outcome(t: &TestOutcome) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let status = if t.passed { "pass" } else { "FAIL" };
+    let _ = writeln!(out, "{status} {}: {}", t.origin, t.name);
+    for f in &t.failures {
+        let word = t.direction.peer_word();
+        let verdict = match f.verdict {
+            Verdict::Accept => "accepted",
+            Verdict::Drop => "dropped",
+        };
+        let by = match &f.decided_by {
+            DecidedBy::Rule {
+                rule,
+                priority,
+                origin,
+                template,
+                live_id,
+            } => {
+                let mut by = match live_id {
+                    Some(id) => format!("by `{rule}` (priority {priority}, live rule {id})"),
+                    None => format!("by `{rule}` (priority {priority})"),
+                };
+                match origin {
+                    Some(origin) => {
+                        let _ = write!(by, " at {origin}");
+                    }
+                    None => by.push_str(" not in the policy"),
+                }
+                if let Some(t) = template {
+                    let _ = write!(by, " (template {t})");
+                }
+                by
+            }
+            DecidedBy::Default { group_type } => format!(
+                "by the default of {} group (no rule matches)",
+                crate::names::article(group_type.as_str())
+            ),
+        };
+        let _ = writeln!(
+            out,
+            "  {}: {} {word} {} is {verdict} {by}, expected {}",
+            f.group,
+            f.service,
+            f.address,
+            t.expect.as_str()
+        );
+    }
+    for g in &t.missing {
+        let _ = writeln!(out, "  {g}: the group does not exist");
+    }
+    for g in &t.undecided {
+        let _ = writeln!(
+            out,
+            "  {g}: too many overlapping rules to decide every flow (more than {MAX_CELLS} cells)"
+        );
+    }
+    out
+}
+
 /// The report as text, one line per test and an indented line per failure:
 ///
 /// ```text
@@ -289,47 +452,7 @@ pub fn render_test_report(report: &TestReport) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     for t in &report.tests {
-        let status = if t.passed { "pass" } else { "FAIL" };
-        let _ = writeln!(out, "{status} {}: {}", t.origin, t.name);
-        for f in &t.failures {
-            let word = t.direction.peer_word();
-            let verdict = match f.verdict {
-                Verdict::Accept => "accepted",
-                Verdict::Drop => "dropped",
-            };
-            let by = match &f.decided_by {
-                DecidedBy::Rule {
-                    rule,
-                    priority,
-                    origin,
-                    template,
-                } => format!(
-                    "by `{rule}` (priority {priority}) at {origin}{}",
-                    template
-                        .as_ref()
-                        .map(|t| format!(" (template {t})"))
-                        .unwrap_or_default()
-                ),
-                DecidedBy::Default { group_type } => format!(
-                    "by the default of {} group (no rule matches)",
-                    crate::names::article(group_type.as_str())
-                ),
-            };
-            let _ = writeln!(
-                out,
-                "  {}: {} {word} {} is {verdict} {by}, expected {}",
-                f.group,
-                f.service,
-                f.address,
-                t.expect.as_str()
-            );
-        }
-        for g in &t.undecided {
-            let _ = writeln!(
-                out,
-                "  {g}: too many overlapping rules to decide every flow (more than {MAX_CELLS} cells)"
-            );
-        }
+        out.push_str(&render_outcome(t));
     }
     let n = report.tests.len();
     let _ = writeln!(
@@ -340,4 +463,16 @@ pub fn render_test_report(report: &TestReport) -> String {
         report.failed()
     );
     out
+}
+
+impl Failure {
+    /// The flow of the failure (the first address and port of the failing
+    /// cell), to decide it again against other rules.
+    pub fn flow(&self, direction: Direction) -> Option<eval::Flow> {
+        let (protocol, port) = match self.service.split_once('/') {
+            Some((p, port)) => (Protocol::parse(p)?, Some(port.parse().ok()?)),
+            None => (Protocol::parse(&self.service)?, None),
+        };
+        Some(eval::Flow::new(direction, protocol, port, self.address))
+    }
 }

@@ -106,3 +106,61 @@ fn a_test_passes_once_the_rule_is_gone() {
     let report = run_tests(&set, TODAY);
     assert!(report.all_passed(), "{}", render_test_report(&report));
 }
+
+/// Against live rules, a rule the policy does not have decides by its live
+/// id (no origin), one it has keeps the policy's origin, and a group that is
+/// not live fails the test.
+#[test]
+fn live_rules_name_their_id_and_a_missing_group_fails() {
+    use moat_policy::policy_tests::run_tests_live;
+    use moat_policy::{LiveGroup, LiveRule};
+    let text = policy(
+        "      - allow: tcp/443\n        from: 0.0.0.0/0\n",
+        &test("0.0.0.0/0", "tcp/22", "deny"),
+    );
+    let set = load_policy_str("p.yaml", &text).expect("valid");
+    let desired = &set.groups[0].rules[0].rule;
+    let mut stray = desired.clone();
+    stray.key.ports = moat_policy::PortRange::single(22);
+    let mut live = LiveGroup::empty("sg-bp1t00000000000001", "cn-hangzhou");
+    live.rules = vec![
+        LiveRule {
+            id: "sgr-1".into(),
+            rule: desired.clone(),
+            create_time: String::new(),
+        },
+        LiveRule {
+            id: "sgr-2".into(),
+            rule: stray,
+            create_time: String::new(),
+        },
+    ];
+    let t = &run_tests_live(&set, std::slice::from_ref(&live)).tests[0];
+    assert!(!t.passed);
+    match &t.failures[0].decided_by {
+        DecidedBy::Rule {
+            origin, live_id, ..
+        } => {
+            assert_eq!(origin, &None);
+            assert_eq!(live_id.as_deref(), Some("sgr-2"));
+        }
+        other => panic!("decided by {other:?}"),
+    }
+    assert!(render_test_report(&run_tests_live(&set, std::slice::from_ref(&live))).contains(
+        "by `ingress accept tcp/22 from 0.0.0.0/0` (priority 1, live rule sgr-2) not in the policy"
+    ));
+    let t = &run_tests_live(&set, &[]).tests[0];
+    assert!(!t.passed);
+    assert_eq!(t.missing, ["sg-bp1t00000000000001"]);
+}
+
+/// Keeping the groups of a stage or a shard drops the tests of no kept
+/// group, and keeps only kept groups in the others.
+#[test]
+fn retaining_groups_trims_the_tests() {
+    let text = "version: 1\nsecurity_groups:\n  - id: sg-bp1t00000000000001\n    region: cn-hangzhou\n  - id: sg-bp1t00000000000002\n    region: cn-hangzhou\ntests:\n  - name: one\n    group: sg-bp1t00000000000001\n    from: 0.0.0.0/0\n    port: tcp/22\n    expect: deny\n  - name: two\n    group: sg-bp1t00000000000002\n    from: 0.0.0.0/0\n    port: tcp/22\n    expect: deny\n";
+    let mut set = load_policy_str("p.yaml", text).expect("valid");
+    set.retain_groups(|g| g.id.ends_with('2'));
+    assert_eq!(set.tests.len(), 1);
+    assert_eq!(set.tests[0].name, "two");
+}

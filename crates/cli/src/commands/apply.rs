@@ -70,6 +70,8 @@ pub struct ApplyArgs {
     #[command(flatten)]
     pub signing: SigningArgs,
     #[command(flatten)]
+    pub stage: crate::planning::StageArgs,
+    #[command(flatten)]
     pub shard: crate::planning::ShardArgs,
     #[command(flatten)]
     pub group: GroupArgs,
@@ -129,6 +131,12 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Exit> {
                     path.display()
                 );
             }
+            if args.stage.stage.is_some() {
+                bail!(
+                    "--stage takes the groups of one stage of the policies; {} is a plan, which holds its groups already",
+                    path.display()
+                );
+            }
             if !args.group.groups.is_empty() {
                 bail!(
                     "--group takes some of the policies' groups; {} is a plan, which holds its groups already",
@@ -151,6 +159,7 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Exit> {
                     whole = args.group.limits().then(|| set.clone());
                     let (set, group_targets) = args.group.select(set)?;
                     targets = group_targets;
+                    let set = args.stage.select(set)?;
                     Input::Policies(Arc::new(args.shard.select(set).0))
                 }
                 Err(code) => return Ok(code),

@@ -13,7 +13,8 @@ use crate::args::{CloudArgs, GlobalArgs, GroupArgs, PolicyPaths};
 use crate::context::{Cloud, Reach, load_policies, runtime};
 use crate::exit::Exit;
 use crate::planning::{
-    DEFAULT_JOURNAL, DiffFlags, ShardArgs, make_plan, note_missing, region_hint, render_options,
+    DEFAULT_JOURNAL, DiffFlags, ShardArgs, StageArgs, make_plan, note_missing, region_hint,
+    render_options,
 };
 
 #[derive(Debug, Args)]
@@ -25,6 +26,8 @@ pub struct DriftArgs {
     pub format: DriftFormat,
     #[command(flatten)]
     pub diff: DiffFlags,
+    #[command(flatten)]
+    pub stage: StageArgs,
     #[command(flatten)]
     pub shard: ShardArgs,
     #[command(flatten)]
@@ -50,6 +53,7 @@ pub fn run(global: &GlobalArgs, args: &DriftArgs) -> anyhow::Result<Exit> {
     // A new local cloud is seeded with every group of the policies.
     let whole = args.group.limits().then(|| set.clone());
     let (set, targets) = args.group.select(set)?;
+    let set = args.stage.select(set)?;
     let (set, shard) = args.shard.select(set);
     let set = std::sync::Arc::new(set);
     let (plan, cloud) = runtime()?.block_on(async {

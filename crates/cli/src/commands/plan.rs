@@ -14,8 +14,8 @@ use crate::args::{CloudArgs, GlobalArgs, GroupArgs, PolicyPaths};
 use crate::context::{Cloud, Reach, load_policies, runtime};
 use crate::exit::Exit;
 use crate::planning::{
-    DEFAULT_JOURNAL, DiffFlags, ShardArgs, SigningArgs, make_plan, note_missing, plan_key,
-    region_hint, render_options,
+    DEFAULT_JOURNAL, DiffFlags, ShardArgs, SigningArgs, StageArgs, make_plan, note_missing,
+    plan_key, region_hint, render_options,
 };
 use crate::shared::write_atomically;
 
@@ -37,6 +37,8 @@ pub struct PlanArgs {
     pub diff: DiffFlags,
     #[command(flatten)]
     pub signing: SigningArgs,
+    #[command(flatten)]
+    pub stage: StageArgs,
     #[command(flatten)]
     pub shard: ShardArgs,
     #[command(flatten)]
@@ -65,6 +67,7 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<Exit> {
     // A new local cloud is seeded with every group of the policies.
     let whole = args.group.limits().then(|| set.clone());
     let (set, targets) = args.group.select(set)?;
+    let set = args.stage.select(set)?;
     let (set, shard) = args.shard.select(set);
     let set = Arc::new(set);
     let (mut plan, cloud) = runtime()?.block_on(async {

@@ -10,7 +10,7 @@ use super::{RenderOptions, rule_text};
 use crate::plan::{Action, Change, GroupPlan, GroupStatus, Plan, UnmodeledAction, UnmodeledEntry};
 
 /// The header row, in order. The list only ever grows at the end.
-pub const CSV_COLUMNS: [&str; 21] = [
+pub const CSV_COLUMNS: [&str; 24] = [
     "group",
     "region",
     "direction",
@@ -32,14 +32,22 @@ pub const CSV_COLUMNS: [&str; 21] = [
     "exposure",
     "findings",
     "status",
+    "template",
+    "breaks_tests",
+    "stage",
 ];
 
 /// Writes the header, one row per change, one per live rule moat cannot
 /// model (action `remove` when the plan revokes it, `keep` when it stays)
-/// and one per missing group (action empty, status `missing`).
+/// and one per missing group (action empty, status `missing`). With stages,
+/// rows come stage by stage in rollout order (`stage` column).
 pub fn render_csv(plan: &Plan, _options: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
     write_row(out, CSV_COLUMNS.iter().map(|c| (*c).to_owned()))?;
-    for g in &plan.groups {
+    for g in plan
+        .groups_by_stage()
+        .into_iter()
+        .flat_map(|(_, groups)| groups)
+    {
         if g.status == GroupStatus::Missing {
             write_row(out, missing_row(g))?;
             continue;
@@ -66,31 +74,33 @@ fn status(g: &GroupPlan) -> String {
 }
 
 fn missing_row(g: &GroupPlan) -> impl Iterator<Item = String> {
-    let mut row: [String; 21] = Default::default();
+    let mut row: [String; 24] = Default::default();
     row[0] = g.id.clone();
     row[1] = g.region.clone();
     row[15] = g.origin.to_string();
     row[16] = "the group does not exist".to_owned();
     row[20] = status(g);
+    row[23] = g.stage.clone().unwrap_or_default();
     row.into_iter()
 }
 
 /// A row about the group as a whole (a type the policy states wrongly):
 /// no action, the note in `reasons`.
 fn group_row(g: &GroupPlan, note: String) -> impl Iterator<Item = String> {
-    let mut row: [String; 21] = Default::default();
+    let mut row: [String; 24] = Default::default();
     row[0] = g.id.clone();
     row[1] = g.region.clone();
     row[15] = g.origin.to_string();
     row[16] = note;
     row[20] = status(g);
+    row[23] = g.stage.clone().unwrap_or_default();
     row.into_iter()
 }
 
 fn change_row(g: &GroupPlan, c: &Change) -> impl Iterator<Item = String> {
     let k = &c.key;
     let join = |items: Vec<String>| items.join("; ");
-    let row: [String; 21] = [
+    let row: [String; 24] = [
         g.id.clone(),
         g.region.clone(),
         k.direction.to_string(),
@@ -130,6 +140,9 @@ fn change_row(g: &GroupPlan, c: &Change) -> impl Iterator<Item = String> {
         join(c.exposure.iter().map(|e| e.note.clone()).collect()),
         join(c.findings.iter().map(ToString::to_string).collect()),
         status(g),
+        c.template.clone().unwrap_or_default(),
+        join(c.breaks_tests.iter().map(ToString::to_string).collect()),
+        g.stage.clone().unwrap_or_default(),
     ];
     row.into_iter()
 }
@@ -138,7 +151,7 @@ fn change_row(g: &GroupPlan, c: &Change) -> impl Iterator<Item = String> {
 /// the rule.
 fn unmodeled_row(g: &GroupPlan, u: &UnmodeledEntry) -> impl Iterator<Item = String> {
     let r = &u.rule;
-    let mut row: [String; 21] = Default::default();
+    let mut row: [String; 24] = Default::default();
     row[0] = g.id.clone();
     row[1] = g.region.clone();
     row[2] = r.direction.to_string();
@@ -162,6 +175,7 @@ fn unmodeled_row(g: &GroupPlan, u: &UnmodeledEntry) -> impl Iterator<Item = Stri
         .map(ToString::to_string)
         .unwrap_or_default();
     row[20] = status(g);
+    row[23] = g.stage.clone().unwrap_or_default();
     row.into_iter()
 }
 

@@ -10,7 +10,7 @@ use std::io::{self, Write};
 
 use super::RenderOptions;
 use super::partial_line;
-use super::text::{Flavor, Style, worth_showing, write_group_body};
+use super::text::{Flavor, Style, stage_heading, worth_showing, write_group_body};
 use crate::plan::{GroupPlan, GroupStatus, Plan};
 
 /// GitHub's limit on a comment body is 65,536 characters; stay one under.
@@ -28,7 +28,7 @@ pub fn render_markdown(
     if let Some(line) = partial_line(&plan.targets) {
         doc.push_str(&format!("> **{line}**\n\n"));
     }
-    doc.push_str(&format!("**{}**\n\n", plan.summary()));
+    doc.push_str(&format!("**{}**\n\n", plan.summary_line()));
     let protected = plan.protected_count();
     if protected > 0 {
         doc.push_str(&format!(
@@ -41,7 +41,17 @@ pub fn render_markdown(
             "> **Missing:** {missing} security group(s) named in the policy do not exist; this plan cannot be applied.\n\n"
         ));
     }
-    let shown: Vec<&GroupPlan> = plan.groups.iter().filter(|g| worth_showing(g)).collect();
+    doc.push_str(&tests_note(plan));
+    // With stages, a heading opens the first group of each stage shown.
+    let mut shown: Vec<(Option<String>, &GroupPlan)> = Vec::new();
+    for (stage, groups) in plan.groups_by_stage() {
+        let groups: Vec<&GroupPlan> = groups.into_iter().filter(|g| worth_showing(g)).collect();
+        let heading = (!plan.stages.is_empty() && !groups.is_empty())
+            .then(|| format!("#### {}\n\n", stage_heading(stage, &groups)));
+        for (i, g) in groups.into_iter().enumerate() {
+            shown.push((if i == 0 { heading.clone() } else { None }, g));
+        }
+    }
     let total = shown.len();
     // The note is sized for the largest counts so the budget holds whatever
     // numbers end up in it.
@@ -49,8 +59,9 @@ pub fn render_markdown(
     let mut used = chars(&doc);
     let mut complete = 0;
     let mut partial = false;
-    for g in &shown {
-        let section = section(g)?;
+    for (heading, g) in &shown {
+        let mut section = heading.clone().unwrap_or_default();
+        section.push_str(&self::section(g)?);
         let len = chars(&section);
         if used + len + note_room <= limit {
             doc.push_str(&section);
@@ -73,6 +84,34 @@ pub fn render_markdown(
         None => &doc[..],
     };
     out.write_all(moat_policy::printable::escape_lines(doc).as_bytes())
+}
+
+/// The failing policy tests on the planned result, as a quote with a line
+/// per failure; a count when they all pass.
+fn tests_note(plan: &Plan) -> String {
+    if plan.tests.is_empty() {
+        return String::new();
+    }
+    let failing: Vec<_> = plan.failing_tests().collect();
+    if failing.is_empty() {
+        let n = plan.tests.len();
+        return format!("Policy tests: {n} of {n} pass on the planned result.\n\n");
+    }
+    let mut s = format!(
+        "> **Tests:** {} of {} policy test(s) fail on the planned result:\n",
+        failing.len(),
+        plan.tests.len()
+    );
+    for t in failing {
+        for l in moat_policy::policy_tests::render_outcome(t).lines() {
+            match l.strip_prefix("  ") {
+                Some(failure) => s.push_str(&format!(">   - {failure}\n")),
+                None => s.push_str(&format!("> - {l}\n")),
+            }
+        }
+    }
+    s.push('\n');
+    s
 }
 
 fn chars(s: &str) -> usize {

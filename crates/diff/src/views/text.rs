@@ -84,10 +84,21 @@ pub fn render_text(plan: &Plan, options: &RenderOptions, out: &mut dyn Write) ->
         writeln!(out, "moat will perform the following actions:")?;
         writeln!(out)?;
     }
-    for group in plan.groups.iter().filter(|g| worth_showing(g)) {
-        write_group(group, style, out)?;
-        writeln!(out)?;
+    for (stage, groups) in plan.groups_by_stage() {
+        let shown: Vec<&GroupPlan> = groups.into_iter().filter(|g| worth_showing(g)).collect();
+        if shown.is_empty() {
+            continue;
+        }
+        if !plan.stages.is_empty() {
+            writeln!(out, "{}", style.bold(&stage_heading(stage, &shown)))?;
+            writeln!(out)?;
+        }
+        for group in shown {
+            write_group(group, style, out)?;
+            writeln!(out)?;
+        }
     }
+    write_tests(plan, style, out)?;
     let protected = plan.protected_count();
     if protected > 0 {
         let line = format!(
@@ -102,7 +113,53 @@ pub fn render_text(plan: &Plan, options: &RenderOptions, out: &mut dyn Write) ->
         );
         writeln!(out, "{}", style.danger(&line))?;
     }
-    writeln!(out, "{}", style.bold(&summary.to_string()))
+    writeln!(out, "{}", style.bold(&plan.summary_line()))
+}
+
+/// `Stage test: 1 to add, 0 to change, 0 to remove` (or `no changes`).
+pub(crate) fn stage_heading(stage: Option<&str>, groups: &[&GroupPlan]) -> String {
+    let mut s = crate::plan::Summary::default();
+    for g in groups {
+        s += g.summary();
+    }
+    let name = match stage {
+        Some(stage) => format!("Stage {stage}"),
+        None => "No stage".to_owned(),
+    };
+    if s.is_empty() {
+        format!("{name}: no changes")
+    } else {
+        format!(
+            "{name}: {} to add, {} to change, {} to remove",
+            s.add, s.change, s.remove
+        )
+    }
+}
+
+/// The policy tests on the planned result: a count when all pass, else
+/// each failing test with its failures.
+fn write_tests(plan: &Plan, style: Style, out: &mut dyn Write) -> io::Result<()> {
+    if plan.tests.is_empty() {
+        return Ok(());
+    }
+    let failing: Vec<_> = plan.failing_tests().collect();
+    if failing.is_empty() {
+        let n = plan.tests.len();
+        writeln!(out, "Policy tests: {n} of {n} pass on the planned result.")?;
+        return writeln!(out);
+    }
+    let line = format!(
+        "! {} of {} policy test(s) fail on the planned result:",
+        failing.len(),
+        plan.tests.len()
+    );
+    writeln!(out, "{}", style.danger(&line))?;
+    for t in failing {
+        for l in moat_policy::policy_tests::render_outcome(t).lines() {
+            writeln!(out, "  {l}")?;
+        }
+    }
+    writeln!(out)
 }
 
 /// A group in sync with nothing to report is left out, as Terraform leaves
@@ -239,6 +296,9 @@ fn write_change(c: &Change, flavor: Flavor, out: &mut dyn Write) -> io::Result<(
     if let Some(origin) = &c.origin {
         field(out, "origin", &esc(&origin.to_string()))?;
     }
+    if let Some(template) = &c.template {
+        field(out, "template", template)?;
+    }
     let reasons: Vec<String> = c.reasons.iter().map(ToString::to_string).collect();
     field(out, "reason", &esc(&reasons.join(", ")))?;
     for e in &c.exposure {
@@ -253,6 +313,9 @@ fn write_change(c: &Change, flavor: Flavor, out: &mut dyn Write) -> io::Result<(
     if let Some(p) = &c.protection {
         let text = style.danger(&esc(&p.to_string()));
         field(out, "protected", &text)?;
+    }
+    for t in &c.breaks_tests {
+        field(out, "breaks test", &style.danger(&t.to_string()))?;
     }
     Ok(())
 }

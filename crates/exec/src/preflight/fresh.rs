@@ -133,6 +133,7 @@ mod tests {
             live_type: None,
             mode: Mode::Authoritative,
             origin: Origin::whole("p.yaml"),
+            stage: None,
             status: GroupStatus::Present,
             fingerprint: Some(fingerprint(&live(id))),
             changes: Vec::new(),

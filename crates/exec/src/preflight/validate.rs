@@ -240,6 +240,7 @@ mod tests {
             live_type: None,
             mode: Mode::Authoritative,
             origin: Origin::whole("p.yaml"),
+            stage: None,
             status: GroupStatus::Present,
             fingerprint: Some("sha256:00".into()),
             changes,
@@ -273,6 +274,8 @@ mod tests {
             protection: None,
             exposure: Vec::new(),
             findings: Vec::new(),
+            template: None,
+            breaks_tests: Vec::new(),
         }
     }
 
