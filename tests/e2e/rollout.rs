@@ -314,3 +314,117 @@ fn a_staged_plan_groups_by_stage_names_templates_and_marks_the_tests_a_change_br
         .expect_stdout("Stage test: 2 to add, 0 to change, 0 to remove")
         .expect_stdout("Plan: 4 to add, 0 to change, 1 to remove. Stage test: 2 to add, 0 to change, 0 to remove; stage prod: 2 to add, 0 to change, 1 to remove.");
 }
+
+#[test]
+fn the_gate_refuses_prod_while_test_is_behind_and_lets_it_through_once_test_is_applied() {
+    let (handle, env, endpoint) = staged();
+    let refused = at(
+        &env,
+        &endpoint,
+        &["apply", "staged.yaml", "--stage", "prod", "--auto-approve"],
+    );
+    refused
+        .expect_code(1)
+        .expect_stderr(
+            "error: stage test is not in sync with these policies (1 change in 1 group): apply --stage test first",
+        )
+        .expect_stderr("refusing to apply stage prod; nothing was changed");
+    assert_eq!(mutating_calls(&handle), 0, "{}", refused.snapshot());
+
+    // Applying test changes the test group only.
+    at(
+        &env,
+        &endpoint,
+        &["apply", "staged.yaml", "--stage", "test", "--auto-approve"],
+    )
+    .expect_code(0);
+    assert_eq!(mutating_calls(&handle), 1);
+    at(
+        &env,
+        &endpoint,
+        &["drift", "staged.yaml", "--stage", "prod"],
+    )
+    .expect_code(2);
+
+    // Now the gate reads the test group (counted with the apply's calls)
+    // and lets prod through.
+    let reads = group_reads(&handle);
+    let prod = at(
+        &env,
+        &endpoint,
+        &["apply", "staged.yaml", "--stage", "prod", "--auto-approve"],
+    );
+    prod.expect_code(0);
+    assert_eq!(mutating_calls(&handle), 3, "{}", prod.snapshot());
+    // The gate's read of the test group, the plan's of the two prod groups.
+    assert!(group_reads(&handle) - reads >= 3, "{}", prod.snapshot());
+    at(&env, &endpoint, &["drift", "staged.yaml"]).expect_code(0);
+}
+
+#[test]
+fn a_failing_live_test_blocks_the_gate_and_skipping_it_is_journaled() {
+    let (handle, env, endpoint) = staged();
+    env.write("staged.yaml", BREAKING);
+    at(
+        &env,
+        &endpoint,
+        &["apply", "staged.yaml", "--stage", "test", "--auto-approve"],
+    )
+    .expect_code(0);
+    let changed = mutating_calls(&handle);
+    // Test is in sync, but a test fails on its live rules.
+    let refused = at(
+        &env,
+        &endpoint,
+        &["apply", "staged.yaml", "--stage", "prod", "--auto-approve"],
+    );
+    refused
+        .expect_code(1)
+        .expect_stderr("error: the policy tests fail live on the stages before prod (1 of 2):")
+        .expect_stderr("FAIL staged.yaml:32:5: the database port is closed to everyone")
+        .expect_stderr(&format!("{TEST_GROUP}: tcp/3306 from 0.0.0.0 is accepted"));
+    assert_eq!(mutating_calls(&handle), changed);
+
+    // --skip-stage-gate needs a reason (a usage error, exit 1), which the
+    // journal keeps.
+    at(
+        &env,
+        &endpoint,
+        &[
+            "apply",
+            "staged.yaml",
+            "--stage",
+            "prod",
+            "--auto-approve",
+            "--skip-stage-gate",
+        ],
+    )
+    .expect_code(1)
+    .expect_stderr("--reason");
+    assert_eq!(mutating_calls(&handle), changed);
+    at(
+        &env,
+        &endpoint,
+        &[
+            "apply",
+            "staged.yaml",
+            "--stage",
+            "prod",
+            "--auto-approve",
+            "--skip-stage-gate",
+            "--reason",
+            "hotfix INC-42",
+        ],
+    )
+    .expect_code(0);
+    assert_eq!(mutating_calls(&handle), changed + 2);
+    let journal = std::fs::read_to_string(env.home().join(".moat/journal.jsonl")).expect("journal");
+    let line = journal
+        .lines()
+        .find(|l| l.contains("\"override\""))
+        .expect("an override line");
+    let value: serde_json::Value = serde_json::from_str(line).expect("JSON");
+    assert_eq!(value["phase"], "stage-gate");
+    assert_eq!(value["action"], "prod");
+    assert_eq!(value["reason"], "hotfix INC-42");
+}

@@ -30,6 +30,9 @@ pub enum LineKind {
     Attempt,
     /// After a mutating call.
     Outcome,
+    /// A check the user chose to skip (`--skip-stage-gate`), with the
+    /// reason given.
+    Override,
 }
 
 /// One line of the journal. Field order is the order written; fields that
@@ -91,6 +94,9 @@ pub struct JournalLine {
     pub retried: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
+    /// On an override line: the reason the user gave.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// The journal could not be opened or written.
@@ -173,6 +179,20 @@ impl Journal {
         })
     }
 
+    /// The line of a skipped check: `phase` names it, `action` what was
+    /// skipped, `reason` why.
+    pub fn override_line(
+        &self,
+        phase: &'static str,
+        action: &str,
+        reason: &str,
+    ) -> Result<(), JournalError> {
+        let c = CallContext::read(phase, "", "", "");
+        let mut line = base(&c, LineKind::Override, now(), action);
+        line.reason = Some(reason.to_owned());
+        self.write(&line)
+    }
+
     /// The line before a mutating call.
     pub fn intent(&self, c: &CallContext, action: &str) -> Result<(), JournalError> {
         let mut line = base(c, LineKind::Intent, now(), action);
@@ -249,6 +269,7 @@ fn base(c: &CallContext, kind: LineKind, time: String, action: &str) -> JournalL
         status: None,
         retried: None,
         duration_ms: None,
+        reason: None,
     }
 }
 
@@ -376,7 +397,7 @@ fn interrupted_in(text: &str) -> Vec<InterruptedReplace> {
             // Any outcome closes the replace: the executor read the group
             // back and reported what it found.
             LineKind::Outcome => open.retain(|(t, _)| *t != token),
-            LineKind::Attempt => {}
+            LineKind::Attempt | LineKind::Override => {}
         }
     }
     open.into_iter().map(|(_, r)| r).collect()

@@ -25,6 +25,7 @@
 pub mod apply;
 pub mod doctor;
 pub mod export;
+pub mod gate;
 pub mod journal;
 pub mod lock;
 pub mod network;
@@ -41,6 +42,7 @@ pub use doctor::{
     Question, Step, StepId, StepStatus, run_doctor,
 };
 pub use export::{list_region_groups, live_to_policy, render_export};
+pub use gate::{GateReport, StageState, stage_gate};
 pub use journal::{InterruptedReplace, JournalError, JournalLine, LineKind, interrupted_replaces};
 pub use network::{InterfaceTarget, InterfaceView, NetworkReadError, read_interface};
 pub use pipeline::{PlanOptions, Planned, group_refs, plan};

@@ -425,6 +425,22 @@ pub struct Session {
     sink: Arc<Sink>,
 }
 
+impl Session {
+    /// Journals that the user skipped a check (`phase`, e.g. `stage-gate`)
+    /// for `action` (the stage), and why. Without a journal, nothing.
+    pub fn journal_override(
+        &self,
+        phase: &'static str,
+        action: &str,
+        reason: &str,
+    ) -> Result<(), JournalError> {
+        match &self.sink.journal {
+            Some(j) => j.override_line(phase, action, reason),
+            None => Ok(()),
+        }
+    }
+}
+
 /// How a [`Session`] is set up.
 #[derive(Debug, Default)]
 pub struct SessionOptions<'a> {

@@ -71,6 +71,13 @@ pub struct ApplyArgs {
     pub signing: SigningArgs,
     #[command(flatten)]
     pub stage: crate::planning::StageArgs,
+    /// Apply a later stage without the promotion gate (every earlier stage
+    /// in sync and passing its tests live); needs --reason.
+    #[arg(long, requires = "reason")]
+    pub skip_stage_gate: bool,
+    /// Why the gate is skipped; written to the journal.
+    #[arg(long, value_name = "TEXT", requires = "skip_stage_gate")]
+    pub reason: Option<String>,
     #[command(flatten)]
     pub shard: crate::planning::ShardArgs,
     #[command(flatten)]
@@ -123,6 +130,8 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Exit> {
     let mut policy_region = None;
     let mut targets = Vec::new();
     let mut whole = None;
+    // The whole policy set, for the gate of a later stage.
+    let mut gate_over: Option<Arc<moat_policy::PolicySet>> = None;
     let input = match source(&args.input.paths) {
         Source::PlanFile(path) => {
             if args.shard.shard.is_some() {
@@ -155,11 +164,13 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Exit> {
                     // The region of all the policies, so an empty shard
                     // still connects.
                     policy_region = region_hint(&set).map(str::to_owned);
+                    let all = Arc::new(set.clone());
                     // A new local cloud is seeded with every group.
                     whole = args.group.limits().then(|| set.clone());
                     let (set, group_targets) = args.group.select(set)?;
                     targets = group_targets;
                     let set = args.stage.select(set)?;
+                    gate_over = Some(all);
                     Input::Policies(Arc::new(args.shard.select(set).0))
                 }
                 Err(code) => return Ok(code),
@@ -178,7 +189,11 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Exit> {
             Input::Plan(..) => None,
         };
         let reach = match &input {
-            Input::Policies(set) => Reach::of_policies(set),
+            // A later stage's gate reads the earlier stages' groups too.
+            Input::Policies(set) => match (&args.stage.stage, &gate_over) {
+                (Some(_), Some(all)) => Reach::of_policies(all),
+                _ => Reach::of_policies(set),
+            },
             Input::Plan(plan, _) => Reach::of_plan(plan),
         };
         let cloud = Cloud::connect_to(&args.cloud, hint.as_deref(), seed, &reach).await?;
@@ -203,6 +218,11 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Exit> {
                 (*plan, checked, None)
             }
             Input::Policies(set) => {
+                if let (Some(stage), Some(all)) = (&args.stage.stage, &gate_over)
+                    && let Some(exit) = check_gate(&session, all, stage, args).await?
+                {
+                    return Ok(exit);
+                }
                 let progress = crate::progress::read_progress();
                 let reader = match &progress {
                     Some(p) => session.reader().with_progress(p.clone()),
@@ -277,6 +297,79 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Exit> {
             _ => Exit::Error,
         })
     })
+}
+
+/// The promotion gate before a later stage: every earlier stage in sync
+/// (the plan pipeline, no changes) and passing its tests live. Refused:
+/// the reason on stderr and `Some(exit 1)`, before any change. Skipped
+/// with `--skip-stage-gate`: the reason goes to the journal.
+async fn check_gate(
+    session: &moat_exec::Session,
+    all: &moat_policy::PolicySet,
+    stage: &str,
+    args: &ApplyArgs,
+) -> anyhow::Result<Option<Exit>> {
+    if all.stages_before(stage).is_empty() {
+        return Ok(None);
+    }
+    if args.skip_stage_gate {
+        let reason = args.reason.as_deref().unwrap_or_default();
+        session
+            .journal_override("stage-gate", stage, reason)
+            .context("writing the journal")?;
+        tracing::warn!(stage, reason, "promotion gate skipped");
+        return Ok(None);
+    }
+    let options = moat_exec::PlanOptions::new(moat_diff::DiffOptions {
+        today: crate::context::today()?,
+        remove_unmodeled: args.diff.remove_unmodeled,
+    });
+    let gate = moat_exec::stage_gate(&session.reader(), all, stage, &options)
+        .await
+        .context("checking the earlier stages; nothing was changed")?;
+    if gate.passed() {
+        return Ok(None);
+    }
+    let mut err = crate::output::stderr();
+    for s in gate.earlier.iter().filter(|s| !s.in_sync()) {
+        let mut what = format!(
+            "{} in {}",
+            plural(s.changes, "change", "changes"),
+            plural(s.groups_changed, "group", "groups")
+        );
+        if s.missing > 0 {
+            what.push_str(&format!(
+                ", {} missing",
+                plural(s.missing, "group", "groups")
+            ));
+        }
+        writeln!(
+            err,
+            "error: stage {} is not in sync with these policies ({what}): apply --stage {} first",
+            s.stage, s.stage
+        )
+        .context("writing to stderr")?;
+    }
+    if !gate.tests.all_passed() {
+        writeln!(
+            err,
+            "error: the policy tests fail live on the stages before {stage} ({} of {}):",
+            gate.tests.failed(),
+            gate.tests.tests.len()
+        )
+        .context("writing to stderr")?;
+        for t in gate.tests.tests.iter().filter(|t| !t.passed) {
+            for l in moat_policy::policy_tests::render_outcome(t).lines() {
+                writeln!(err, "  {l}").context("writing to stderr")?;
+            }
+        }
+    }
+    writeln!(
+        err,
+        "refusing to apply stage {stage}; nothing was changed (--skip-stage-gate --reason TEXT overrides)"
+    )
+    .context("writing to stderr")?;
+    Ok(Some(Exit::Error))
 }
 
 /// Who holds the lease: `MOAT_LOCK_HOLDER`, else the user; on which host:
