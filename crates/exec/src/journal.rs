@@ -12,7 +12,7 @@
 //! intent first and makes no call whose intent did not reach the file.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write as _;
+use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -127,11 +127,18 @@ impl Journal {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(err)?;
         }
-        let file = OpenOptions::new()
+        let mut file = OpenOptions::new()
             .create(true)
             .append(true)
+            .read(true)
             .open(path)
             .map_err(err)?;
+        // A journal that a killed run or a full disk left cut mid-line gets
+        // that line ended first, so this run's first line is not glued to
+        // the fragment and lost with it.
+        if ends_mid_line(&mut file).map_err(err)? {
+            file.write_all(b"\n").map_err(err)?;
+        }
         Ok(Journal {
             path: path.to_owned(),
             file: Mutex::new(file),
@@ -354,6 +361,18 @@ pub struct InterruptedReplace {
     pub at: String,
 }
 
+/// True when `file` is a regular file whose last byte is not a newline.
+fn ends_mid_line(file: &mut File) -> std::io::Result<bool> {
+    let meta = file.metadata()?;
+    if !meta.is_file() || meta.len() == 0 {
+        return Ok(false);
+    }
+    let mut last = [0u8; 1];
+    file.seek(SeekFrom::End(-1))?;
+    file.read_exact(&mut last)?;
+    Ok(last[0] != b'\n')
+}
+
 /// Scans a journal for replaces that were started and never finished.
 /// Unreadable lines (a line cut by a full disk) are skipped; a missing file
 /// has none.
@@ -459,6 +478,28 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn a_line_cut_by_an_earlier_run_is_ended_before_the_next_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        std::fs::write(&path, "{\"time\":\"2026-").unwrap();
+        let j = Journal::open(&path).unwrap();
+        let c = CallContext::read("preflight", "", "sg-1", "cn-hangzhou");
+        j.intent(&c, "DescribeSecurityGroupAttribute").unwrap();
+        drop(j);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text:?}");
+        assert_eq!(lines[0], "{\"time\":\"2026-");
+        let line: JournalLine = serde_json::from_str(lines[1]).unwrap();
+        assert_eq!(line.group, "sg-1");
+        // A whole journal is continued as it is.
+        let j = Journal::open(&path).unwrap();
+        j.intent(&c, "DescribeSecurityGroupAttribute").unwrap();
+        drop(j);
+        assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 3);
     }
 
     #[cfg(target_os = "linux")]
