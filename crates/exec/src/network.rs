@@ -12,7 +12,7 @@ use moat_aliyun::{
     CallError, EipInfo, InstanceFilter, InstanceInfo, InterfaceFilter, InterfaceInfo, VSwitchInfo,
 };
 use moat_policy::LiveGroup;
-use moat_policy::eval::NetworkAcl;
+use moat_policy::eval::{GroupOnInterface, NetworkAcl};
 
 use crate::journal::CallContext;
 use crate::read::{GroupRef, ReadError, read_group_types, read_groups};
@@ -43,6 +43,27 @@ pub struct InterfaceView {
     pub eips: Vec<EipInfo>,
     /// API calls made.
     pub calls: usize,
+}
+
+impl InterfaceView {
+    /// The interface's live groups as the evaluation takes them: each with
+    /// its type (basic when the read did not say) and inner access policy.
+    pub fn groups_on_interface(&self) -> Vec<GroupOnInterface<'_>> {
+        self.groups
+            .iter()
+            .map(|g| {
+                let on = GroupOnInterface::new(
+                    &g.id,
+                    g.group_type.unwrap_or_default(),
+                    g.rules.iter().map(|r| &r.rule),
+                );
+                match g.inner_access {
+                    Some(inner) => on.with_inner_access(inner),
+                    None => on,
+                }
+            })
+            .collect()
+    }
 }
 
 /// Why the network around an instance could not be read.

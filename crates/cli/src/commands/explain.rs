@@ -298,21 +298,7 @@ fn explain_on_interface(
         let region = reader.region().to_owned();
         anyhow::Ok(read_interface(&reader, &region, target).await?)
     })?;
-    let groups: Vec<GroupOnInterface<'_>> = view
-        .groups
-        .iter()
-        .map(|g| {
-            let on = GroupOnInterface::new(
-                &g.id,
-                g.group_type.unwrap_or_default(),
-                g.rules.iter().map(|r| &r.rule),
-            );
-            match g.inner_access {
-                Some(inner) => on.with_inner_access(inner),
-                None => on,
-            }
-        })
-        .collect();
+    let groups = view.groups_on_interface();
     let iface = Interface::new(groups)?;
     // Each live rule's id, its group, and the policy line that wants it.
     let label = |rule: &Rule| -> String {

@@ -5,8 +5,8 @@ use std::net::IpAddr;
 use std::time::Instant;
 
 use moat_policy::eval::{
-    AclDecider, AclFlow, Decider, Flow, GroupOnInterface, Interface, PeerGroups, decide_acl,
-    explain_interface, is_public,
+    AclDecider, AclFlow, Decider, Flow, Interface, PeerGroups, decide_acl, explain_interface,
+    is_public,
 };
 use moat_policy::{Direction, GroupType, PortRange, Protocol, Rule, Verdict};
 
@@ -139,21 +139,7 @@ pub fn describe_rule(r: &Rule) -> String {
 }
 
 pub(super) fn security_groups_step(view: &InterfaceView, q: &Question) -> Outcome {
-    let groups: Vec<GroupOnInterface<'_>> = view
-        .groups
-        .iter()
-        .map(|g| {
-            let on = GroupOnInterface::new(
-                &g.id,
-                g.group_type.unwrap_or_default(),
-                g.rules.iter().map(|r| &r.rule),
-            );
-            match g.inner_access {
-                Some(inner) => on.with_inner_access(inner),
-                None => on,
-            }
-        })
-        .collect();
+    let groups = view.groups_on_interface();
     let mut evidence: Vec<String> = view.groups.iter().map(|g| g.id.clone()).collect();
     let iface = match Interface::new(groups) {
         Ok(i) => i,
