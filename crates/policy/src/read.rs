@@ -62,6 +62,32 @@ impl Cx<'_> {
     }
 }
 
+/// A problem reported in fixed words (a missing key, two keys that
+/// exclude each other).
+#[derive(Clone, Copy)]
+pub(crate) struct Fixed {
+    pub code: &'static str,
+    pub message: &'static str,
+    pub hint: &'static str,
+}
+
+impl Fixed {
+    /// A key the format requires is not there.
+    pub(crate) const fn missing_key(message: &'static str, hint: &'static str) -> Fixed {
+        Fixed {
+            code: codes::MISSING_KEY,
+            message,
+            hint,
+        }
+    }
+}
+
+impl Cx<'_> {
+    fn report(&mut self, pos: Pos, p: Fixed) {
+        self.error(pos, p.code, p.message, Some(p.hint.to_owned()));
+    }
+}
+
 /// The entries of a mapping whose keys the format defines.
 pub(crate) struct Fields<'n> {
     pub(crate) pos: Pos,
@@ -89,6 +115,48 @@ impl<'n> Fields<'n> {
             .iter()
             .find(|(k, _, _)| *k == key)
             .map(|(_, k, _)| k.pos)
+    }
+
+    /// The value of a key the mapping must have; when it is absent (and
+    /// not misspelt, which was reported already) `missing` is reported at
+    /// the mapping.
+    pub(crate) fn required(&self, cx: &mut Cx<'_>, key: &str, missing: Fixed) -> Option<&'n Node> {
+        let node = self.get(key);
+        if node.is_none() && self.absent(key) {
+            cx.report(self.pos, missing);
+        }
+        node
+    }
+
+    /// Two keys of which the mapping has exactly one: `both` is reported at
+    /// the second when both are written, `neither` at the mapping when
+    /// none is.
+    pub(crate) fn one_of(
+        &self,
+        cx: &mut Cx<'_>,
+        (a, b): (&str, &str),
+        both: Fixed,
+        neither: Fixed,
+    ) {
+        match (self.key_pos(a), self.key_pos(b)) {
+            (Some(_), Some(second)) => cx.report(second, both),
+            (None, None) if self.absent(a) && self.absent(b) => cx.report(self.pos, neither),
+            _ => {}
+        }
+    }
+
+    /// The `ingress:` and `egress:` rules of a group or a template.
+    pub(crate) fn rule_lists(
+        &self,
+        cx: &mut Cx<'_>,
+    ) -> (Option<Vec<PolicyRuleDoc>>, Option<Vec<PolicyRuleDoc>>) {
+        let [ingress, egress] = Direction::ALL.map(|direction| {
+            let n = self.get(direction.as_str())?;
+            list(cx, n, &format!("a list of {direction} rules"), |cx, n| {
+                read_rule(cx, n, direction)
+            })
+        });
+        (ingress, egress)
     }
 }
 
@@ -198,15 +266,12 @@ pub(crate) fn read_file(cx: &mut Cx<'_>, root: &Node) -> PolicyFile {
     let Some(f) = fields(cx, root, "a policy file", PolicyFile::KEYS) else {
         return doc;
     };
-    match f.get("version") {
-        None if !f.absent("version") => {}
-        None => cx.error(
-            f.pos,
-            codes::MISSING_KEY,
-            "the policy has no `version`",
-            Some("add `version: 1` at the top of the file".to_owned()),
-        ),
-        Some(node) => doc.version = version(cx, node),
+    let missing = Fixed::missing_key(
+        "the policy has no `version`",
+        "add `version: 1` at the top of the file",
+    );
+    if let Some(node) = f.required(cx, "version", missing) {
+        doc.version = version(cx, node);
     }
     if let Some(node) = f.get("addresses") {
         doc.addresses = named_map(cx, node, NameKind::AddressSet, |cx, n| {
@@ -374,6 +439,24 @@ pub(crate) fn string(cx: &mut Cx<'_>, node: &Node, what: &str) -> Option<Located
     }
 }
 
+/// A string that one of the literal grammars (`check`) accepts, named
+/// `what` in messages; its problem is reported where it is written.
+pub(crate) fn checked(
+    cx: &mut Cx<'_>,
+    node: &Node,
+    what: &str,
+    check: impl FnOnce(&str) -> Result<(), Problem>,
+) -> Option<Located<String>> {
+    let s = string(cx, node, what)?;
+    match check(&s.value) {
+        Ok(()) => Some(s),
+        Err(p) => {
+            cx.problem(node.pos, p);
+            None
+        }
+    }
+}
+
 /// Free text, named `noun` in messages; control characters are refused.
 pub(crate) fn text(cx: &mut Cx<'_>, node: &Node, noun: &str) -> Option<Located<Text>> {
     let Some(s) = node.value.scalar_text() else {
@@ -421,28 +504,19 @@ fn read_group(cx: &mut Cx<'_>, node: &Node) -> Option<SecurityGroupDoc> {
         pos: f.pos,
         ..SecurityGroupDoc::default()
     };
-    match f.get("id") {
-        None if !f.absent("id") => {}
-        None => cx.error(
-            f.pos,
-            codes::MISSING_KEY,
-            "security group has no `id`",
-            Some(
-                "add the id of the group this block owns, e.g. `id: sg-bp1fg655nh68xyz9bxyz`"
-                    .to_owned(),
-            ),
-        ),
-        Some(n) => g.id = group_id(cx, n),
+    let missing = Fixed::missing_key(
+        "security group has no `id`",
+        "add the id of the group this block owns, e.g. `id: sg-bp1fg655nh68xyz9bxyz`",
+    );
+    if let Some(n) = f.required(cx, "id", missing) {
+        g.id = group_id(cx, n);
     }
-    match f.get("region") {
-        None if !f.absent("region") => {}
-        None => cx.error(
-            f.pos,
-            codes::MISSING_KEY,
-            "security group has no `region`",
-            Some("add the group's region, e.g. `region: cn-hangzhou`".to_owned()),
-        ),
-        Some(n) => g.region = region(cx, n),
+    let missing = Fixed::missing_key(
+        "security group has no `region`",
+        "add the group's region, e.g. `region: cn-hangzhou`",
+    );
+    if let Some(n) = f.required(cx, "region", missing) {
+        g.region = region(cx, n);
     }
     if let Some(n) = f.get("name") {
         g.name = text(cx, n, "group name");
@@ -470,41 +544,18 @@ fn read_group(cx: &mut Cx<'_>, node: &Node) -> Option<SecurityGroupDoc> {
     if let Some(n) = f.get("use") {
         g.uses = sections::names(cx, n, NameKind::Template, "templates");
     }
-    for direction in Direction::ALL {
-        let Some(n) = f.get(direction.as_str()) else {
-            continue;
-        };
-        let rules = list(cx, n, &format!("a list of {direction} rules"), |cx, n| {
-            read_rule(cx, n, direction)
-        });
-        match direction {
-            Direction::Ingress => g.ingress = rules,
-            Direction::Egress => g.egress = rules,
-        }
-    }
+    (g.ingress, g.egress) = f.rule_lists(cx);
     Some(g)
 }
 
 pub(crate) fn group_id(cx: &mut Cx<'_>, node: &Node) -> Option<Located<String>> {
-    let s = string(cx, node, "a security group id (sg-...)")?;
-    match literal::id(&s.value, IdKind::Group) {
-        Ok(()) => Some(s),
-        Err(p) => {
-            cx.problem(node.pos, p);
-            None
-        }
-    }
+    checked(cx, node, "a security group id (sg-...)", |s| {
+        literal::id(s, IdKind::Group)
+    })
 }
 
 fn region(cx: &mut Cx<'_>, node: &Node) -> Option<Located<String>> {
-    let s = string(cx, node, "a region id such as cn-hangzhou")?;
-    match literal::region(&s.value) {
-        Ok(()) => Some(s),
-        Err(p) => {
-            cx.problem(node.pos, p);
-            None
-        }
-    }
+    checked(cx, node, "a region id such as cn-hangzhou", literal::region)
 }
 
 pub(crate) fn read_rule(
@@ -527,21 +578,20 @@ pub(crate) fn read_rule(
     if let Some(n) = f.get("deny") {
         r.deny = one_or_many(cx, n, SERVICES, service_spec);
     }
-    match (f.key_pos("allow"), f.key_pos("deny")) {
-        (Some(_), Some(deny)) => cx.error(
-            deny,
-            codes::ALLOW_DENY,
-            "a rule has `allow` or `deny`, not both",
-            Some("split it into an allow rule and a deny rule".to_owned()),
-        ),
-        (None, None) if f.absent("allow") && f.absent("deny") => cx.error(
-            f.pos,
-            codes::ALLOW_DENY,
-            "rule has neither `allow` nor `deny`",
-            Some("add `allow: SERVICE` to accept traffic or `deny: SERVICE` to drop it".to_owned()),
-        ),
-        _ => {}
-    }
+    f.one_of(
+        cx,
+        ("allow", "deny"),
+        Fixed {
+            code: codes::ALLOW_DENY,
+            message: "a rule has `allow` or `deny`, not both",
+            hint: "split it into an allow rule and a deny rule",
+        },
+        Fixed {
+            code: codes::ALLOW_DENY,
+            message: "rule has neither `allow` nor `deny`",
+            hint: "add `allow: SERVICE` to accept traffic or `deny: SERVICE` to drop it",
+        },
+    );
     let word = direction.peer_word();
     let other = match direction {
         Direction::Ingress => "to",
@@ -768,15 +818,13 @@ fn read_protect(cx: &mut Cx<'_>, node: &Node) -> Option<ProtectDoc> {
         pos: f.pos,
         ..ProtectDoc::default()
     };
-    match f.get("reason") {
-        None if !f.absent("reason") => {}
-        None => cx.error(
-            f.pos,
-            codes::MISSING_REASON,
-            "protect selector has no `reason`",
-            Some("add `reason:` saying why these rules must survive automation".to_owned()),
-        ),
-        Some(n) => p.reason = reason(cx, n),
+    let missing = Fixed {
+        code: codes::MISSING_REASON,
+        message: "protect selector has no `reason`",
+        hint: "add `reason:` saying why these rules must survive automation",
+    };
+    if let Some(n) = f.required(cx, "reason", missing) {
+        p.reason = reason(cx, n);
     }
     if let Some(n) = f.get("group") {
         p.group = group_id(cx, n);

@@ -7,10 +7,10 @@
 use crate::codes;
 use crate::document::{AccountDoc, Located};
 use crate::literal::{self, NameKind};
-use crate::model::{Direction, GroupType};
+use crate::model::GroupType;
 use crate::read::{
-    Cx, PEERS, SERVICES, at, fields, keyword, list, one_or_many, peer_spec, read_rule,
-    service_spec, string, text,
+    Cx, Fixed, PEERS, SERVICES, at, checked, fields, keyword, one_or_many, peer_spec, service_spec,
+    text,
 };
 use crate::rollout_doc::{ExpectDoc, TemplateDoc, TestDoc};
 use crate::yaml::{Node, Value};
@@ -50,32 +50,19 @@ pub(crate) fn group_type(cx: &mut Cx<'_>, node: &Node) -> Option<Located<GroupTy
 /// `account: NAME`: a name, checked against `accounts:` once all files are
 /// read.
 pub(crate) fn account_name(cx: &mut Cx<'_>, node: &Node) -> Option<Located<String>> {
-    let s = string(cx, node, "an account name")?;
-    match literal::name(&s.value, NameKind::Account) {
-        Ok(()) => Some(s),
-        Err(p) => {
-            cx.error(node.pos, p.code, p.message, p.hint);
-            None
-        }
-    }
+    name(cx, node, NameKind::Account)
 }
 
 /// One entry of `accounts:`: `{profile: NAME, endpoint: URL}`.
 pub(crate) fn read_account(cx: &mut Cx<'_>, node: &Node) -> Option<AccountDoc> {
     let f = fields(cx, node, "an account", AccountDoc::KEYS)?;
     let mut a = AccountDoc::default();
-    match f.get("profile") {
-        None if !f.absent("profile") => {}
-        None => cx.error(
-            f.pos,
-            codes::MISSING_KEY,
-            "account has no `profile`",
-            Some(
-                "add the aliyun CLI profile holding the account's credentials, e.g. `profile: prod`"
-                    .to_owned(),
-            ),
-        ),
-        Some(n) => a.profile = profile(cx, n),
+    let missing = Fixed::missing_key(
+        "account has no `profile`",
+        "add the aliyun CLI profile holding the account's credentials, e.g. `profile: prod`",
+    );
+    if let Some(n) = f.required(cx, "profile", missing) {
+        a.profile = profile(cx, n);
     }
     if let Some(n) = f.get("endpoint") {
         a.endpoint = endpoint(cx, n);
@@ -85,45 +72,22 @@ pub(crate) fn read_account(cx: &mut Cx<'_>, node: &Node) -> Option<AccountDoc> {
 }
 
 fn profile(cx: &mut Cx<'_>, node: &Node) -> Option<Located<String>> {
-    let s = string(cx, node, "an aliyun CLI profile name")?;
-    match literal::profile(&s.value) {
-        Ok(()) => Some(s),
-        Err(p) => {
-            cx.error(node.pos, p.code, p.message, p.hint);
-            None
-        }
-    }
+    checked(cx, node, "an aliyun CLI profile name", literal::profile)
 }
 
 fn endpoint(cx: &mut Cx<'_>, node: &Node) -> Option<Located<String>> {
-    let s = string(
+    checked(
         cx,
         node,
         "an endpoint URL such as https://ecs.cn-hangzhou.aliyuncs.com",
-    )?;
-    match literal::endpoint(&s.value) {
-        Ok(()) => Some(at(node, s.value)),
-        Err(p) => {
-            cx.error(node.pos, p.code, p.message, p.hint);
-            None
-        }
-    }
+        literal::endpoint,
+    )
 }
 
-/// One name of `kind` (a stage, a template).
+/// One name of `kind` (an account, a stage, a template).
 pub(crate) fn name(cx: &mut Cx<'_>, node: &Node, kind: NameKind) -> Option<Located<String>> {
-    let s = string(
-        cx,
-        node,
-        &format!("{} name", crate::names::article(kind.as_str())),
-    )?;
-    match literal::name(&s.value, kind) {
-        Ok(()) => Some(s),
-        Err(p) => {
-            cx.error(node.pos, p.code, p.message, p.hint);
-            None
-        }
-    }
+    let what = format!("{} name", crate::names::article(kind.as_str()));
+    checked(cx, node, &what, |s| literal::name(s, kind))
 }
 
 /// A list of names of `kind` (`stages: [test, prod]`, `use: [web]`), each
@@ -184,18 +148,7 @@ pub(crate) fn read_template(cx: &mut Cx<'_>, node: &Node) -> Option<TemplateDoc>
     if let Some(n) = f.get("use") {
         t.uses = names(cx, n, NameKind::Template, "templates");
     }
-    for direction in Direction::ALL {
-        let Some(n) = f.get(direction.as_str()) else {
-            continue;
-        };
-        let rules = list(cx, n, &format!("a list of {direction} rules"), |cx, n| {
-            read_rule(cx, n, direction)
-        });
-        match direction {
-            Direction::Ingress => t.ingress = rules,
-            Direction::Egress => t.egress = rules,
-        }
-    }
+    (t.ingress, t.egress) = f.rule_lists(cx);
     Some(t)
 }
 
@@ -206,15 +159,12 @@ pub(crate) fn read_test(cx: &mut Cx<'_>, node: &Node) -> Option<TestDoc> {
         pos: f.pos,
         ..TestDoc::default()
     };
-    match f.get("name") {
-        None if !f.absent("name") => {}
-        None => cx.error(
-            f.pos,
-            codes::MISSING_KEY,
-            "test has no `name`",
-            Some("add `name:` saying what the test checks, in a few words".to_owned()),
-        ),
-        Some(n) => t.name = text(cx, n, "test name"),
+    let missing = Fixed::missing_key(
+        "test has no `name`",
+        "add `name:` saying what the test checks, in a few words",
+    );
+    if let Some(n) = f.required(cx, "name", missing) {
+        t.name = text(cx, n, "test name");
     }
     if let Some(n) = f.get("template") {
         t.template = name(cx, n, NameKind::Template);
@@ -222,74 +172,54 @@ pub(crate) fn read_test(cx: &mut Cx<'_>, node: &Node) -> Option<TestDoc> {
     if let Some(n) = f.get("group") {
         t.group = crate::read::group_id(cx, n);
     }
-    match (f.key_pos("template"), f.key_pos("group")) {
-        (Some(_), Some(group)) => cx.error(
-            group,
-            codes::TEST_WITHOUT_GROUP,
-            "a test names a `template` or a `group`, not both",
-            Some("split it into two tests".to_owned()),
-        ),
-        (None, None) if f.absent("template") && f.absent("group") => cx.error(
-            f.pos,
-            codes::TEST_WITHOUT_GROUP,
-            "test names no group",
-            Some(
-                "add `group: sg-...` for one group, or `template: NAME` for every group using it"
-                    .to_owned(),
-            ),
-        ),
-        _ => {}
-    }
+    f.one_of(
+        cx,
+        ("template", "group"),
+        Fixed {
+            code: codes::TEST_WITHOUT_GROUP,
+            message: "a test names a `template` or a `group`, not both",
+            hint: "split it into two tests",
+        },
+        Fixed {
+            code: codes::TEST_WITHOUT_GROUP,
+            message: "test names no group",
+            hint: "add `group: sg-...` for one group, or `template: NAME` for every group using it",
+        },
+    );
     if let Some(n) = f.get("from") {
         t.from = one_or_many(cx, n, PEERS, peer_spec);
     }
     if let Some(n) = f.get("to") {
         t.to = one_or_many(cx, n, PEERS, peer_spec);
     }
-    match (f.key_pos("from"), f.key_pos("to")) {
-        (Some(_), Some(to)) => cx.error(
-            to,
-            codes::PEER_DIRECTION,
-            "a test has `from` (inbound flows) or `to` (outbound flows), not both",
-            Some("split it into an inbound and an outbound test".to_owned()),
-        ),
-        (None, None) if f.absent("from") && f.absent("to") => cx.error(
-            f.pos,
-            codes::MISSING_KEY,
-            "test has neither `from` nor `to`",
-            Some(
-                "add `from:` with the sources of inbound flows, or `to:` with the destinations of outbound flows"
-                    .to_owned(),
-            ),
-        ),
-        _ => {}
+    f.one_of(
+        cx,
+        ("from", "to"),
+        Fixed {
+            code: codes::PEER_DIRECTION,
+            message: "a test has `from` (inbound flows) or `to` (outbound flows), not both",
+            hint: "split it into an inbound and an outbound test",
+        },
+        Fixed {
+            code: codes::MISSING_KEY,
+            message: "test has neither `from` nor `to`",
+            hint: "add `from:` with the sources of inbound flows, or `to:` with the destinations of outbound flows",
+        },
+    );
+    let missing = Fixed::missing_key(
+        "test has no `port`",
+        "add the service of the flows, e.g. `port: tcp/3306`",
+    );
+    if let Some(n) = f.required(cx, "port", missing) {
+        t.port = one_or_many(cx, n, SERVICES, service_spec);
     }
-    match f.get("port") {
-        None if !f.absent("port") => {}
-        None => cx.error(
-            f.pos,
-            codes::MISSING_KEY,
-            "test has no `port`",
-            Some("add the service of the flows, e.g. `port: tcp/3306`".to_owned()),
-        ),
-        Some(n) => t.port = one_or_many(cx, n, SERVICES, service_spec),
-    }
-    match f.get("expect") {
-        None if !f.absent("expect") => {}
-        None => cx.error(
-            f.pos,
-            codes::MISSING_KEY,
-            "test has no `expect`",
-            Some("add `expect: allow` or `expect: deny`".to_owned()),
-        ),
-        Some(n) => {
-            t.expect = keyword(
-                cx,
-                n,
-                "expectation",
-                &[("allow", ExpectDoc::Allow), ("deny", ExpectDoc::Deny)],
-            );
-        }
+    let missing = Fixed::missing_key(
+        "test has no `expect`",
+        "add `expect: allow` or `expect: deny`",
+    );
+    if let Some(n) = f.required(cx, "expect", missing) {
+        let choices = [("allow", ExpectDoc::Allow), ("deny", ExpectDoc::Deny)];
+        t.expect = keyword(cx, n, "expectation", &choices);
     }
     Some(t)
 }
