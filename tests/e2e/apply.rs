@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use moat_emulator::{FaultConfig, SeedGroup};
 
 use crate::cloud::{
-    at, cloud_env, emulator, emulator_with, many_rules, mutating_calls, with_examples,
+    at, cloud_env, emulator, emulator_with, many_rules, mutating_calls, summary_calls,
+    with_examples,
 };
 
 const FIVE_GROUPS: &str = "Apply complete: 5 added, 5 changed, 5 removed in 5 groups";
@@ -399,18 +400,6 @@ fn the_summary_and_the_verbose_log_show_the_rate_reached() {
     fixed
         .expect_code(0)
         .expect_stdout(" s, at most 7 calls/s).");
-}
-
-/// The number in `... in N API calls` of the closing line.
-fn summary_calls(stdout: &str) -> u64 {
-    let head = stdout
-        .rsplit_once(" API call")
-        .map(|(head, _)| head)
-        .unwrap_or_default();
-    head.rsplit(' ')
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no call count in {stdout}"))
 }
 
 #[test]

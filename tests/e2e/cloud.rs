@@ -136,6 +136,19 @@ pub fn lock_calls(handle: &EmulatorHandle) -> u64 {
         .sum()
 }
 
+/// The number in `... in N API calls` of the closing line of an
+/// apply (the last one in `stdout`).
+pub fn summary_calls(stdout: &str) -> u64 {
+    let head = stdout
+        .rsplit_once(" API call")
+        .map(|(head, _)| head)
+        .unwrap_or_default();
+    head.rsplit(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no call count in {stdout}"))
+}
+
 /// Runs `moat ARGS... --endpoint ENDPOINT` in `env`.
 pub fn at(env: &TestEnv, endpoint: &str, args: &[&str]) -> Run {
     let mut all = args.to_vec();

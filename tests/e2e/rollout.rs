@@ -217,9 +217,32 @@ fn an_unknown_stage_is_refused_before_any_call() {
     for command in ["plan", "drift", "apply", "test"] {
         at(&env, &endpoint, &[command, "staged.yaml", "--stage", "qa"])
             .expect_code(1)
-            .expect_stderr(
-                "--stage qa: the policies have no stage qa (their stages, in order: test, prod)",
-            );
+            .expect_stderr("error: --stage qa: the policies have no stage qa\n")
+            .expect_stderr("hint: their stages, in order: test, prod\n");
+    }
+    // A group outside the stage asked for is named, with its stage.
+    for command in ["plan", "drift", "apply", "test"] {
+        at(
+            &env,
+            &endpoint,
+            &[
+                command,
+                "staged.yaml",
+                "--stage",
+                "test",
+                "--group",
+                PROD_GROUPS[1],
+            ],
+        )
+        .expect_code(1)
+        .expect_stderr(&format!(
+            "error: --group {}: the group is in stage prod, not in --stage test\n",
+            PROD_GROUPS[1]
+        ))
+        .expect_stderr(&format!(
+            "hint: leave out --stage, or pass --stage prod for {}",
+            PROD_GROUPS[1]
+        ));
     }
     assert_eq!(group_reads(&handle), 0);
     env.write(
@@ -228,7 +251,8 @@ fn an_unknown_stage_is_refused_before_any_call() {
     );
     at(&env, &endpoint, &["plan", "plain.yaml", "--stage", "test"])
         .expect_code(1)
-        .expect_stderr("--stage test: the policies define no stages");
+        .expect_stderr("error: --stage test: the policies define no stages\n")
+        .expect_stderr("hint: list the rollout order in a policy (`stages: [test, prod]`)");
 }
 
 /// The staged plan's policy: the test copy opens the database port to
@@ -348,16 +372,25 @@ fn the_gate_refuses_prod_while_test_is_behind_and_lets_it_through_once_test_is_a
 
     // Now the gate reads the test group (counted with the apply's calls)
     // and lets prod through.
-    let reads = group_reads(&handle);
+    handle.emulator().reset_stats();
     let prod = at(
         &env,
         &endpoint,
         &["apply", "staged.yaml", "--stage", "prod", "--auto-approve"],
     );
     prod.expect_code(0);
-    assert_eq!(mutating_calls(&handle), 3, "{}", prod.snapshot());
-    // The gate's read of the test group, the plan's of the two prod groups.
-    assert!(group_reads(&handle) - reads >= 3, "{}", prod.snapshot());
+    assert_eq!(mutating_calls(&handle), 2, "{}", prod.snapshot());
+    // The gate's read of the test group, the plan's of the two prod
+    // groups, and the reads under the lease.
+    assert!(group_reads(&handle) >= 3, "{}", prod.snapshot());
+    // The summary's count is the service's, the gate's reads included.
+    let stats = handle.emulator().stats();
+    assert_eq!(
+        crate::cloud::summary_calls(&prod.stdout),
+        stats.total(),
+        "{stats:?}\n{}",
+        prod.snapshot()
+    );
     at(&env, &endpoint, &["drift", "staged.yaml"]).expect_code(0);
 }
 

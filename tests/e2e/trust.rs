@@ -6,7 +6,7 @@ use moat_aliyun::wire::Permission;
 use moat_emulator::{Direction as WireDirection, EmulatorHandle, SeedGroup};
 use moat_policy::{Direction, PortRange, Protocol};
 
-use crate::cloud::{at, cloud_env, emulator, mutating_calls, rule, with_examples};
+use crate::cloud::{at, cloud_env, emulator, mutating_calls, rule, summary_calls, with_examples};
 
 const APP: &str = "sg-bp1e2etrust000001";
 
@@ -61,18 +61,6 @@ fn seed(handle: &EmulatorHandle, unmodeled: bool) {
 
 fn total_calls(handle: &EmulatorHandle) -> u64 {
     handle.emulator().stats().total()
-}
-
-/// The number in `... in N API calls` of the closing line.
-fn summary_calls(stdout: &str) -> u64 {
-    let tail = stdout
-        .rsplit_once(" API call")
-        .map(|(head, _)| head)
-        .unwrap_or_default();
-    tail.rsplit(' ')
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no call count in {stdout}"))
 }
 
 /// Issue 9, item 1, and docs/ci.md end to end: the pull request's plan is

@@ -154,18 +154,63 @@ impl StageArgs {
     }
 }
 
-/// Fails unless `stage` is one of the policies' stages.
+/// The groups `--group` and `--stage` ask for, and the sorted ids a partial
+/// plan records. A group `--group` names that is outside the `--stage` is
+/// an error: the user asked for two things that cannot both hold.
+pub fn select_groups(
+    group: &GroupArgs,
+    stage: &StageArgs,
+    set: PolicySet,
+) -> anyhow::Result<(PolicySet, Vec<String>)> {
+    let (set, targets) = group.select(set)?;
+    if let Some(name) = stage.stage.as_ref().filter(|_| group.limits()) {
+        check_stage(&set, name)?;
+        if let Some(g) = set
+            .groups
+            .iter()
+            .find(|g| g.stage.as_deref() != Some(name.as_str()))
+        {
+            let hint = match &g.stage {
+                Some(other) => format!("leave out --stage, or pass --stage {other} for {}", g.id),
+                None => format!(
+                    "leave out --stage, or add `stage: {name}` to {} in {}",
+                    g.id, g.origin
+                ),
+            };
+            let message = match &g.stage {
+                Some(other) => format!(
+                    "--group {}: the group is in stage {other}, not in --stage {name}",
+                    g.id
+                ),
+                None => format!(
+                    "--group {}: the group is in no stage, not in --stage {name}",
+                    g.id
+                ),
+            };
+            return Err(Hinted::new(message, hint).into());
+        }
+    }
+    Ok((stage.select(set)?, targets))
+}
+
+/// Fails unless `stage` is one of the policies' stages; what to do is a
+/// hint, as data.
 pub fn check_stage(set: &PolicySet, stage: &str) -> anyhow::Result<()> {
     if set.stages.iter().any(|s| s == stage) {
         return Ok(());
     }
     if set.stages.is_empty() {
-        anyhow::bail!("--stage {stage}: the policies define no stages (add `stages:` to a policy)");
+        return Err(Hinted::new(
+            format!("--stage {stage}: the policies define no stages"),
+            "list the rollout order in a policy (`stages: [test, prod]`) and give each group its `stage:`",
+        )
+        .into());
     }
-    anyhow::bail!(
-        "--stage {stage}: the policies have no stage {stage} (their stages, in order: {})",
-        set.stages.join(", ")
+    Err(Hinted::new(
+        format!("--stage {stage}: the policies have no stage {stage}"),
+        format!("their stages, in order: {}", set.stages.join(", ")),
     )
+    .into())
 }
 
 /// The key saved plans are signed and checked with.

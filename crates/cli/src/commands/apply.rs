@@ -167,9 +167,9 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Exit> {
                     let all = Arc::new(set.clone());
                     // A new local cloud is seeded with every group.
                     whole = args.group.limits().then(|| set.clone());
-                    let (set, group_targets) = args.group.select(set)?;
+                    let (set, group_targets) =
+                        crate::planning::select_groups(&args.group, &args.stage, set)?;
                     targets = group_targets;
-                    let set = args.stage.select(set)?;
                     gate_over = Some(all);
                     Input::Policies(Arc::new(args.shard.select(set).0))
                 }

@@ -14,7 +14,7 @@ use crate::context::{Cloud, Reach, load_policies, runtime};
 use crate::exit::Exit;
 use crate::planning::{
     DEFAULT_JOURNAL, DiffFlags, ShardArgs, StageArgs, make_plan, note_missing, region_hint,
-    render_options,
+    render_options, select_groups,
 };
 
 #[derive(Debug, Args)]
@@ -52,8 +52,7 @@ pub fn run(global: &GlobalArgs, args: &DriftArgs) -> anyhow::Result<Exit> {
     let hint = region_hint(&set).map(str::to_owned);
     // A new local cloud is seeded with every group of the policies.
     let whole = args.group.limits().then(|| set.clone());
-    let (set, targets) = args.group.select(set)?;
-    let set = args.stage.select(set)?;
+    let (set, targets) = select_groups(&args.group, &args.stage, set)?;
     let (set, shard) = args.shard.select(set);
     let set = std::sync::Arc::new(set);
     let (plan, cloud) = runtime()?.block_on(async {

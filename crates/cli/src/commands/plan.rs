@@ -15,7 +15,7 @@ use crate::context::{Cloud, Reach, load_policies, runtime};
 use crate::exit::Exit;
 use crate::planning::{
     DEFAULT_JOURNAL, DiffFlags, ShardArgs, SigningArgs, StageArgs, make_plan, note_missing,
-    plan_key, region_hint, render_options,
+    plan_key, region_hint, render_options, select_groups,
 };
 use crate::shared::write_atomically;
 
@@ -66,8 +66,7 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<Exit> {
     let hint = region_hint(&set).map(str::to_owned);
     // A new local cloud is seeded with every group of the policies.
     let whole = args.group.limits().then(|| set.clone());
-    let (set, targets) = args.group.select(set)?;
-    let set = args.stage.select(set)?;
+    let (set, targets) = select_groups(&args.group, &args.stage, set)?;
     let (set, shard) = args.shard.select(set);
     let set = Arc::new(set);
     let (mut plan, cloud) = runtime()?.block_on(async {

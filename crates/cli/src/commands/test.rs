@@ -22,7 +22,7 @@ use serde_json::json;
 use crate::args::{CloudArgs, GroupArgs, PolicyPaths};
 use crate::context::{Cloud, Reach, runtime};
 use crate::exit::Exit;
-use crate::planning::{ShardArgs, StageArgs, region_hint};
+use crate::planning::{ShardArgs, StageArgs, region_hint, select_groups};
 use crate::shared::{DiagnosticsForm, report_invalid};
 
 /// Version of the JSON output's shape; bumped on any incompatible change.
@@ -70,8 +70,7 @@ pub fn run(args: &TestArgs) -> anyhow::Result<Exit> {
     let hint = region_hint(&set).map(str::to_owned);
     // A new local cloud is seeded with every group of the policies.
     let whole = args.group.limits().then(|| set.clone());
-    let (set, _) = args.group.select(set)?;
-    let set = args.stage.select(set)?;
+    let (set, _) = select_groups(&args.group, &args.stage, set)?;
     let (set, _) = args.shard.select(set);
     let report = if args.live {
         runtime()?.block_on(async {
