@@ -3,7 +3,6 @@
 //! roll back, a second apply that does nothing, and a process killed with
 //! SIGKILL midway that a second run finishes.
 
-use std::io::Write as _;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -13,6 +12,7 @@ use crate::cloud::{
     at, cloud_env, emulator, emulator_with, many_rules, mutating_calls, summary_calls,
     with_examples,
 };
+use crate::terminal::Terminal;
 
 const FIVE_GROUPS: &str = "Apply complete: 5 added, 5 changed, 5 removed in 5 groups";
 
@@ -102,28 +102,10 @@ fn apply_local_asks_first_then_converges_and_a_snapshot_rolls_back() {
 #[test]
 fn yes_on_a_terminal_approves_and_anything_else_cancels() {
     let env = with_examples();
-    let moat = env!("CARGO_BIN_EXE_moat");
     let answer = |word: &str| {
-        let mut child = env
-            .command("script")
-            .args([
-                "-qec",
-                &format!("{moat} apply --local policies/"),
-                "/dev/null",
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("running script(1) for a terminal");
-        let mut stdin = child.stdin.take().expect("stdin");
-        writeln!(stdin, "{word}").expect("answering");
-        let out = child.wait_with_output().expect("waiting");
-        drop(stdin);
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-        )
+        let mut terminal = Terminal::start(&env, "apply --local policies/");
+        terminal.type_keys(&format!("{word}\n"));
+        terminal.finish()
     };
     let (code, out) = answer("no");
     assert_eq!(code, Some(1), "{out}");

@@ -12,23 +12,31 @@ pub const TODAY: &str = "2026-11-25";
 pub const KEY_ID: &str = "LTAI5tE2ePlanTestKey01";
 pub const KEY_SECRET: &str = "e2e-plan-test-secret";
 
-/// A scratch directory holding a copy of the example policies.
+/// A scratch directory holding a copy of the example policies (and of the
+/// directories in `policies/`, such as the rollout example).
 pub fn with_examples() -> TestEnv {
     let env = TestEnv::new().env("MOAT_TODAY", TODAY);
-    let dir = repo_root().join("policies");
-    for entry in std::fs::read_dir(&dir).expect("policies/ exists") {
+    copy_examples(&env, &repo_root().join("policies"), "policies");
+    env
+}
+
+fn copy_examples(env: &TestEnv, dir: &std::path::Path, to: &str) {
+    for entry in std::fs::read_dir(dir).expect("the examples exist") {
         let path = entry.expect("a directory entry").path();
         let name = path
             .file_name()
             .expect("a file name")
             .to_string_lossy()
             .into_owned();
-        env.write(
-            &format!("policies/{name}"),
-            std::fs::read(&path).expect("readable"),
-        );
+        if path.is_dir() {
+            copy_examples(env, &path, &format!("{to}/{name}"));
+        } else {
+            env.write(
+                &format!("{to}/{name}"),
+                std::fs::read(&path).expect("readable"),
+            );
+        }
     }
-    env
 }
 
 /// Seeds `handle` with an empty group per id and writes `many.yaml`, a

@@ -2,15 +2,14 @@
 //! was done and the printed plan not even flushed. Against a slow emulator,
 //! the test sends real signals to the real binary.
 
-use std::io::{Read, Write as _};
-use std::process::{Child, Stdio};
-use std::sync::mpsc;
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use moat_emulator::FaultConfig;
 
 use crate::cloud::{at, emulator_with, many_rules, mutating_calls};
 use crate::common::TestEnv;
+use crate::terminal::Terminal;
 
 /// Twelve empty groups, each wanting 150 rules: two authorize calls per
 /// group, each slowed down by the emulator.
@@ -162,48 +161,12 @@ fn a_second_sigint_exits_at_once() {
 #[test]
 fn ctrl_c_at_the_prompt_cancels_cleanly() {
     let (handle, env, endpoint) = slow_cloud();
-    let moat = env!("CARGO_BIN_EXE_moat");
-    let mut child = env
-        .command("script")
-        .args([
-            "-qec",
-            &format!("{moat} apply many.yaml --endpoint {endpoint}"),
-            "/dev/null",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("running script(1) for a terminal");
-    let mut stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = mpsc::channel::<Vec<u8>>();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = stdout.read(&mut buf) {
-            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                break;
-            }
-        }
-    });
-    let mut seen = String::new();
-    let started = Instant::now();
-    while !seen.contains("Enter a value:") {
-        let chunk = rx
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| panic!("no prompt: {seen}"));
-        seen.push_str(&String::from_utf8_lossy(&chunk));
-        assert!(started.elapsed() < Duration::from_secs(60), "{seen}");
-    }
-    let mut stdin = child.stdin.take().expect("stdin");
+    let mut terminal = Terminal::start(&env, &format!("apply many.yaml --endpoint {endpoint}"));
+    terminal.wait_for("Enter a value:", 1);
     // Ctrl-C, as the terminal sends it.
-    stdin.write_all(b"\x03").expect("typing ^C");
-    stdin.flush().expect("flush");
-    let status = child.wait().expect("waiting");
-    while let Ok(chunk) = rx.recv_timeout(Duration::from_millis(500)) {
-        seen.push_str(&String::from_utf8_lossy(&chunk));
-    }
-    drop(stdin);
-    assert_eq!(status.code(), Some(130), "{seen}");
+    terminal.type_keys("\x03");
+    let (code, seen) = terminal.finish();
+    assert_eq!(code, Some(130), "{seen}");
     assert!(
         seen.contains("Apply cancelled; nothing was changed."),
         "{seen}"

@@ -6,6 +6,7 @@
 //! Bless changed output locally with `MOAT_BLESS=1 cargo test --test e2e`.
 
 mod accounts;
+mod all_stages;
 mod apply;
 mod ci_docs;
 mod cli;
@@ -27,6 +28,7 @@ mod roles;
 mod rollout;
 mod shard;
 mod show;
+mod terminal;
 mod trust;
 mod usage;
 mod validate;

@@ -1,6 +1,7 @@
-//! Progress on stderr: on a terminal (script(1)) a plan or drift that takes
-//! more than a moment shows groups read of total, the rate and the time
-//! left, and clears the line before the plan; in a pipe, never.
+//! Progress on stderr: on a terminal (script(1)) a plan, drift, `test
+//! --live` or promotion gate that takes more than a moment shows groups
+//! read of total, the rate and the time left, and clears the line before
+//! what follows; in a pipe, never.
 
 use std::process::Stdio;
 
@@ -81,4 +82,55 @@ fn plan_and_drift_show_reading_progress_on_a_terminal_only() {
         assert!(!run.stderr.contains("reading:"), "{}", run.snapshot());
         assert!(!run.stdout.contains("reading:"), "{}", run.snapshot());
     }
+}
+
+/// Two stages of three groups each behind the slow emulator, with a test
+/// on the template every group uses.
+fn slow_stages() -> (moat_emulator::EmulatorHandle, TestEnv, String) {
+    let handle = emulator_with(|c| c.faults.latency_ms = 200);
+    let mut text = String::from(
+        "version: 1\nstages: [test, prod]\ntemplates:\n  web:\n    ingress:\n      - {description: web, allow: tcp/443, from: 0.0.0.0/0}\nsecurity_groups:\n",
+    );
+    let mut seeds = Vec::new();
+    for n in 1..=GROUPS {
+        let id = format!("sg-bp1progress0000000{n}");
+        let stage = if n <= GROUPS / 2 { "test" } else { "prod" };
+        text.push_str(&format!(
+            "  - {{id: {id}, region: cn-hangzhou, stage: {stage}, use: [web]}}\n"
+        ));
+        seeds.push(SeedGroup::new("cn-hangzhou", &id).vpc_id("vpc-e2e"));
+    }
+    text.push_str(
+        "tests:\n  - {name: HTTPS is open, template: web, from: 0.0.0.0/0, port: tcp/443, expect: allow}\n",
+    );
+    handle.emulator().seed_groups(seeds).expect("seeded");
+    let (env, endpoint) = cloud_env(&handle);
+    env.write("fleet.yaml", text);
+    (handle, env, endpoint)
+}
+
+#[test]
+fn test_live_and_the_promotion_gate_show_reading_progress_on_a_terminal() {
+    let (handle, env, endpoint) = slow_stages();
+    // The tests fail on the empty groups: exit 1, after the progress line.
+    let (code, out) = on_a_terminal(&env, "test --live", &endpoint);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("reading: "), "{out:?}");
+    assert!(out.contains(&format!("/{GROUPS} groups read")), "{out:?}");
+    let last_progress = out.rfind("reading: ").expect("progress");
+    let report = out.rfind("0 passed, 1 failed").expect("the report");
+    assert!(last_progress < report, "{out:?}");
+    // The gate of prod reads the test stage's groups, then refuses.
+    let (code, out) = on_a_terminal(&env, "apply --stage prod --auto-approve", &endpoint);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("checking: "), "{out:?}");
+    assert!(
+        out.contains(&format!("/{} groups read", GROUPS / 2)),
+        "{out:?}"
+    );
+    assert!(out.contains("stage test is not in sync"), "{out:?}");
+    assert_eq!(crate::cloud::mutating_calls(&handle), 0);
+    // In a pipe, neither shows a line.
+    let run = env.run(&["test", "fleet.yaml", "--live", "--endpoint", &endpoint]);
+    assert!(!run.stderr.contains("reading:"), "{}", run.snapshot());
 }

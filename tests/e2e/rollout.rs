@@ -257,7 +257,7 @@ fn an_unknown_stage_is_refused_before_any_call() {
 
 /// The staged plan's policy: the test copy opens the database port to
 /// everyone, which a test forbids.
-const BREAKING: &str = "\
+pub const BREAKING: &str = "\
 version: 1
 stages: [test, prod]
 templates:

@@ -242,7 +242,7 @@ impl Cloud {
                 None => None,
             };
             if let Some(set) = seed {
-                let groups = crate::local::demo_groups(set);
+                let groups = crate::local::seed_groups(set);
                 let count = groups.len();
                 handle
                     .emulator()

@@ -7,9 +7,12 @@
 //! (the plan changes it), and an authoritative group carries one rule added
 //! by hand (the plan removes it). Protected rules are left as the policy
 //! says. Groups the policies only reference are created empty so that
-//! rules naming them are valid.
+//! rules naming them are valid. The groups of the examples README walks
+//! through are seeded too, whichever command made the cloud, so the
+//! walkthroughs run in any order.
 
 use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
 use moat_aliyun::convert::to_permission;
 use moat_emulator::{Direction as WireDirection, SeedGroup};
@@ -22,7 +25,29 @@ use moat_policy::{
 pub const LOCAL_REGION: &str = "cn-hangzhou";
 pub const LOCAL_VPC: &str = "vpc-bp1m0a7l0ca1c10ud01";
 
-/// The seed for a new local cloud.
+/// The example policies (relative to the working directory) whose groups a
+/// new local cloud holds besides the command's own.
+const EXAMPLES: [&str; 2] = ["policies", "policies/rollout"];
+
+/// The seed for a new local cloud: the groups of `set`, then those of the
+/// examples (where they are, and valid) that `set` does not have.
+pub fn seed_groups(set: &PolicySet) -> Vec<SeedGroup> {
+    let mut out = demo_groups(set);
+    let mut ids: BTreeSet<String> = out.iter().map(|g| g.security_group_id.clone()).collect();
+    for dir in EXAMPLES.iter().map(Path::new).filter(|d| d.is_dir()) {
+        let Ok(examples) = moat_policy::load_policies(&[PathBuf::from(dir)]) else {
+            continue;
+        };
+        out.extend(
+            demo_groups(&examples)
+                .into_iter()
+                .filter(|g| ids.insert(g.security_group_id.clone())),
+        );
+    }
+    out
+}
+
+/// The demo groups of `set`, and the groups its rules name.
 pub fn demo_groups(set: &PolicySet) -> Vec<SeedGroup> {
     let own: BTreeSet<&str> = set.groups.iter().map(|g| g.id.as_str()).collect();
     let mut out = Vec::new();

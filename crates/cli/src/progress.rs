@@ -1,13 +1,16 @@
 //! The progress line on stderr, for a terminal only: how many groups of how
 //! many are done, the rate of calls over the last seconds, and the time
-//! left at the pace so far. Shared by apply and by the reads of plan and
-//! drift (and the plan apply makes from policies).
+//! left at the pace so far. Shared by apply and by the reads of plan,
+//! drift, `test --live`, the plan apply makes from policies and the
+//! promotion gate ([`reading`]).
 
 use std::collections::VecDeque;
 use std::io::{IsTerminal as _, Write as _};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use moat_exec::Reader;
 
 use crate::output::plural;
 
@@ -195,7 +198,7 @@ fn seconds(s: f64) -> String {
 
 /// The reading progress of a plan, as the executor reports it.
 #[derive(Debug)]
-pub struct ReadLine(pub ProgressLine);
+struct ReadLine(ProgressLine);
 
 impl moat_exec::ReadProgress for ReadLine {
     fn reading(&self, groups: usize) {
@@ -207,10 +210,31 @@ impl moat_exec::ReadProgress for ReadLine {
     }
 }
 
-/// A reading progress line for plan and drift, when stderr is a terminal.
-pub fn read_progress() -> Option<std::sync::Arc<ReadLine>> {
-    ProgressLine::for_terminal("reading", "read", 0, READ_SHOW_AFTER, false)
-        .map(|l| std::sync::Arc::new(ReadLine(l)))
+/// Clears the reading progress line (if there is one) when dropped, so
+/// what follows starts on a clean line, on every way out.
+#[derive(Debug)]
+pub struct Reading(Option<Arc<ReadLine>>);
+
+impl Drop for Reading {
+    fn drop(&mut self) {
+        if let Some(line) = &self.0 {
+            line.0.finish();
+        }
+    }
+}
+
+/// `reader`, telling a progress line on stderr of the groups it reads:
+/// on a terminal only, after half a second, `verb` first (`reading`, or
+/// `checking` for the promotion gate). The line goes when the [`Reading`]
+/// is dropped. Plan, drift, `test --live` and the gate all read through it.
+pub fn reading(reader: Reader, verb: &'static str) -> (Reader, Reading) {
+    match ProgressLine::for_terminal(verb, "read", 0, READ_SHOW_AFTER, false) {
+        Some(line) => {
+            let line = Arc::new(ReadLine(line));
+            (reader.with_progress(line.clone()), Reading(Some(line)))
+        }
+        None => (reader, Reading(None)),
+    }
 }
 
 #[cfg(test)]

@@ -242,6 +242,17 @@ impl CallCounts {
     pub fn total(&self) -> u64 {
         self.reads + self.changes + self.locks
     }
+
+    /// The requests sent after `earlier`, counts taken before in the same
+    /// run (what one step of a run sent).
+    pub fn since(&self, earlier: &CallCounts) -> CallCounts {
+        CallCounts {
+            reads: self.reads.saturating_sub(earlier.reads),
+            changes: self.changes.saturating_sub(earlier.changes),
+            locks: self.locks.saturating_sub(earlier.locks),
+            retries: self.retries.saturating_sub(earlier.retries),
+        }
+    }
 }
 
 #[derive(Debug, Default)]

@@ -41,17 +41,71 @@ fn example_policies_are_valid() {
     }
 }
 
+/// The rollout example: a directory of its own (directories are loaded
+/// one level deep, so `policies/` alone does not load it).
+fn rollout() -> PathBuf {
+    examples().join("rollout")
+}
+
 #[test]
 fn example_policies_start_with_the_schema_modeline() {
     let mut missing = String::new();
-    for entry in std::fs::read_dir(examples()).expect("policies/ exists") {
-        let path = entry.expect("directory entry").path();
-        let text = std::fs::read_to_string(&path).expect("readable");
-        if !text.starts_with("# yaml-language-server: $schema=../docs/policy.schema.json\n") {
-            let _ = writeln!(missing, "{}", path.display());
+    for (dir, schema) in [
+        (examples(), "../docs/policy.schema.json"),
+        (rollout(), "../../docs/policy.schema.json"),
+    ] {
+        for entry in std::fs::read_dir(dir).expect("the examples exist") {
+            let path = entry.expect("directory entry").path();
+            if path.is_dir() {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("readable");
+            if !text.starts_with(&format!("# yaml-language-server: $schema={schema}\n")) {
+                let _ = writeln!(missing, "{}", path.display());
+            }
         }
     }
     assert!(missing.is_empty(), "without the modeline:\n{missing}");
+}
+
+#[test]
+fn the_rollout_example_has_templates_two_stages_and_passing_tests() {
+    let set = match load_policies(&[rollout()]) {
+        Ok(set) => set,
+        Err(diags) => {
+            let mut out = Vec::new();
+            render_text(diags.iter(), &mut out).expect("writing to memory");
+            panic!("{}", String::from_utf8_lossy(&out));
+        }
+    };
+    assert_eq!(set.stages, ["test", "prod"]);
+    assert!(!set.templates.is_empty());
+    for stage in ["test", "prod"] {
+        let groups: Vec<_> = set.stage_groups(stage).collect();
+        assert!(!groups.is_empty(), "no group in stage {stage}");
+        for g in groups {
+            assert!(g.id.starts_with("sg-bp1"), "{}", g.id);
+            assert!(
+                g.rules.iter().any(|r| set.template_of(r).is_some()),
+                "{} uses no template",
+                g.id
+            );
+            for r in &g.rules {
+                assert!(
+                    !r.rule.description.is_empty(),
+                    "{} has no description",
+                    r.origin
+                );
+            }
+        }
+    }
+    // Tests that expect both answers, and all of them pass on the policy.
+    assert!(set.tests.len() >= 2);
+    let today = jiff::civil::date(2026, 6, 1);
+    let report = moat_policy::policy_tests::run_tests(&set, today);
+    assert!(report.all_passed(), "{report:?}");
+    let findings = moat_policy::lint::lint(&set, today);
+    assert!(findings.is_empty(), "{findings:?}");
 }
 
 #[test]

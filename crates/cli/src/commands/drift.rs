@@ -51,7 +51,7 @@ pub fn run(global: &GlobalArgs, args: &DriftArgs) -> anyhow::Result<Exit> {
     // The region of all the policies, so an empty shard still connects.
     let hint = region_hint(&set).map(str::to_owned);
     // A new local cloud is seeded with every group of the policies.
-    let whole = args.group.limits().then(|| set.clone());
+    let whole = (args.group.limits() || args.stage.stage.is_some()).then(|| set.clone());
     let (set, targets) = select_groups(&args.group, &args.stage, set)?;
     let (set, shard) = args.shard.select(set);
     let set = std::sync::Arc::new(set);
@@ -64,15 +64,9 @@ pub fn run(global: &GlobalArgs, args: &DriftArgs) -> anyhow::Result<Exit> {
             &reach,
         )
         .await?;
-        let progress = crate::progress::read_progress();
-        let reader = match &progress {
-            Some(p) => cloud.reader().with_progress(p.clone()),
-            None => cloud.reader(),
-        };
+        let (reader, reading) = crate::progress::reading(cloud.reader(), "reading");
         let planned = make_plan(&reader, &set, &args.diff, Path::new(DEFAULT_JOURNAL), false).await;
-        if let Some(p) = &progress {
-            p.0.finish();
-        }
+        drop(reading);
         let planned = planned?;
         let mut plan = planned.plan;
         plan.shard = shard;

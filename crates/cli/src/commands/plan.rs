@@ -65,7 +65,7 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<Exit> {
     // The region of all the policies, so an empty shard still connects.
     let hint = region_hint(&set).map(str::to_owned);
     // A new local cloud is seeded with every group of the policies.
-    let whole = args.group.limits().then(|| set.clone());
+    let whole = (args.group.limits() || args.stage.stage.is_some()).then(|| set.clone());
     let (set, targets) = select_groups(&args.group, &args.stage, set)?;
     let (set, shard) = args.shard.select(set);
     let set = Arc::new(set);
@@ -78,15 +78,9 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<Exit> {
             &reach,
         )
         .await?;
-        let progress = crate::progress::read_progress();
-        let reader = match &progress {
-            Some(p) => cloud.reader().with_progress(p.clone()),
-            None => cloud.reader(),
-        };
+        let (reader, reading) = crate::progress::reading(cloud.reader(), "reading");
         let planned = make_plan(&reader, &set, &args.diff, Path::new(DEFAULT_JOURNAL), false).await;
-        if let Some(p) = &progress {
-            p.0.finish();
-        }
+        drop(reading);
         let planned = planned?;
         anyhow::Ok((planned.plan, cloud))
     })?;

@@ -69,7 +69,7 @@ pub fn run(args: &TestArgs) -> anyhow::Result<Exit> {
     };
     let hint = region_hint(&set).map(str::to_owned);
     // A new local cloud is seeded with every group of the policies.
-    let whole = args.group.limits().then(|| set.clone());
+    let whole = (args.group.limits() || args.stage.stage.is_some()).then(|| set.clone());
     let (set, _) = select_groups(&args.group, &args.stage, set)?;
     let (set, _) = args.shard.select(set);
     let report = if args.live {
@@ -81,12 +81,15 @@ pub fn run(args: &TestArgs) -> anyhow::Result<Exit> {
                 &Reach::of_policies(&set),
             )
             .await?;
+            let (reader, reading) = crate::progress::reading(cloud.reader(), "reading");
             let live = moat_exec::read_typed_groups(
-                &cloud.reader(),
+                &reader,
                 &tested_groups(&set),
                 moat_exec::DEFAULT_READ_CONCURRENCY,
             )
-            .await?;
+            .await;
+            drop(reading);
+            let live = live?;
             anyhow::Ok(run_tests_live(&set, &live.groups))
         })?
     } else {
