@@ -120,6 +120,24 @@ fn group_limits_plan_and_drift_and_the_plan_says_it_is_partial() {
         "markdown",
     ]);
     md.expect_stdout("> **Partial: only security group");
+    let csv = env.run(&[
+        "plan",
+        "--local",
+        "policies/",
+        "--group",
+        WEB,
+        "--format",
+        "csv",
+    ]);
+    csv.expect_code(0);
+    let second = csv.stdout.lines().nth(1).unwrap_or_default();
+    assert!(
+        second.starts_with(",,")
+            && second.contains("Partial: only security group")
+            && second.contains(",partial,"),
+        "{}",
+        csv.snapshot()
+    );
 
     let drift = env.run(&["drift", "--local", "policies/", "--group", WEB]);
     drift.expect_code(2);

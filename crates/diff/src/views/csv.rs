@@ -6,7 +6,7 @@ use std::io::{self, Write};
 
 use moat_policy::Mode;
 
-use super::{RenderOptions, rule_text};
+use super::{RenderOptions, partial_line, rule_text};
 use crate::plan::{Action, Change, GroupPlan, GroupStatus, Plan, UnmodeledAction, UnmodeledEntry};
 
 /// The header row, in order. The list only ever grows at the end.
@@ -40,9 +40,13 @@ pub const CSV_COLUMNS: [&str; 24] = [
 /// Writes the header, one row per change, one per live rule moat cannot
 /// model (action `remove` when the plan revokes it, `keep` when it stays)
 /// and one per missing group (action empty, status `missing`). With stages,
-/// rows come stage by stage in rollout order (`stage` column).
+/// rows come stage by stage in rollout order (`stage` column). A partial plan
+/// (`--group`) opens with one row saying so: no group, status `partial`.
 pub fn render_csv(plan: &Plan, _options: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
     write_row(out, CSV_COLUMNS.iter().map(|c| (*c).to_owned()))?;
+    if let Some(line) = partial_line(&plan.targets) {
+        write_row(out, partial_row(line))?;
+    }
     for g in plan
         .groups_by_stage()
         .into_iter()
@@ -81,6 +85,15 @@ fn missing_row(g: &GroupPlan) -> impl Iterator<Item = String> {
     row[16] = "the group does not exist".to_owned();
     row[20] = status(g);
     row[23] = g.stage.clone().unwrap_or_default();
+    row.into_iter()
+}
+
+/// The row a partial plan opens with: the groups it was limited to in
+/// `reasons`, status `partial`, every other column empty.
+fn partial_row(line: String) -> impl Iterator<Item = String> {
+    let mut row: [String; 24] = Default::default();
+    row[16] = line;
+    row[20] = "partial".to_owned();
     row.into_iter()
 }
 

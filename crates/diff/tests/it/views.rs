@@ -467,6 +467,14 @@ fn controls() -> Plan {
     plan_of(&p, &[l], false)
 }
 
+/// A plan limited by `--group` to one of the policy's groups: every view
+/// opens by saying it is partial (CSV: a row with status `partial`).
+fn partial() -> Plan {
+    let mut plan = adds_only();
+    plan.targets = vec!["sg-t4nexample01".to_owned()];
+    plan
+}
+
 fn cases() -> Vec<(&'static str, Plan)> {
     let mut unmodeled = unmodeled_rules().into_iter();
     vec![
@@ -483,6 +491,7 @@ fn cases() -> Vec<(&'static str, Plan)> {
         ("wrong-type", wrong_type()),
         ("replace", replace()),
         ("controls", controls()),
+        ("partial", partial()),
     ]
 }
 
@@ -544,6 +553,7 @@ fn drift_views_golden() {
             "unmodeled-additive",
             "replace",
             "controls",
+            "partial",
         ]
         .contains(n)
     }) {
