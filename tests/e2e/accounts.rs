@@ -5,12 +5,10 @@
 //! that does not exist and an account `accounts:` does not define are
 //! refused before any call; `moat ram-policy` prints one policy per account.
 
-use moat_aliyun::convert::to_permission;
-use moat_emulator::{AccessKey, Direction as WireDirection, EmulatorHandle, SeedGroup};
-use moat_policy::{Direction, PortRange, Protocol};
+use moat_emulator::{AccessKey, EmulatorHandle};
 use serde_json::json;
 
-use crate::cloud::{TODAY, emulator_with, mutating_calls, rule};
+use crate::cloud::{TODAY, emulator_with, mutating_calls, seed_office_ssh};
 use crate::common::TestEnv;
 
 const PROD_KEY: (&str, &str) = ("LTAI5tE2eProdAccount01", "e2e-prod-account-secret");
@@ -22,18 +20,7 @@ const STAGING_GROUP: &str = "sg-bp1e2estag00000001";
 /// key and holds one group with SSH open (the policy adds HTTPS).
 fn account_cloud(key: (&str, &str), group: &str) -> EmulatorHandle {
     let handle = emulator_with(|c| c.access_keys = vec![AccessKey::new(key.0, key.1)]);
-    let ssh = rule(
-        Direction::Ingress,
-        Protocol::Tcp,
-        PortRange::single(22),
-        "203.0.113.0/28",
-        "SSH from the office",
-    );
-    let seeded = SeedGroup::new("cn-hangzhou", group)
-        .name("app")
-        .vpc_id("vpc-e2e")
-        .rule(WireDirection::Ingress, to_permission(&ssh));
-    handle.emulator().seed_groups([seeded]).expect("seeded");
+    seed_office_ssh(&handle, group);
     handle
 }
 

@@ -114,6 +114,26 @@ pub fn rule(
     }
 }
 
+/// Seeds `group`, named `app` in cn-hangzhou, with one rule: SSH from the
+/// office range (what the accounts and roles policies start from).
+pub fn seed_office_ssh(handle: &EmulatorHandle, group: &str) {
+    let ssh = rule(
+        Direction::Ingress,
+        Protocol::Tcp,
+        PortRange::single(22),
+        "203.0.113.0/28",
+        "SSH from the office",
+    );
+    let seeded = SeedGroup::new("cn-hangzhou", group)
+        .name("app")
+        .vpc_id("vpc-e2e")
+        .rule(
+            moat_emulator::Direction::Ingress,
+            moat_aliyun::convert::to_permission(&ssh),
+        );
+    handle.emulator().seed_groups([seeded]).expect("seeded");
+}
+
 /// Calls that change rules or groups (the lease's tag calls are apart:
 /// [`lock_calls`]).
 pub fn mutating_calls(handle: &EmulatorHandle) -> u64 {

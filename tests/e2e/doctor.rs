@@ -315,41 +315,18 @@ fn an_ambiguous_name_and_a_stopped_instance_are_refused() {
 fn explain_an_instance_across_all_its_groups() {
     let env = local();
     let mut all = String::new();
-    for args in [
-        &[
-            "explain",
-            "--local",
-            "--instance",
-            "web-1",
-            "--from",
-            "203.0.113.10",
-            "--port",
-            "tcp/443",
-        ][..],
+    for (paths, target, port) in [
+        (&[][..], &["--instance", "web-1"][..], "tcp/443"),
         // With the policies, the deciding rule's file and line.
-        &[
-            "explain",
-            "policies/",
-            "--local",
-            "--instance",
-            "web-1",
-            "--from",
-            "203.0.113.10",
-            "--port",
-            "tcp/443",
-        ],
-        &[
-            "explain",
-            "--local",
-            "--eni",
-            "eni-bp1l0ca1app0000001",
-            "--from",
-            "203.0.113.10",
-            "--port",
-            "tcp/8080",
-        ],
+        (&["policies/"], &["--instance", "web-1"], "tcp/443"),
+        (&[], &["--eni", "eni-bp1l0ca1app0000001"], "tcp/8080"),
     ] {
-        let run = env.run(args);
+        let mut args = vec!["explain"];
+        args.extend_from_slice(paths);
+        args.push("--local");
+        args.extend_from_slice(target);
+        args.extend(["--from", "203.0.113.10", "--port", port]);
+        let run = env.run(&args);
         run.expect_code(0);
         all.push_str(&run.snapshot());
     }

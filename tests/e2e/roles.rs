@@ -4,14 +4,10 @@
 //! the precedence of `--profile` over `ALIBABA_CLOUD_PROFILE`, both
 //! signature versions, and secrets kept out of the output.
 
-use moat_aliyun::convert::to_permission;
-use moat_emulator::{
-    Direction as WireDirection, EmulatorHandle, OidcProvider, SeedGroup, unsigned_token,
-};
-use moat_policy::{Direction, PortRange, Protocol};
+use moat_emulator::{EmulatorHandle, OidcProvider, unsigned_token};
 use serde_json::json;
 
-use crate::cloud::{KEY_ID, KEY_SECRET, TODAY, at, emulator_with, rule};
+use crate::cloud::{KEY_ID, KEY_SECRET, TODAY, at, emulator_with, seed_office_ssh};
 use crate::common::TestEnv;
 
 const ROLE: &str = "acs:ram::1000000000000001:role/moat-readonly";
@@ -38,18 +34,7 @@ fn sts_emulator() -> EmulatorHandle {
             issuer: ISSUER.to_owned(),
         }];
     });
-    let ssh = rule(
-        Direction::Ingress,
-        Protocol::Tcp,
-        PortRange::single(22),
-        "203.0.113.0/28",
-        "SSH from the office",
-    );
-    let g = SeedGroup::new("cn-hangzhou", GROUP)
-        .name("app")
-        .vpc_id("vpc-e2e")
-        .rule(WireDirection::Ingress, to_permission(&ssh));
-    handle.emulator().seed_groups([g]).expect("seeded");
+    seed_office_ssh(&handle, GROUP);
     handle
 }
 

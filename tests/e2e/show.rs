@@ -93,15 +93,19 @@ fn group_limits_plan_and_drift_and_the_plan_says_it_is_partial() {
         run.snapshot()
     );
 
-    let json = env.run(&[
-        "plan",
-        "--local",
-        "policies/",
-        "--group",
-        WEB,
-        "--format",
-        "json",
-    ]);
+    // One command limited to the web group, in one view.
+    let web_only = |command: &str, format: &str| {
+        env.run(&[
+            command,
+            "--local",
+            "policies/",
+            "--group",
+            WEB,
+            "--format",
+            format,
+        ])
+    };
+    let json = web_only("plan", "json");
     json.expect_code(0);
     let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
     assert_eq!(v["targets"], serde_json::json!([WEB]));
@@ -110,25 +114,9 @@ fn group_limits_plan_and_drift_and_the_plan_says_it_is_partial() {
     let w: serde_json::Value = serde_json::from_str(&whole.stdout).expect("JSON");
     assert!(w.get("targets").is_none(), "a whole plan has no targets");
 
-    let md = env.run(&[
-        "plan",
-        "--local",
-        "policies/",
-        "--group",
-        WEB,
-        "--format",
-        "markdown",
-    ]);
+    let md = web_only("plan", "markdown");
     md.expect_stdout("> **Partial: only security group");
-    let csv = env.run(&[
-        "plan",
-        "--local",
-        "policies/",
-        "--group",
-        WEB,
-        "--format",
-        "csv",
-    ]);
+    let csv = web_only("plan", "csv");
     csv.expect_code(0);
     let second = csv.stdout.lines().nth(1).unwrap_or_default();
     assert!(
@@ -150,15 +138,7 @@ fn group_limits_plan_and_drift_and_the_plan_says_it_is_partial() {
         "{}",
         drift.snapshot()
     );
-    let drift = env.run(&[
-        "drift",
-        "--local",
-        "policies/",
-        "--group",
-        WEB,
-        "--format",
-        "json",
-    ]);
+    let drift = web_only("drift", "json");
     let d: serde_json::Value = serde_json::from_str(&drift.stdout).expect("JSON");
     assert_eq!(d["targets"], serde_json::json!([WEB]));
 

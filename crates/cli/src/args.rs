@@ -1,9 +1,11 @@
 //! The argument types commands share: global and cloud options, policy
 //! paths, and the parsers of their values. Nothing here knows a command.
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
+use moat_policy::{Direction, Protocol};
 
 /// Flags of every command, accepted before or after the subcommand.
 #[derive(Debug, Args)]
@@ -135,5 +137,69 @@ pub fn out_path(value: &str) -> Result<PathBuf, String> {
         )),
         None if value.is_empty() => Err("an empty path".to_owned()),
         None => Ok(PathBuf::from(value)),
+    }
+}
+
+/// The flow `explain` and `doctor` ask about: one direction, one address on
+/// the far side, one service.
+#[derive(Debug, Args)]
+pub struct FlowArgs {
+    /// Source address of an inbound flow.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        conflicts_with = "to",
+        required_unless_present = "to"
+    )]
+    pub from: Option<IpAddr>,
+    /// Destination address of an outbound flow.
+    #[arg(long, value_name = "ADDR")]
+    pub to: Option<IpAddr>,
+    /// The service: tcp/22, udp/53, icmp, icmpv6, gre.
+    #[arg(long, value_name = "PROTO/PORT", value_parser = parse_flow_service)]
+    pub port: (Protocol, Option<u16>),
+}
+
+impl FlowArgs {
+    /// The direction and the far address: `--from` is inbound, `--to`
+    /// outbound (clap makes one of them required).
+    pub fn direction(&self) -> Result<(Direction, IpAddr), String> {
+        match (self.from, self.to) {
+            (Some(a), _) => Ok((Direction::Ingress, a)),
+            (None, Some(a)) => Ok((Direction::Egress, a)),
+            (None, None) => Err("give --from ADDR (inbound) or --to ADDR (outbound)".to_owned()),
+        }
+    }
+
+    /// `tcp/22`, or `icmp` for a service without ports.
+    pub fn service(&self) -> String {
+        match self.port {
+            (protocol, Some(p)) => format!("{protocol}/{p}"),
+            (protocol, None) => protocol.to_string(),
+        }
+    }
+}
+
+/// `--port` of explain and doctor: `tcp/22`, `udp/53`, `icmp`, `icmpv6`,
+/// `gre`; a bare number is refused with the spelling to use.
+pub fn parse_flow_service(s: &str) -> Result<(Protocol, Option<u16>), String> {
+    if s.parse::<u16>().is_ok() {
+        return Err(format!("a port needs its protocol: tcp/{s} or udp/{s}"));
+    }
+    let (proto, port) = match s.split_once('/') {
+        Some((p, port)) => (p, Some(port)),
+        None => (s, None),
+    };
+    let protocol = Protocol::parse(proto)
+        .filter(|p| *p != Protocol::All)
+        .ok_or_else(|| format!("{proto:?} is not tcp, udp, icmp, icmpv6 or gre"))?;
+    match (protocol.takes_ports(), port) {
+        (true, Some(port)) => match port.parse::<u16>() {
+            Ok(n) if n >= 1 => Ok((protocol, Some(n))),
+            _ => Err(format!("{port:?} is not a port from 1 to 65535")),
+        },
+        (true, None) => Err(format!("{protocol} needs a port: {protocol}/PORT")),
+        (false, None) => Ok((protocol, None)),
+        (false, Some(_)) => Err(format!("{protocol} takes no port")),
     }
 }

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use moat_policy::{Diagnostics, Protocol};
+use moat_policy::Diagnostics;
 use serde_json::json;
 
 use crate::exit::Exit;
@@ -87,28 +87,4 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result
-}
-
-/// `--port` of explain and doctor: `tcp/22`, `udp/53`, `icmp`, `icmpv6`,
-/// `gre`; a bare number is refused with the spelling to use.
-pub fn parse_flow_service(s: &str) -> Result<(Protocol, Option<u16>), String> {
-    if s.parse::<u16>().is_ok() {
-        return Err(format!("a port needs its protocol: tcp/{s} or udp/{s}"));
-    }
-    let (proto, port) = match s.split_once('/') {
-        Some((p, port)) => (p, Some(port)),
-        None => (s, None),
-    };
-    let protocol = Protocol::parse(proto)
-        .filter(|p| *p != Protocol::All)
-        .ok_or_else(|| format!("{proto:?} is not tcp, udp, icmp, icmpv6 or gre"))?;
-    match (protocol.takes_ports(), port) {
-        (true, Some(port)) => match port.parse::<u16>() {
-            Ok(n) if n >= 1 => Ok((protocol, Some(n))),
-            _ => Err(format!("{port:?} is not a port from 1 to 65535")),
-        },
-        (true, None) => Err(format!("{protocol} needs a port: {protocol}/PORT")),
-        (false, None) => Ok((protocol, None)),
-        (false, Some(_)) => Err(format!("{protocol} takes no port")),
-    }
 }

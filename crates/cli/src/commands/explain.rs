@@ -1,4 +1,4 @@
-//! `moat explain [PATH...] --group ID (--from ADDR | --to ADDR) --port SERVICE
+//! `moat explain [PATH...] --group ID (--from ADDR | --to ADDR) --port PROTO/PORT
 //! [--live]`: would ECS allow this flow, and which rule decides it?
 //!
 //! The desired rules of the group come from the policies; `--live` reads the
@@ -12,16 +12,15 @@ use anyhow::{Context as _, bail};
 use clap::Args;
 use moat_exec::{GroupRef, InterfaceTarget, read_group_types, read_groups, read_interface};
 use moat_policy::eval::{
-    Decider, Flow, GroupOnInterface, Interface, PeerGroups, explain_interface,
+    Decider, Flow, GroupOnInterface, Interface, InterfaceExplanation, PeerGroups, explain_interface,
 };
 use moat_policy::{
-    Direction, GroupType, InnerAccessPolicy, PortRange, Protocol, Rule, UnmodeledRule, Verdict,
+    Direction, GroupType, InnerAccessPolicy, PortRange, Rule, UnmodeledRule, Verdict,
 };
 
-use crate::args::CloudArgs;
+use crate::args::{CloudArgs, FlowArgs};
 use crate::context::{Cloud, load_policies, runtime};
 use crate::exit::Exit;
-use crate::shared::parse_flow_service;
 
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
@@ -43,20 +42,8 @@ pub struct ExplainArgs {
     /// A network interface: the decision across all its groups, read live.
     #[arg(long, value_name = "ID")]
     pub eni: Option<String>,
-    /// Source address of an inbound flow.
-    #[arg(
-        long,
-        value_name = "ADDR",
-        conflicts_with = "to",
-        required_unless_present = "to"
-    )]
-    pub from: Option<IpAddr>,
-    /// Destination address of an outbound flow.
-    #[arg(long, value_name = "ADDR")]
-    pub to: Option<IpAddr>,
-    /// The service: tcp/22, udp/53, icmp, icmpv6, gre.
-    #[arg(long, value_name = "SERVICE", value_parser = parse_flow_service)]
-    pub port: (Protocol, Option<u16>),
+    #[command(flatten)]
+    pub flow: FlowArgs,
     /// Explain with the live rules instead of the policy's (always so with
     /// --instance and --eni).
     #[arg(long)]
@@ -66,11 +53,7 @@ pub struct ExplainArgs {
 }
 
 pub fn run(args: &ExplainArgs) -> anyhow::Result<Exit> {
-    let (direction, address) = match (args.from, args.to) {
-        (Some(a), _) => (Direction::Ingress, a),
-        (None, Some(a)) => (Direction::Egress, a),
-        (None, None) => bail!("give --from ADDR (inbound) or --to ADDR (outbound)"),
-    };
+    let (direction, address) = args.flow.direction().map_err(anyhow::Error::msg)?;
     let set = if args.paths.is_empty() {
         None
     } else {
@@ -165,7 +148,7 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<Exit> {
         )
     };
 
-    let (protocol, port) = args.port;
+    let (protocol, port) = args.flow.port;
     let flow = Flow::new(direction, protocol, port, address);
     let mut on_interface = GroupOnInterface::new(&group_id, group_type, &rules);
     if let Some(inner) = inner {
@@ -173,7 +156,7 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<Exit> {
     }
     let iface = Interface::single_group(on_interface);
     let e = explain_interface(&iface, &flow, PeerGroups::Unknown);
-    let describe = |r: &Rule| {
+    let label = |r: &Rule| {
         let at = rules
             .iter()
             .position(|x| std::ptr::eq(x, r))
@@ -183,82 +166,15 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<Exit> {
             None => describe(r),
         }
     };
-    let service = match port {
-        Some(p) => format!("{protocol}/{p}"),
-        None => protocol.to_string(),
+    let answer = Answer {
+        flow: &args.flow,
+        source,
+        warnings,
+        label: &label,
+        groups: Groups::One,
+        unevaluated: unevaluated.iter().collect(),
     };
-    let peer = match direction {
-        Direction::Ingress => format!("from {address}"),
-        Direction::Egress => format!("to {address}"),
-    };
-    let verdict = match e.decision.verdict {
-        Verdict::Accept => "ALLOW",
-        Verdict::Drop => "DENY",
-    };
-    let mut out = crate::output::stdout();
-    let mut w = || -> std::io::Result<()> {
-        writeln!(out, "{verdict} {direction} {service} {peer} ({source})")?;
-        for w in &warnings {
-            writeln!(out, "  warning: {w}")?;
-        }
-        match e.decision.decider {
-            Decider::Rule(gr) => writeln!(out, "  decided by:  {}", describe(gr.rule))?,
-            Decider::InnerAccess { group } => writeln!(
-                out,
-                "  decided by:  the inner access policy of {group} (Accept)"
-            )?,
-            Decider::Default { group_type } => writeln!(
-                out,
-                "  decided by:  no rule matches; ECS {} {direction} traffic by default{}",
-                match e.decision.verdict {
-                    Verdict::Drop => "denies",
-                    Verdict::Accept => "allows",
-                },
-                match group_type {
-                    GroupType::Normal => "",
-                    GroupType::Enterprise => " in an enterprise group",
-                }
-            )?,
-        }
-        for gr in &e.overridden {
-            writeln!(
-                out,
-                "  also matches (evaluated later): {}",
-                describe(gr.rule)
-            )?;
-        }
-        for gr in &e.undecidable {
-            let r = gr.rule;
-            writeln!(
-                out,
-                "  note: {} decides instead if {address} belongs to {}",
-                describe(r),
-                r.key.peer
-            )?;
-        }
-        for group in &e.if_member {
-            writeln!(
-                out,
-                "  note: allowed if {address} is an instance of {group} (its inner access policy is Accept)"
-            )?;
-        }
-        if !unevaluated.is_empty() {
-            writeln!(
-                out,
-                "  warning: {} live rule(s) could not be evaluated (moat cannot model them); ECS does evaluate them, so this answer may be wrong:",
-                unevaluated.len()
-            )?;
-            for u in &unevaluated {
-                writeln!(
-                    out,
-                    "    {} {} {} ({})",
-                    u.direction, u.id, u.summary, u.reason
-                )?;
-            }
-        }
-        Ok(())
-    };
-    w().context("writing to stdout")?;
+    answer.write(&e).context("writing to stdout")?;
     Ok(Exit::Ok)
 }
 
@@ -322,21 +238,9 @@ fn explain_on_interface(
             group.id
         )
     };
-    let (protocol, port) = args.port;
+    let (protocol, port) = args.flow.port;
     let flow = Flow::new(direction, protocol, port, address);
     let e = explain_interface(&iface, &flow, PeerGroups::Unknown);
-    let service = match port {
-        Some(p) => format!("{protocol}/{p}"),
-        None => protocol.to_string(),
-    };
-    let peer = match direction {
-        Direction::Ingress => format!("from {address}"),
-        Direction::Egress => format!("to {address}"),
-    };
-    let verdict = match e.decision.verdict {
-        Verdict::Accept => "ALLOW",
-        Verdict::Drop => "DENY",
-    };
     let subject = match &view.instance {
         Some(i) if !i.name.is_empty() => {
             format!("{} \"{}\", interface {}", i.id, i.name, view.interface.id)
@@ -344,31 +248,90 @@ fn explain_on_interface(
         Some(i) => format!("{}, interface {}", i.id, view.interface.id),
         None => format!("interface {}", view.interface.id),
     };
-    let mut out = crate::output::stdout();
-    let mut w = || -> std::io::Result<()> {
+    let answer = Answer {
+        flow: &args.flow,
+        source: format!(
+            "live rules of {subject}: {}",
+            view.interface.security_group_ids.join(", ")
+        ),
+        warnings: Vec::new(),
+        label: &label,
+        groups: Groups::Interface,
+        unevaluated: view.groups.iter().flat_map(|g| &g.unmodeled).collect(),
+    };
+    answer.write(&e).context("writing to stdout")?;
+    Ok(Exit::Ok)
+}
+
+/// Whose rules decided: one group's, or all the groups of an interface.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Groups {
+    One,
+    Interface,
+}
+
+/// An explanation as it is written, the same for a group and for an
+/// interface: the verdict line, then what decided and what else matched.
+struct Answer<'a> {
+    flow: &'a FlowArgs,
+    /// Whose rules were evaluated, shown in the verdict line.
+    source: String,
+    warnings: Vec<String>,
+    /// A rule as the answer names it (its origin, or its id and group).
+    label: &'a dyn Fn(&Rule) -> String,
+    groups: Groups,
+    /// Live rules moat cannot model: ECS evaluates them, moat cannot.
+    unevaluated: Vec<&'a UnmodeledRule>,
+}
+
+impl Answer<'_> {
+    fn write(&self, e: &InterfaceExplanation<'_>) -> std::io::Result<()> {
+        let mut out = crate::output::stdout();
+        let Ok((direction, address)) = self.flow.direction() else {
+            return Ok(());
+        };
+        let verdict = match e.decision.verdict {
+            Verdict::Accept => "ALLOW",
+            Verdict::Drop => "DENY",
+        };
+        let peer = match direction {
+            Direction::Ingress => format!("from {address}"),
+            Direction::Egress => format!("to {address}"),
+        };
+        let label = self.label;
         writeln!(
             out,
-            "{verdict} {direction} {service} {peer} (live rules of {subject}: {})",
-            view.interface.security_group_ids.join(", ")
+            "{verdict} {direction} {} {peer} ({})",
+            self.flow.service(),
+            self.source
         )?;
+        for w in &self.warnings {
+            writeln!(out, "  warning: {w}")?;
+        }
         match e.decision.decider {
             Decider::Rule(gr) => writeln!(out, "  decided by:  {}", label(gr.rule))?,
             Decider::InnerAccess { group } => writeln!(
                 out,
                 "  decided by:  the inner access policy of {group} (Accept)"
             )?,
-            Decider::Default { group_type } => writeln!(
-                out,
-                "  decided by:  no rule of any group matches; ECS {} {direction} traffic by default{}",
-                match e.decision.verdict {
+            Decider::Default { group_type } => {
+                let (matches, enterprise) = match self.groups {
+                    Groups::One => ("no rule matches", " in an enterprise group"),
+                    Groups::Interface => ("no rule of any group matches", " in enterprise groups"),
+                };
+                let allows = match e.decision.verdict {
                     Verdict::Drop => "denies",
                     Verdict::Accept => "allows",
-                },
-                match group_type {
+                };
+                let kind = match group_type {
                     GroupType::Normal => "",
-                    GroupType::Enterprise => " in enterprise groups",
-                }
-            )?,
+                    GroupType::Enterprise => enterprise,
+                };
+                writeln!(
+                    out,
+                    "  decided by:  {matches}; ECS {allows} {direction} traffic by default{kind}"
+                )?
+            }
         }
         for gr in &e.overridden {
             writeln!(out, "  also matches (evaluated later): {}", label(gr.rule))?;
@@ -387,15 +350,20 @@ fn explain_on_interface(
                 "  note: allowed if {address} is an instance of {group} (its inner access policy is Accept)"
             )?;
         }
-        let unmodeled: usize = view.groups.iter().map(|g| g.unmodeled.len()).sum();
-        if unmodeled > 0 {
+        if !self.unevaluated.is_empty() {
             writeln!(
                 out,
-                "  warning: {unmodeled} live rule(s) could not be evaluated (moat cannot model them); ECS does evaluate them, so this answer may be wrong"
+                "  warning: {} live rule(s) could not be evaluated (moat cannot model them); ECS does evaluate them, so this answer may be wrong:",
+                self.unevaluated.len()
             )?;
+            for u in &self.unevaluated {
+                writeln!(
+                    out,
+                    "    {} {} {} ({})",
+                    u.direction, u.id, u.summary, u.reason
+                )?;
+            }
         }
         Ok(())
-    };
-    w().context("writing to stdout")?;
-    Ok(Exit::Ok)
+    }
 }

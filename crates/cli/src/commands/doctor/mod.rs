@@ -8,19 +8,17 @@
 mod view;
 
 use std::io::Write as _;
-use std::net::{IpAddr, ToSocketAddrs};
+use std::net::ToSocketAddrs;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use clap::{Args, ValueEnum};
 use moat_exec::{DoctorRun, InterfaceTarget, ProbeTarget, Question, run_doctor};
-use moat_policy::{Direction, Protocol};
 
-use crate::args::CloudArgs;
+use crate::args::{CloudArgs, FlowArgs};
 use crate::context::{Cloud, runtime};
 use crate::exit::Exit;
-use crate::shared::parse_flow_service;
 
 /// How a run is shown.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
@@ -44,20 +42,8 @@ pub struct DoctorArgs {
     /// A network interface instead of an instance's primary one.
     #[arg(long, value_name = "ID")]
     pub eni: Option<String>,
-    /// Source address of an inbound flow.
-    #[arg(
-        long,
-        value_name = "ADDR",
-        conflicts_with = "to",
-        required_unless_present = "to"
-    )]
-    pub from: Option<IpAddr>,
-    /// Destination address of an outbound flow.
-    #[arg(long, value_name = "ADDR")]
-    pub to: Option<IpAddr>,
-    /// The service: tcp/22, udp/53, icmp.
-    #[arg(long, value_name = "PROTO/PORT", value_parser = parse_flow_service)]
-    pub port: (Protocol, Option<u16>),
+    #[command(flatten)]
+    pub flow: FlowArgs,
     /// Connect to HOST:PORT over TCP from here and report connected,
     /// refused or timed out.
     #[arg(long, value_name = "HOST:PORT")]
@@ -89,18 +75,14 @@ fn probe_target(given: &str) -> anyhow::Result<ProbeTarget> {
 }
 
 pub fn run(args: &DoctorArgs) -> anyhow::Result<Exit> {
-    let (direction, peer) = match (args.from, args.to) {
-        (Some(a), _) => (Direction::Ingress, a),
-        (None, Some(a)) => (Direction::Egress, a),
-        (None, None) => bail!("give --from ADDR (inbound) or --to ADDR (outbound)"),
-    };
+    let (direction, peer) = args.flow.direction().map_err(anyhow::Error::msg)?;
     let target = match (&args.instance, &args.eni) {
         (Some(i), _) => InterfaceTarget::Instance(i.clone()),
         (None, Some(e)) => InterfaceTarget::Interface(e.clone()),
         (None, None) => bail!("give --instance ID|NAME or --eni ID"),
     };
     let probe = args.probe.as_deref().map(probe_target).transpose()?;
-    let (protocol, port) = args.port;
+    let (protocol, port) = args.flow.port;
     let question = Question {
         direction,
         protocol,
