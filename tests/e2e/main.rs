@@ -8,6 +8,7 @@
 mod accounts;
 mod all_stages;
 mod apply;
+mod blast;
 mod ci_docs;
 mod cli;
 mod cloud;

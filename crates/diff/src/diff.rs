@@ -87,6 +87,7 @@ pub fn missing_group(gp: &GroupPolicy) -> GroupPlan {
         unmodeled: Vec::new(),
         protected: Vec::new(),
         findings: Vec::new(),
+        blast_radius: None,
     }
 }
 
@@ -212,6 +213,7 @@ pub fn diff_group(
         unmodeled,
         protected,
         findings: Vec::new(),
+        blast_radius: None,
     };
     // What ECS does with a flow no rule decides depends on the group's
     // type: a basic group allows egress, an enterprise group denies it. The

@@ -115,6 +115,19 @@ impl<'r> Scope<'r> {
     }
 }
 
+/// The exposure notes of `change`: what it does to the flows its rule
+/// covers when `before` (the live rules) become `after` (the rules with
+/// the plan applied), `defaults` deciding what no rule matches. The rules
+/// may be those of several groups together (the groups of one interface).
+pub fn exposure_notes<'r>(
+    change: &Change,
+    before: &[&'r Rule],
+    after: &[&'r Rule],
+    defaults: Defaults,
+) -> Vec<Exposure> {
+    notes_for(change, before, after, defaults)
+}
+
 fn notes_for<'r>(
     change: &Change,
     before: &[&'r Rule],

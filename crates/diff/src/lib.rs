@@ -9,6 +9,7 @@
 //! today's date).
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+mod blast;
 mod diff;
 mod exposure;
 mod file;
@@ -21,7 +22,9 @@ mod sign;
 mod tested;
 mod views;
 
+pub use blast::{BlastNote, BlastRadius, FIRST_INSTANCES, first_ids, instances_phrase};
 pub use diff::{DiffOptions, PROTECTED_RULE_REASON, diff, diff_group, fingerprint, missing_group};
+pub use exposure::exposure_notes;
 pub use findings::FindingRef;
 pub use merge::{MergeError, Merged, Report, merge_drift_reports, merge_files, merge_plans};
 pub use plan::{
@@ -35,8 +38,9 @@ pub use sign::{KeyError, PlanKey, SIGNATURE_PREFIX};
 pub use tested::planned_rules;
 
 pub use views::{
-    CSV_COLUMNS, DRIFT_FORMAT, DriftGroup, DriftReport, DriftStatus, MARKDOWN_LIMIT, RenderOptions,
-    render_csv, render_drift_json, render_drift_markdown, render_drift_report_markdown,
+    CSV_BLAST_COLUMNS, CSV_COLUMNS, DRIFT_FORMAT, DriftGroup, DriftReport, DriftStatus,
+    MARKDOWN_LIMIT, RenderOptions, render_csv, render_drift_json, render_drift_markdown,
+    render_drift_report_markdown,
     render_drift_report_text, render_drift_text, render_json, render_markdown, render_text,
 };
 

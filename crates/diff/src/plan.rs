@@ -412,6 +412,11 @@ pub struct GroupPlan {
     /// Lint findings about the group rather than one rule.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<PlanFinding>,
+    /// The instances the group's changes reach (`moat plan --instances`);
+    /// `None` when they were not read. Not part of the hash: it explains
+    /// the changes and decides nothing apply does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blast_radius: Option<crate::blast::BlastRadius>,
 }
 
 impl GroupPlan {

@@ -11,8 +11,10 @@
 //! write-ahead JSONL journal, graceful stops (interrupt, quota, journal),
 //! verification and the per-group report. Every call of a run goes through
 //! a [`Session`] (or, for reads only, a [`Reader`]), which counts and
-//! journals it. Export of live groups as a policy lives here too. See
-//! `docs/apply.md`.
+//! journals it. Export of live groups as a policy lives here too, and the
+//! blast radius of a plan ([`read_blast_radius`]: the instances each
+//! changed group is on, each change evaluated with all the groups of each
+//! interface). See `docs/apply.md`.
 //!
 //! It must not know about YAML parsing (policies arrive parsed; snapshots
 //! and the preflight's rule check go through `moat_policy`'s renderer and
@@ -23,6 +25,7 @@
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod apply;
+pub mod blast;
 pub mod doctor;
 pub mod export;
 pub mod gate;
@@ -37,6 +40,7 @@ pub mod session;
 pub use apply::{
     ApplyError, ApplyOptions, ApplyReport, GroupReport, NotDoneReason, Progress, apply,
 };
+pub use blast::{BlastError, BlastReads, compute_blast_radius, read_blast_radius};
 pub use doctor::{
     DOCTOR_SCHEMA_VERSION, DoctorError, DoctorRun, FlowSummary, InstanceSummary, ProbeTarget,
     Question, Step, StepId, StepStatus, run_doctor,
@@ -44,7 +48,9 @@ pub use doctor::{
 pub use export::{list_region_groups, live_to_policy, render_export};
 pub use gate::{GateReport, StageState, stage_gate};
 pub use journal::{InterruptedReplace, JournalError, JournalLine, LineKind, interrupted_replaces};
-pub use network::{InterfaceTarget, InterfaceView, NetworkReadError, read_interface};
+pub use network::{
+    InterfaceTarget, InterfaceView, NetworkReadError, groups_on_interface, read_interface,
+};
 pub use pipeline::{PlanOptions, Planned, group_refs, plan};
 pub use preflight::{
     GuardError, GuardProblem, Guards, Preflight, PreflightError, StaleError, StaleGroup, StaleKind,

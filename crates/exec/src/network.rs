@@ -46,24 +46,34 @@ pub struct InterfaceView {
 }
 
 impl InterfaceView {
-    /// The interface's live groups as the evaluation takes them: each with
-    /// its type (basic when the read did not say) and inner access policy.
+    /// The interface's groups as the evaluation takes them (see
+    /// [`groups_on_interface`]).
     pub fn groups_on_interface(&self) -> Vec<GroupOnInterface<'_>> {
-        self.groups
-            .iter()
-            .map(|g| {
-                let on = GroupOnInterface::new(
-                    &g.id,
-                    g.group_type.unwrap_or_default(),
-                    g.rules.iter().map(|r| &r.rule),
-                );
-                match g.inner_access {
-                    Some(inner) => on.with_inner_access(inner),
-                    None => on,
-                }
-            })
-            .collect()
+        groups_on_interface(&self.groups)
     }
+}
+
+/// Live groups of one interface as [`moat_policy::eval::Interface`] takes
+/// them: each with its live type (basic when it was not read, as before
+/// types were read) and its inner access policy when one was read (else
+/// the type's default).
+pub fn groups_on_interface<'a>(
+    groups: impl IntoIterator<Item = &'a LiveGroup>,
+) -> Vec<GroupOnInterface<'a>> {
+    groups
+        .into_iter()
+        .map(|g| {
+            let on = GroupOnInterface::new(
+                &g.id,
+                g.group_type.unwrap_or_default(),
+                g.rules.iter().map(|r| &r.rule),
+            );
+            match g.inner_access {
+                Some(inner) => on.with_inner_access(inner),
+                None => on,
+            }
+        })
+        .collect()
 }
 
 /// Why the network around an instance could not be read.

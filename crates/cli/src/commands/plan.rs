@@ -1,6 +1,8 @@
 //! `moat plan PATH... [--format text|json|csv|markdown] [-o PLANFILE]
-//! [--detailed-exitcode]`: read the live rules of every group the policies
-//! name, diff them against the policies, and show the plan.
+//! [--detailed-exitcode] [--instances]`: read the live rules of every group
+//! the policies name, diff them against the policies, and show the plan;
+//! with `--instances`, also the instances each changed group is on and what
+//! its changes do there.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -33,6 +35,12 @@ pub struct PlanArgs {
     /// Exit 2 when the plan has changes (0 when none, 1 on errors).
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Also show the blast radius: the instances whose network interfaces
+    /// carry each changed group, and what each change does on them with all
+    /// their groups combined (one paged DescribeNetworkInterfaces per
+    /// changed group).
+    #[arg(long)]
+    pub instances: bool,
     #[command(flatten)]
     pub diff: DiffFlags,
     #[command(flatten)]
@@ -79,10 +87,22 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<Exit> {
         )
         .await?;
         let (reader, reading) = crate::progress::reading(cloud.reader(), "reading");
-        let planned = make_plan(&reader, &set, &args.diff, Path::new(DEFAULT_JOURNAL), false).await;
+        let planned = make_plan(
+            &reader,
+            &set,
+            &args.diff,
+            Path::new(DEFAULT_JOURNAL),
+            args.instances,
+        )
+        .await;
         drop(reading);
         let planned = planned?;
-        anyhow::Ok((planned.plan, cloud))
+        let mut plan = planned.plan;
+        if args.instances {
+            moat_exec::read_blast_radius(&reader, &mut plan, planned.live).await?;
+        }
+        tracing::info!(calls = reader.counts().total(), "API calls of the plan");
+        anyhow::Ok((plan, cloud))
     })?;
     plan.shard = shard;
     plan.targets = targets;

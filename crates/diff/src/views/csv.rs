@@ -1,6 +1,12 @@
 //! `--format csv`: one row per change, fixed columns, RFC 4180 quoting
 //! (fields with a comma, quote, CR or LF are quoted, quotes doubled; rows end
 //! with CRLF). A column that holds several values joins them with `; `.
+//!
+//! A plan that carries a blast radius (`moat plan --instances`) has three
+//! more columns at the end ([`CSV_BLAST_COLUMNS`]), so a reviewer can sort
+//! the changes by how many instances their group is on and filter those
+//! that change reachability somewhere; plans without one keep the fixed
+//! columns exactly.
 
 use std::io::{self, Write};
 
@@ -37,15 +43,60 @@ pub const CSV_COLUMNS: [&str; 24] = [
     "stage",
 ];
 
+/// The columns after [`CSV_COLUMNS`] when the plan carries a blast radius:
+/// the instances carrying the row's group (a count), the instances the
+/// change has an effect on (every id, sorted), and those effects with their
+/// counts (`new public exposure: tcp/3306 from 0.0.0.0/0 on 2 of 3
+/// instances`).
+pub const CSV_BLAST_COLUMNS: [&str; 3] =
+    ["group_instances", "affected_instances", "instance_exposure"];
+
 /// Writes the header, one row per change, one per live rule moat cannot
 /// model (action `remove` when the plan revokes it, `keep` when it stays)
 /// and one per missing group (action empty, status `missing`). With stages,
 /// rows come stage by stage in rollout order (`stage` column). A partial plan
 /// (`--group`) opens with one row saying so: no group, status `partial`.
 pub fn render_csv(plan: &Plan, _options: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
-    write_row(out, CSV_COLUMNS.iter().map(|c| (*c).to_owned()))?;
+    let blast = plan.groups.iter().any(|g| g.blast_radius.is_some());
+    let header = CSV_COLUMNS.iter().map(|c| (*c).to_owned());
+    if blast {
+        write_row(
+            out,
+            header.chain(CSV_BLAST_COLUMNS.iter().map(|c| (*c).to_owned())),
+        )?;
+    } else {
+        write_row(out, header)?;
+    }
+    // The blast columns of a row: empty for a group that has none, the
+    // group's count alone for a row that is not a change.
+    let extra = |g: &GroupPlan, c: Option<&Change>| -> Vec<String> {
+        if !blast {
+            return Vec::new();
+        }
+        let Some(b) = &g.blast_radius else {
+            return vec![String::new(); CSV_BLAST_COLUMNS.len()];
+        };
+        let Some(c) = c else {
+            return vec![b.instance_count.to_string(), String::new(), String::new()];
+        };
+        let mut affected: Vec<&str> = b
+            .notes
+            .iter()
+            .filter(|n| n.action == c.action && n.key == c.key)
+            .flat_map(|n| n.instances.iter().map(String::as_str))
+            .collect();
+        affected.sort_unstable();
+        affected.dedup();
+        vec![
+            b.instance_count.to_string(),
+            affected.join("; "),
+            // The ids are in their own column.
+            super::blast_lines(b, c, false).join("; "),
+        ]
+    };
     if let Some(line) = partial_line(&plan.targets) {
-        write_row(out, partial_row(line))?;
+        let empty = if blast { CSV_BLAST_COLUMNS.len() } else { 0 };
+        write_row(out, partial_row(line).chain(vec![String::new(); empty]))?;
     }
     for g in plan
         .groups_by_stage()
@@ -53,17 +104,17 @@ pub fn render_csv(plan: &Plan, _options: &RenderOptions, out: &mut dyn Write) ->
         .flat_map(|(_, groups)| groups)
     {
         if g.status == GroupStatus::Missing {
-            write_row(out, missing_row(g))?;
+            write_row(out, missing_row(g).chain(extra(g, None)))?;
             continue;
         }
         if let Some(note) = super::text::type_note(g) {
-            write_row(out, group_row(g, note))?;
+            write_row(out, group_row(g, note).chain(extra(g, None)))?;
         }
         for c in &g.changes {
-            write_row(out, change_row(g, c))?;
+            write_row(out, change_row(g, c).chain(extra(g, Some(c))))?;
         }
         for u in &g.unmodeled {
-            write_row(out, unmodeled_row(g, u))?;
+            write_row(out, unmodeled_row(g, u).chain(extra(g, None)))?;
         }
     }
     Ok(())

@@ -148,6 +148,9 @@ fn body_lines(g: &GroupPlan) -> io::Result<Vec<String>> {
     for f in &g.findings {
         writeln!(buf, "lint: {f} ({})", f.origin)?;
     }
+    if let Some(b) = &g.blast_radius {
+        writeln!(buf, "{}", super::blast_line(b))?;
+    }
     write_group_body(g, flavor, &mut buf)?;
     let text = String::from_utf8_lossy(&buf);
     Ok(text
@@ -171,6 +174,12 @@ fn summary_line(g: &GroupPlan) -> String {
         s.push_str(&format!(
             ": {} to add, {} to change, {} to remove",
             counts.add, counts.change, counts.remove
+        ));
+    }
+    if let Some(b) = &g.blast_radius {
+        s.push_str(&format!(
+            ", on {}",
+            crate::blast::instances_phrase(b.instance_count)
         ));
     }
     s

@@ -8,7 +8,7 @@ mod json;
 mod markdown;
 mod text;
 
-pub use csv::{CSV_COLUMNS, render_csv};
+pub use csv::{CSV_BLAST_COLUMNS, CSV_COLUMNS, render_csv};
 pub use drift::{
     DRIFT_FORMAT, DriftGroup, DriftReport, DriftStatus, render_drift_json, render_drift_markdown,
     render_drift_report_markdown, render_drift_report_text, render_drift_text,
@@ -18,6 +18,9 @@ pub use markdown::{MARKDOWN_LIMIT, render_markdown};
 pub use text::render_text;
 
 use moat_policy::RuleKey;
+
+use crate::blast::{BlastRadius, FIRST_INSTANCES, first_ids, instances_phrase};
+use crate::plan::{Change, ExposureKind};
 use similar::{Algorithm, ChangeTag, TextDiff};
 
 /// Choices the caller makes for every view. The library never looks at the
@@ -66,6 +69,72 @@ pub(crate) fn partial_line(targets: &[String]) -> Option<String> {
         "Partial: only {groups} {} of the policies; the others were not read.",
         targets.join(", ")
     ))
+}
+
+/// The line under a group's title that says which instances carry it:
+/// `blast radius: 3 instances (i-1, i-2, i-3), 4 network interfaces`.
+pub(crate) fn blast_line(b: &BlastRadius) -> String {
+    if b.interfaces == 0 {
+        return "blast radius: no network interface carries this group".to_owned();
+    }
+    let interfaces = if b.interfaces == 1 {
+        "1 network interface".to_owned()
+    } else {
+        format!("{} network interfaces", b.interfaces)
+    };
+    if b.instances.is_empty() {
+        return format!("blast radius: no instance, {interfaces}");
+    }
+    format!(
+        "blast radius: {} ({}), {interfaces}",
+        instances_phrase(b.instance_count),
+        first_ids(&b.instances, FIRST_INSTANCES)
+    )
+}
+
+/// What `c` does on the instances of its group, one line per effect:
+/// `new public exposure: tcp/3306 from 0.0.0.0/0 on 2 of 3 instances (i-1,
+/// i-2)` (the ids only with `ids`). A change that alters reachability for
+/// its group alone but on no interface says so, once.
+pub(crate) fn blast_lines(b: &BlastRadius, c: &Change, ids: bool) -> Vec<String> {
+    let mut lines: Vec<String> = b
+        .notes
+        .iter()
+        .filter(|n| n.action == c.action && n.key == c.key)
+        .map(|n| {
+            let of = if n.instance_count < b.instance_count {
+                format!(
+                    "{} of {}",
+                    n.instance_count,
+                    instances_phrase(b.instance_count)
+                )
+            } else {
+                instances_phrase(n.instance_count)
+            };
+            if n.instances.is_empty() || !ids {
+                format!("{} on {of}", n.note)
+            } else {
+                format!(
+                    "{} on {of} ({})",
+                    n.note,
+                    first_ids(&n.instances, FIRST_INSTANCES)
+                )
+            }
+        })
+        .collect();
+    let alone = c.exposure.iter().any(|e| {
+        matches!(
+            e.kind,
+            ExposureKind::NewPublicExposure | ExposureKind::Opens | ExposureKind::Closes
+        )
+    });
+    if lines.is_empty() && alone && b.instance_count > 0 {
+        lines.push(format!(
+            "no effect on any of its {}: their other groups decide these flows",
+            instances_phrase(b.instance_count)
+        ));
+    }
+    lines
 }
 
 /// A description quoted and escaped for a one-line view.

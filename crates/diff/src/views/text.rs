@@ -11,7 +11,11 @@ use std::io::{self, Write};
 use moat_policy::printable::escape as esc;
 use moat_policy::{Direction, Mode};
 
-use super::{RenderOptions, Run, partial_line, quoted, rule_text, wants_inline_diff, word_diff};
+use super::{
+    RenderOptions, Run, blast_line, blast_lines, partial_line, quoted, rule_text,
+    wants_inline_diff, word_diff,
+};
+use crate::blast::BlastRadius;
 use crate::plan::{Action, Change, GroupPlan, GroupStatus, Plan, UnmodeledAction, UnmodeledEntry};
 
 /// ANSI styles, or nothing when colour is off.
@@ -206,6 +210,9 @@ fn write_group(g: &GroupPlan, style: Style, out: &mut dyn Write) -> io::Result<(
     for f in &g.findings {
         writeln!(out, "#   lint: {}", esc(&format!("{f} ({})", f.origin)))?;
     }
+    if let Some(b) = &g.blast_radius {
+        writeln!(out, "#   {}", esc(&blast_line(b)))?;
+    }
     let flavor = Flavor {
         style,
         indent: "  ",
@@ -239,7 +246,7 @@ pub(crate) fn write_group_body(
         writeln!(out)?;
         writeln!(out, "{indent}{direction}:")?;
         for c in changes {
-            write_change(c, flavor, out)?;
+            write_change(c, g.blast_radius.as_ref(), flavor, out)?;
         }
     }
     if !g.unmodeled.is_empty() {
@@ -252,7 +259,12 @@ pub(crate) fn write_group_body(
     Ok(())
 }
 
-fn write_change(c: &Change, flavor: Flavor, out: &mut dyn Write) -> io::Result<()> {
+fn write_change(
+    c: &Change,
+    blast: Option<&BlastRadius>,
+    flavor: Flavor,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let (style, indent) = (flavor.style, flavor.indent);
     let field = |out: &mut dyn Write, label: &str, value: &str| field(out, indent, label, value);
     let mut head = format!("{} {}", flavor.symbol(c.action), rule_text(&c.key));
@@ -303,6 +315,11 @@ fn write_change(c: &Change, flavor: Flavor, out: &mut dyn Write) -> io::Result<(
     field(out, "reason", &esc(&reasons.join(", ")))?;
     for e in &c.exposure {
         field(out, "exposure", &esc(&e.note))?;
+    }
+    if let Some(b) = blast {
+        for line in blast_lines(b, c, true) {
+            field(out, "instances", &esc(&line))?;
+        }
     }
     for f in &c.findings {
         field(out, "lint", &esc(&f.to_string()))?;

@@ -475,6 +475,46 @@ fn partial() -> Plan {
     plan
 }
 
+/// `mixed` as `moat plan --instances` shows it: the group is on seven
+/// instances (and a detached interface); its first change that opens
+/// something does so on three of them, the others' other groups decide
+/// their flows.
+fn blast_radius() -> Plan {
+    let mut plan = mixed();
+    let g = &mut plan.groups[0];
+    let instances: Vec<String> = (1..=7).map(|n| format!("i-bp1blast000000000{n}")).collect();
+    let opening = g
+        .changes
+        .iter()
+        .find(|c| {
+            c.exposure
+                .iter()
+                .any(|e| e.kind == moat_diff::ExposureKind::NewPublicExposure)
+        })
+        .expect("mixed opens something to the internet");
+    let exposure = opening
+        .exposure
+        .iter()
+        .find(|e| e.kind == moat_diff::ExposureKind::NewPublicExposure)
+        .expect("found above");
+    let note = moat_diff::BlastNote {
+        action: opening.action,
+        key: opening.key.clone(),
+        kind: exposure.kind.clone(),
+        note: exposure.note.clone(),
+        instance_count: 3,
+        instances: instances[..3].to_vec(),
+        interfaces: 4,
+    };
+    g.blast_radius = Some(moat_diff::BlastRadius {
+        instance_count: instances.len(),
+        instances,
+        interfaces: 9,
+        notes: vec![note],
+    });
+    plan
+}
+
 fn cases() -> Vec<(&'static str, Plan)> {
     let mut unmodeled = unmodeled_rules().into_iter();
     vec![
@@ -492,6 +532,7 @@ fn cases() -> Vec<(&'static str, Plan)> {
         ("replace", replace()),
         ("controls", controls()),
         ("partial", partial()),
+        ("blast-radius", blast_radius()),
     ]
 }
 

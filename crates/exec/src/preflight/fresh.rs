@@ -140,6 +140,7 @@ mod tests {
             unmodeled,
             protected: Vec::new(),
             findings: Vec::new(),
+            blast_radius: None,
         }
     }
 

@@ -247,6 +247,7 @@ mod tests {
             unmodeled: Vec::new(),
             protected: Vec::new(),
             findings: Vec::new(),
+            blast_radius: None,
         }
     }
 
