@@ -40,8 +40,8 @@ pub use tested::planned_rules;
 pub use views::{
     CSV_BLAST_COLUMNS, CSV_COLUMNS, DRIFT_FORMAT, DriftGroup, DriftReport, DriftStatus,
     MARKDOWN_LIMIT, RenderOptions, render_csv, render_drift_json, render_drift_markdown,
-    render_drift_report_markdown,
-    render_drift_report_text, render_drift_text, render_json, render_markdown, render_text,
+    render_drift_report_markdown, render_drift_report_text, render_drift_text, render_json,
+    render_markdown, render_text,
 };
 
 /// Why a plan file cannot be loaded.
