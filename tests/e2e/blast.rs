@@ -270,3 +270,65 @@ fn plan_instances_against_an_endpoint_evaluates_each_interface_with_all_its_grou
     at(&env, &endpoint, &["plan", "db.yaml"]).expect_code(0);
     assert_eq!(h.emulator().stats().ok("DescribeNetworkInterfaces"), 0);
 }
+
+#[test]
+fn plan_instances_fails_closed_on_an_unreadable_interface_listing_or_group() {
+    let env = with_examples();
+    env.run(&["plan", "--local", "policies/"]).expect_code(0);
+    // An interface of the local cloud lists a group that does not exist.
+    let path = env.home().join(".moat/local-cloud.json");
+    let mut state: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("the local cloud"))
+            .expect("JSON");
+    let interfaces = state["Network"]["NetworkInterfaces"]
+        .as_array_mut()
+        .expect("interfaces");
+    let web = interfaces
+        .iter_mut()
+        .find(|n| n["NetworkInterfaceId"] == "eni-bp1l0ca1web0000001")
+        .expect("web-1's interface");
+    web["SecurityGroupIds"]
+        .as_array_mut()
+        .expect("its groups")
+        .push(Value::from("sg-bp1gone00000000001"));
+    std::fs::write(&path, serde_json::to_vec(&state).expect("JSON")).expect("written");
+
+    let run = env.run(&["plan", "--local", "policies/", "--instances"]);
+    run.expect_code(1);
+    run.expect_stderr(
+        "security group sg-bp1gone00000000001 of network interface eni-bp1l0ca1web0000001 does not exist",
+    );
+    assert!(
+        run.stdout.is_empty(),
+        "no plan is shown: {}",
+        run.snapshot()
+    );
+    // Without the flag the interfaces are not read, and the plan is made.
+    env.run(&["plan", "--local", "policies/"]).expect_code(0);
+
+    // An interface listing the service answers but moat cannot read (an
+    // address that is none): the listing fails, and so does the plan.
+    let mut state: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("the local cloud"))
+            .expect("JSON");
+    for n in state["Network"]["NetworkInterfaces"]
+        .as_array_mut()
+        .expect("interfaces")
+    {
+        if let Some(groups) = n["SecurityGroupIds"].as_array_mut() {
+            groups.retain(|g| g != "sg-bp1gone00000000001");
+        }
+        if n["NetworkInterfaceId"] == "eni-bp1l0ca1web0000001" {
+            n["PrivateIpAddress"] = Value::from("10.0.1.x");
+        }
+    }
+    std::fs::write(&path, serde_json::to_vec(&state).expect("JSON")).expect("written");
+    let run = env.run(&["plan", "--local", "policies/", "--instances"]);
+    run.expect_code(1);
+    run.expect_stderr("cannot list the network interfaces carrying security group");
+    assert!(
+        run.stdout.is_empty(),
+        "no plan is shown: {}",
+        run.snapshot()
+    );
+}
