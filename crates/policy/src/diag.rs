@@ -182,6 +182,24 @@ impl Sink {
         self.kept.len() + self.dropped
     }
 
+    /// Room left before problems are only counted.
+    pub fn room(&self) -> usize {
+        self.limit.saturating_sub(self.kept.len())
+    }
+
+    /// Takes over what `other` collected as if each of its problems had
+    /// been pushed here in turn; exact when `other` was made with at least
+    /// the [`room`](Sink::room) this sink has now.
+    pub fn push_all(&mut self, other: Sink) {
+        for d in other.kept {
+            self.push(d);
+        }
+        self.dropped += other.dropped;
+        if let Some(first) = other.first_dropped {
+            self.first_dropped.get_or_insert(first);
+        }
+    }
+
     /// Takes over what `other` collected, within this sink's limit.
     pub fn append(&mut self, other: Sink) {
         if let Some(first) = other.first_dropped {

@@ -411,24 +411,39 @@ fn read_all(
     if threads <= 1 {
         return sources.into_iter().map(read).collect();
     }
-    let chunk = sources.len().div_ceil(threads);
-    let mut chunks: Vec<Vec<Source>> = Vec::new();
-    let mut sources = sources.into_iter().peekable();
-    while sources.peek().is_some() {
-        chunks.push(sources.by_ref().take(chunk).collect());
-    }
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = chunks
-            .into_iter()
-            .map(|chunk| scope.spawn(move || chunk.into_iter().map(read).collect::<Vec<_>>()))
-            .collect();
+    // Each thread takes the next file not yet taken, so that a thread the
+    // machine runs less (other processes share the cores) does fewer.
+    let slots: Vec<std::sync::Mutex<Option<Source>>> = sources
+        .into_iter()
+        .map(|s| std::sync::Mutex::new(Some(s)))
+        .collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(slot) = slots.get(i) else {
+                return done;
+            };
+            // Every slot is taken once; a poisoned lock only means another
+            // reader panicked, which is passed on below.
+            let source = slot.lock().ok().and_then(|mut s| s.take());
+            if let Some(source) = source {
+                done.push((i, read(source)));
+            }
+        }
+    };
+    let mut read: Vec<(usize, (Option<ReadFile>, Sink))> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads).map(|_| scope.spawn(work)).collect();
         handles
             .into_iter()
             // A worker only panics if reading panics, which is a bug; pass
             // it on rather than lose files silently.
             .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
             .collect()
-    })
+    });
+    read.sort_unstable_by_key(|(i, _)| *i);
+    read.into_iter().map(|(_, r)| r).collect()
 }
 
 /// Parses and reads one file on its own, keeping at most `share`

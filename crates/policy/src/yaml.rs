@@ -20,6 +20,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use granit_parser::{ErrorKind, Event, ScalarStyle, Tag};
 
+mod fast;
+
 /// A position in a file: 1-based line and column (in characters).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct Pos {
@@ -136,7 +138,24 @@ impl LoadBudget {
 
 /// Parses one YAML document into a located tree, counting its nodes
 /// against `budget`.
+///
+/// Text in the plain subset policies are mostly written in is read by
+/// [`fast`]; anything else, and every error, by the full parser.
 pub(crate) fn parse(text: &str, budget: &LoadBudget) -> Result<Node, SyntaxError> {
+    if let Some((root, nodes)) = fast::parse(text) {
+        if budget.take(nodes) {
+            return Ok(root);
+        }
+        return Err(limit(
+            Pos::START,
+            format!("the files loaded together have more than {MAX_LOAD_NODES} YAML nodes"),
+        ));
+    }
+    parse_full(text, budget)
+}
+
+/// [`parse`] with the full parser alone.
+fn parse_full(text: &str, budget: &LoadBudget) -> Result<Node, SyntaxError> {
     let mut builder = Builder {
         budget,
         stack: Vec::new(),
@@ -436,6 +455,21 @@ fn merge_keys(entries: Vec<(Node, Node)>) -> Vec<(Node, Node)> {
         }
     }
     own
+}
+
+/// The value of a plain scalar without a tag.
+fn plain_scalar(text: String) -> Value {
+    // Most plain scalars are words: one that starts with a letter can only
+    // be a null or a boolean (`null`, `true`, `False`...), none of which is
+    // longer than five letters or starts otherwise than with n, t or f.
+    let word = text.as_bytes().first().is_some_and(|&b| {
+        b.is_ascii_alphabetic()
+            && (text.len() > 5 || !matches!(b, b'n' | b'N' | b't' | b'T' | b'f' | b'F'))
+    });
+    if word {
+        return Value::Str(text);
+    }
+    resolve_scalar(text, ScalarStyle::Plain, None)
 }
 
 /// The value of a scalar under the YAML 1.2 core schema, with the choices
