@@ -74,6 +74,38 @@ fn all_stages_approved_in_advance_applies_test_then_prod_and_counts_every_call()
 }
 
 #[test]
+fn all_stages_with_group_takes_the_groups_asked_for_in_each_stage() {
+    let (handle, env, endpoint) = staged();
+    at(
+        &env,
+        &endpoint,
+        &[
+            "apply",
+            "staged.yaml",
+            "--all-stages",
+            "--auto-approve",
+            "--group",
+            TEST_GROUP,
+            "--group",
+            PROD_GROUPS[0],
+        ],
+    )
+    .expect_code(0)
+    .expect_stdout(&format!(
+        "Partial: only security group {TEST_GROUP} of the policies"
+    ))
+    .expect_stdout(&format!(
+        "Partial: only security group {} of the policies",
+        PROD_GROUPS[0]
+    ))
+    .expect_stdout("  stage prod: applied (1 change)\n");
+    assert_eq!(mutating_calls(&handle), 2);
+    drift(&env, &endpoint, "prod")
+        .expect_code(2)
+        .expect_stdout(PROD_GROUPS[1]);
+}
+
+#[test]
 fn a_failing_live_test_stops_the_rollout_at_the_gate_of_prod_with_no_change_to_prod() {
     let (handle, env, endpoint) = staged();
     env.write("staged.yaml", BREAKING);

@@ -78,6 +78,13 @@ impl Run<'_> {
         drop(reading);
         let mut planned = planned?;
         planned.plan.targets = self.targets.clone();
+        if self.args.all_stages {
+            // The plan of one stage names the groups asked for in it.
+            planned
+                .plan
+                .targets
+                .retain(|t| set.groups.iter().any(|g| &g.id == t));
+        }
         // The groups were read moments ago for this very plan: check it
         // against them without reading again.
         let checked = moat_exec::preflight_with(&planned.plan, &planned.live, &self.guards)
