@@ -6,7 +6,9 @@
 //!
 //! Run: `cargo bench -p moat-cli --bench description` (arguments: rules,
 //! latency in ms, runs; default 20 20 5). Each run changes every rule's
-//! description (the runs alternate between two texts).
+//! description to a text of its own: a run that gave back an earlier run's
+//! text would repeat that run's plan, and so its ClientTokens, which the
+//! service answers from its idempotency record without changing anything.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -89,8 +91,8 @@ fn main() {
     );
     let mut walls = Vec::new();
     for run in 1..=runs {
-        let text = if run % 2 == 1 { "new" } else { "old" };
-        std::fs::write(&file, policy(rules, text)).expect("writing the policy");
+        let text = format!("text {run}");
+        std::fs::write(&file, policy(rules, &text)).expect("writing the policy");
         http(&endpoint, "POST", "/_emulator/reset-stats");
         let started = Instant::now();
         let out = Command::new(moat)
@@ -115,11 +117,14 @@ fn main() {
             .output()
             .expect("running moat apply");
         let wall = started.elapsed().as_secs_f64();
-        assert!(
-            out.status.success(),
-            "moat apply failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        if !out.status.success() {
+            let _ = server.kill();
+            let _ = server.wait();
+            panic!(
+                "moat apply failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
         let stats: serde_json::Value =
             serde_json::from_str(&http(&endpoint, "GET", "/_emulator/stats")).expect("json stats");
         let mut by_action: Vec<(String, u64)> = stats["calls"]
