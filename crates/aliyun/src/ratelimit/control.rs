@@ -15,7 +15,9 @@
 //! - **Backing off.** At the first `Throttling`, and then at most once per
 //!   round trip (a throttled call sent before the last decrease says nothing
 //!   new), the rate drops to a share (`backoff`) of what the service
-//!   accepted over the last window, or of the rate itself if that is lower.
+//!   accepted over the window the throttled call was sent in (the one
+//!   ending at its send time, not at its answer), or of the rate itself if
+//!   that is lower.
 //!   The service counts calls over a window (a second for a QPS quota), and
 //!   a slow start may have filled it in a burst; so from then on the
 //!   limiter also never lets more than `rate x window` calls go in any
@@ -175,10 +177,10 @@ pub struct Pace {
     epoch: u64,
     decreased_at: Option<Instant>,
     window: Duration,
-    /// Send times of the last window's calls, oldest first, without those
-    /// answered `Throttling` (the service did not count them).
+    /// Send times of the last two windows' calls, oldest first, without
+    /// those answered `Throttling` (the service did not count them).
     sent: VecDeque<Instant>,
-    /// Send times of the last window's successful calls, oldest first.
+    /// Send times of the last two windows' successful calls, oldest first.
     accepted: VecDeque<Instant>,
     stats: RateStats,
 }
@@ -289,7 +291,10 @@ impl Pace {
         let at = self.accepted.partition_point(|t| *t <= permit.sent_at);
         self.accepted.insert(at, permit.sent_at);
         self.forget_before(now);
-        self.stats.peak_accepted = self.stats.peak_accepted.max(self.accepted.len());
+        self.stats.peak_accepted = self
+            .stats
+            .peak_accepted
+            .max(self.accepted_in_window_to(now));
         let Kind::Adaptive(settings) = &self.kind else {
             return None;
         };
@@ -355,7 +360,12 @@ impl Pace {
             return hold_change;
         }
         self.forget_before(now);
-        let accepted = self.accepted.len() as f64 / self.window.as_secs_f64();
+        // What the service accepted in the window it refused this call in:
+        // the one ending when the call was sent. The window ending `now`
+        // would leave out the calls of the latency's length at its start,
+        // which the service still counted against this call.
+        let accepted =
+            self.accepted_in_window_to(permit.sent_at) as f64 / self.window.as_secs_f64();
         let from = self.rate;
         let to = (backoff * from.min(accepted)).max(floor).min(self.cap);
         self.set_rate(to, now);
@@ -389,8 +399,20 @@ impl Pace {
         (self.tokens + earned).min(self.burst)
     }
 
+    /// Successful calls sent in the window that ends at `end`.
+    fn accepted_in_window_to(&self, end: Instant) -> usize {
+        let upto = self.accepted.partition_point(|t| *t <= end);
+        let before = end
+            .checked_sub(self.window)
+            .map_or(0, |edge| self.accepted.partition_point(|t| *t <= edge));
+        upto - before
+    }
+
+    /// Drops what no window can need any more. Two windows are kept: a
+    /// throttle answered at `now` looks at the window ending when its call
+    /// was sent, a round trip earlier.
     fn forget_before(&mut self, now: Instant) {
-        let Some(edge) = now.checked_sub(self.window) else {
+        let Some(edge) = now.checked_sub(self.window * 2) else {
             return;
         };
         while self.sent.front().is_some_and(|t| *t <= edge) {

@@ -158,6 +158,40 @@ fn a_throttle_backs_off_to_what_the_service_accepted_once_per_round() {
 }
 
 #[test]
+fn a_throttle_counts_the_window_its_call_was_refused_in_not_the_one_ending_at_its_answer() {
+    // The service counts 200 calls in the second before the throttled call
+    // was sent: 15 in a burst at its start, then 185 spread out. The answer
+    // comes 20 ms later, when the burst has left the second ending now; the
+    // service still counted it.
+    let t0 = Instant::now();
+    let settings = AdaptiveRate {
+        cap: Some(1000.0),
+        ..AdaptiveRate::default()
+    };
+    let mut pace = Pace::adaptive(&settings, t0);
+    pace.rate = 1000.0;
+    let sends = (0..15u64)
+        .map(|i| 10 + i)
+        .chain((0..185u64).map(|i| 30 + 5 * i));
+    for at in sends {
+        let p = pace.take(t0 + ms(at), true);
+        pace.succeeded(&p, t0 + ms(at + 20));
+    }
+    let refused = pace.take(t0 + ms(1005), true);
+    let change = pace.throttled(&refused, t0 + ms(1025), None);
+    assert_eq!(
+        change,
+        Some(RateChange::Decreased {
+            from: 1000.0,
+            to: 194.0,
+            accepted: 200.0,
+            held: None
+        })
+    );
+    assert_eq!(pace.stats().peak_accepted, 200);
+}
+
+#[test]
 fn the_rate_never_falls_below_the_floor() {
     let t0 = Instant::now();
     let mut pace = Pace::adaptive(&AdaptiveRate::default(), t0);
