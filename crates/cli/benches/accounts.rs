@@ -15,8 +15,7 @@
 //! wall time is set against the bound of the slowest pair: the calls its
 //! emulator answered over its quota.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
@@ -24,6 +23,9 @@ use std::time::Instant;
 use moat_aliyun::convert::to_permission;
 use moat_emulator::{Direction as WireDirection, EmulatorConfig, SeedGroup};
 use moat_policy::Direction;
+
+mod common;
+use common::http;
 
 const REGIONS: [&str; 6] = [
     "cn-hangzhou",
@@ -248,21 +250,4 @@ fn main() {
         let _ = s.kill();
         let _ = s.wait();
     }
-}
-
-/// One HTTP/1.1 request on a fresh connection; returns the body.
-fn http(endpoint: &str, method: &str, path: &str) -> String {
-    let addr = endpoint.trim_start_matches("http://").trim_end_matches('/');
-    let mut stream = TcpStream::connect(addr).expect("connecting to the emulator");
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .expect("sending");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("reading");
-    response
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_owned())
-        .unwrap_or_default()
 }

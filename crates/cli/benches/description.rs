@@ -10,13 +10,15 @@
 //! text would repeat that run's plan, and so its ClientTokens, which the
 //! service answers from its idempotency record without changing anything.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use moat_aliyun::convert::to_permission;
 use moat_emulator::{Direction as WireDirection, EmulatorConfig, SeedGroup};
+
+mod common;
+use common::http;
 
 const GROUP: &str = "sg-bp1descbench0001";
 
@@ -166,21 +168,4 @@ fn main() {
     );
     let _ = server.kill();
     let _ = server.wait();
-}
-
-/// One HTTP/1.1 request on a fresh connection; returns the body.
-fn http(endpoint: &str, method: &str, path: &str) -> String {
-    let addr = endpoint.trim_start_matches("http://").trim_end_matches('/');
-    let mut stream = TcpStream::connect(addr).expect("connecting to the emulator");
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .expect("sending");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("reading");
-    response
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_owned())
-        .unwrap_or_default()
 }

@@ -11,8 +11,7 @@
 //! and prints the wall time next to the lower bound the quota sets (calls /
 //! Q per second) and the calls per group read from `/_emulator/stats`.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
@@ -20,6 +19,9 @@ use moat_aliyun::convert::to_permission;
 use moat_emulator::{Direction as WireDirection, EmulatorConfig, SeedGroup};
 use moat_policy::Direction;
 use moat_testkit::bench::{RULES_PER_GROUP, write_policy_tree};
+
+mod common;
+use common::http;
 
 fn main() {
     let args: Vec<usize> = std::env::args()
@@ -187,21 +189,4 @@ fn main() {
     );
     println!("  plan summary: {}", plan["summary"]);
     println!("  policy text: {:.1} MiB", policy_bytes as f64 / 1048576.0);
-}
-
-/// One HTTP/1.1 request on a fresh connection; returns the body.
-fn http(endpoint: &str, method: &str, path: &str) -> String {
-    let addr = endpoint.trim_start_matches("http://").trim_end_matches('/');
-    let mut stream = TcpStream::connect(addr).expect("connecting to the emulator");
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .expect("sending");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("reading");
-    response
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_owned())
-        .unwrap_or_default()
 }
