@@ -23,6 +23,7 @@ mod lint;
 mod lock;
 mod plan;
 mod policy_test;
+mod prefetch;
 mod progress;
 mod ram_policy;
 mod roles;

@@ -65,7 +65,9 @@ pub mod retry;
 pub mod secret;
 pub mod sign;
 
-pub use actions::{GroupFilter, GroupSummary, NewGroup, ResourceTag, RevokeReport};
+pub use actions::{
+    GroupFilter, GroupSummary, MAX_GROUP_IDS_PER_FILTER, NewGroup, ResourceTag, RevokeReport,
+};
 pub use client::{Client, ClientConfig, InstanceFilter, InterfaceFilter, ReadClient};
 pub use credentials::{
     CredentialError, CredentialInputs, CredentialProvider, CredentialSource, Credentials,

@@ -42,7 +42,15 @@ fn pace(config: &mut ClientConfig, cloud: &CloudArgs, local: bool) {
 /// Loads policies; on failure prints every diagnostic to stderr and gives
 /// the exit code to return.
 pub fn load_policies(paths: &[PathBuf]) -> anyhow::Result<Result<PolicySet, Exit>> {
-    match moat_policy::load_policies(paths) {
+    loaded_policies(moat_policy::load_policies(paths))
+}
+
+/// The policies of a load; on failure prints every diagnostic to stderr
+/// and gives the exit code to return.
+pub fn loaded_policies(
+    loaded: Result<PolicySet, moat_policy::Diagnostics>,
+) -> anyhow::Result<Result<PolicySet, Exit>> {
+    match loaded {
         Ok(set) => Ok(Ok(set)),
         Err(diags) => {
             let mut err = crate::output::stderr();
@@ -174,6 +182,19 @@ impl Cloud {
         seed: Option<&PolicySet>,
         reach: &Reach,
     ) -> anyhow::Result<Cloud> {
+        Cloud::connect_with(cloud, region_hint, seed, reach, None).await
+    }
+
+    /// [`Cloud::connect_to`] with the client of the account moat is run
+    /// with already made (by [`connect_default`], while the policies were
+    /// loading); never with `--local`.
+    pub async fn connect_with(
+        cloud: &CloudArgs,
+        region_hint: Option<&str>,
+        seed: Option<&PolicySet>,
+        reach: &Reach,
+        default: Option<Client>,
+    ) -> anyhow::Result<Cloud> {
         if cloud.local {
             let mut local = Cloud::local(cloud, region_hint, seed)?;
             for (account, regions) in &reach.accounts {
@@ -193,10 +214,11 @@ impl Cloud {
             let client = connect_account(cloud, &env, account, regions).await?;
             accounts.insert(account.name.clone(), client);
         }
-        let client = match accounts.values().next() {
+        let client = match (default, accounts.values().next()) {
+            (Some(client), _) => client,
             // Every group names an account: nothing needs the default chain.
-            Some(first) if !reach.default_account => first.clone(),
-            _ => connect_default(cloud, &env, region_hint).await?,
+            (None, Some(first)) if !reach.default_account => first.clone(),
+            (None, _) => connect_default(cloud, &env, region_hint).await?,
         };
         Ok(Cloud {
             client,
@@ -290,7 +312,13 @@ impl Cloud {
     /// A reader: plan, drift, export and explain hold nothing that can
     /// change a group.
     pub fn reader(&self) -> Reader {
-        Reader::new(self.client.read_only()).with_accounts(
+        self.reader_from(Reader::new(self.client.read_only()))
+    }
+
+    /// `base` (a reader of this cloud's default client, whose counts and
+    /// limiters the run shares) with the clients of the accounts.
+    pub fn reader_from(&self, base: Reader) -> Reader {
+        base.with_accounts(
             self.accounts
                 .iter()
                 .map(|(n, c)| (n.clone(), c.read_only()))
@@ -321,7 +349,7 @@ fn inputs_of(cloud: &CloudArgs, env: &Environment) -> CredentialInputs {
 
 /// A client of the account moat is run with: the credential chain of the
 /// cloud options.
-async fn connect_default(
+pub async fn connect_default(
     cloud: &CloudArgs,
     env: &Environment,
     region_hint: Option<&str>,

@@ -11,6 +11,7 @@ mod commands;
 mod context;
 mod exit;
 mod interrupt;
+mod loading;
 mod local;
 mod local_network;
 mod output;

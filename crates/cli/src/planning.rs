@@ -8,12 +8,12 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use moat_diff::{DiffOptions, Plan, PlanKey, RenderOptions, Shard, ShardBy, ShardSpec};
-use moat_exec::{PlanOptions, Planned, Reader};
-use moat_policy::PolicySet;
+use moat_exec::{PlanOptions, Planned, Prefetch, Reader};
+use moat_policy::{DeclaredGroup, PolicySet};
 
-use crate::args::{GlobalArgs, GroupArgs};
-use crate::context::{Cloud, LOCAL_STATE, today};
-use crate::exit::Hinted;
+use crate::args::{CloudArgs, GlobalArgs, GroupArgs};
+use crate::context::{Cloud, LOCAL_STATE, Reach, today};
+use crate::exit::{Exit, Hinted};
 use crate::output::use_color;
 
 /// Where apply keeps its journal unless told otherwise; `plan` reads it
@@ -309,20 +309,147 @@ pub fn render_options(global: &GlobalArgs) -> RenderOptions {
     }
 }
 
+/// The policies of a plan or drift, the groups selected, and the cloud
+/// connected.
+pub struct Prepared {
+    pub set: Arc<PolicySet>,
+    /// The sorted ids `--group` asked for (a partial plan records them).
+    pub targets: Vec<String>,
+    pub shard: Option<Shard>,
+    pub cloud: Cloud,
+    /// The reader the plan reads through: the one the early reads went
+    /// through, if any, so that its counts and limiters are the run's.
+    pub reader: Reader,
+    /// The reads started while the policies loaded.
+    pub prefetch: Option<Arc<Prefetch>>,
+}
+
+/// Loads the policies, starting the reads of the groups the run selects as
+/// the files naming them are read ([`crate::loading`]), then selects the
+/// groups (`--group`, `--stage`, `--shard`) and connects. Invalid policies
+/// print their diagnostics and give the exit code.
+pub async fn prepare(
+    paths: &[PathBuf],
+    group: &GroupArgs,
+    stage: &StageArgs,
+    shard: &ShardArgs,
+    cloud: &CloudArgs,
+) -> anyhow::Result<Result<Prepared, Exit>> {
+    let chosen = shard.shard();
+    let wanted = |g: &DeclaredGroup| {
+        (group.groups.is_empty() || group.groups.contains(&g.id))
+            && stage
+                .stage
+                .as_ref()
+                .is_none_or(|s| g.stage.as_ref() == Some(s))
+            && chosen
+                .as_ref()
+                .is_none_or(|sh| sh.contains(&g.id, &g.region, g.account.as_deref()))
+    };
+    let loaded = crate::loading::load_reading(paths, cloud, wanted).await?;
+    let set = match crate::context::loaded_policies(loaded.result)? {
+        Ok(set) => set,
+        Err(code) => return Ok(Err(code)),
+    };
+    // The region of all the policies, so an empty shard still connects.
+    let hint = region_hint(&set).map(str::to_owned);
+    // A new local cloud is seeded with every group of the policies.
+    let whole = (group.limits() || stage.stage.is_some()).then(|| set.clone());
+    let (set, targets) = select_groups(group, stage, set)?;
+    let (set, shard) = shard.select(set);
+    let set = Arc::new(set);
+    let reach = Reach::of_policies(&set);
+    let (default, prefetch) = match loaded.early {
+        Some(early) => (Some(early.client), Some(early.prefetch)),
+        None => (None, None),
+    };
+    let cloud = Cloud::connect_with(
+        cloud,
+        hint.as_deref(),
+        Some(whole.as_ref().unwrap_or(&set)),
+        &reach,
+        default,
+    )
+    .await?;
+    let reader = match &prefetch {
+        Some(p) => cloud.reader_from(p.reader().clone()),
+        None => cloud.reader(),
+    };
+    Ok(Ok(Prepared {
+        set,
+        targets,
+        shard,
+        cloud,
+        reader,
+        prefetch,
+    }))
+}
+
+/// A plan made from policies, and what it was made with.
+pub struct PolicyPlan {
+    /// With the shard and the `--group` targets recorded.
+    pub planned: Planned,
+    /// The reader it was read through (the run's counts).
+    pub reader: Reader,
+    pub cloud: Cloud,
+    pub set: Arc<PolicySet>,
+}
+
+/// What `plan` and `drift` do before they render: [`prepare`], then
+/// [`make_plan`] with the reads started while loading, a progress line on
+/// a terminal.
+pub async fn plan_policies(
+    paths: &[PathBuf],
+    group: &GroupArgs,
+    stage: &StageArgs,
+    shard: &ShardArgs,
+    cloud: &CloudArgs,
+    flags: &DiffFlags,
+    keep_live: bool,
+) -> anyhow::Result<Result<PolicyPlan, Exit>> {
+    let prepared = match prepare(paths, group, stage, shard, cloud).await? {
+        Ok(prepared) => prepared,
+        Err(code) => return Ok(Err(code)),
+    };
+    let (reader, reading) = crate::progress::reading(prepared.reader.clone(), "reading");
+    let planned = make_plan(
+        &reader,
+        &prepared.set,
+        flags,
+        Path::new(DEFAULT_JOURNAL),
+        keep_live,
+        prepared.prefetch,
+    )
+    .await;
+    drop(reading);
+    let mut planned = planned?;
+    planned.plan.shard = prepared.shard;
+    planned.plan.targets = prepared.targets;
+    Ok(Ok(PolicyPlan {
+        planned,
+        reader,
+        cloud: prepared.cloud,
+        set: prepared.set,
+    }))
+}
+
 /// Makes the plan of `set` through the pipeline, naming the rules an
-/// interrupted apply (in `journal`) left missing.
+/// interrupted apply (in `journal`) left missing; the reads `prefetch`
+/// started are taken from it.
 pub async fn make_plan(
     reader: &Reader,
     set: &Arc<PolicySet>,
     flags: &DiffFlags,
     journal: &Path,
     keep_live: bool,
+    prefetch: Option<Arc<Prefetch>>,
 ) -> anyhow::Result<Planned> {
     let mut options = PlanOptions::new(DiffOptions {
         today: today()?,
         remove_unmodeled: flags.remove_unmodeled,
     });
     options.keep_live = keep_live;
+    options.prefetch = prefetch;
     options.interrupted = match moat_exec::interrupted_replaces(journal) {
         Ok(found) => found,
         Err(e) => {

@@ -2,7 +2,8 @@
 //!
 //! This crate owns the one way a plan is made from policies ([`plan()`]:
 //! read every group under the shared rate limit, diff each on the task that
-//! read it, mark missing groups, attach lint findings), the one check a plan
+//! read it, mark missing groups, attach lint findings; reads a [`Prefetch`]
+//! started while the policies loaded are taken, not sent again), the one check a plan
 //! passes before it is applied ([`preflight()`]: the plan alone, then the
 //! touched groups read anew for freshness, rule ids, derived protection and
 //! quotas), and [`apply()`]: snapshots, the order of calls per group
@@ -33,6 +34,7 @@ pub mod journal;
 pub mod lock;
 pub mod network;
 pub mod pipeline;
+pub mod prefetch;
 pub mod preflight;
 pub mod read;
 pub mod session;
@@ -52,6 +54,7 @@ pub use network::{
     InterfaceTarget, InterfaceView, NetworkReadError, groups_on_interface, read_interface,
 };
 pub use pipeline::{PlanOptions, Planned, group_refs, plan};
+pub use prefetch::Prefetch;
 pub use preflight::{
     GuardError, GuardProblem, Guards, Preflight, PreflightError, StaleError, StaleGroup, StaleKind,
     check_live, check_plan, preflight, preflight_with, touched_groups,

@@ -15,8 +15,9 @@ use moat_policy::policy_tests::{Subject, SubjectRule, run_tests_on};
 use moat_policy::{LiveGroup, PolicySet, Rule};
 
 use crate::journal::InterruptedReplace;
+use crate::prefetch::Prefetch;
 use crate::read::{
-    DEFAULT_READ_CONCURRENCY, GroupRef, ReadError, read_group_types, read_groups_with,
+    DEFAULT_READ_CONCURRENCY, GroupRef, ReadError, read_group_types_with, read_groups_with,
 };
 use crate::session::Reader;
 
@@ -33,6 +34,9 @@ pub struct PlanOptions {
     /// Keep the live groups read (apply checks the plan against them
     /// before asking, without reading them again).
     pub keep_live: bool,
+    /// Reads started while the policies were loading: taken, not sent
+    /// again. It must read through the plan's reader.
+    pub prefetch: Option<Arc<Prefetch>>,
 }
 
 impl PlanOptions {
@@ -42,6 +46,7 @@ impl PlanOptions {
             concurrency: DEFAULT_READ_CONCURRENCY,
             interrupted: Vec::new(),
             keep_live: false,
+            prefetch: None,
         }
     }
 }
@@ -85,7 +90,8 @@ pub async fn plan(
     let refs = group_refs(policy);
     // The type decides the defaults the exposure notes evaluate with; the
     // rule reads do not carry it.
-    let types = read_group_types(reader, &refs).await?;
+    let prefetch = options.prefetch.as_deref();
+    let types = read_group_types_with(reader, &refs, prefetch).await?;
     // The groups the policy tests name: their planned rules are kept to
     // run the tests on, and their live rules to find the change that
     // breaks one.
@@ -116,7 +122,16 @@ pub async fn plan(
             (planned, for_tests, keep.then_some(live))
         }
     };
-    let read = read_groups_with(reader, "plan", "", &refs, options.concurrency, diffed).await?;
+    let read = read_groups_with(
+        reader,
+        "plan",
+        "",
+        &refs,
+        options.concurrency,
+        prefetch,
+        diffed,
+    )
+    .await?;
     tracing::info!(
         groups = read.groups.len(),
         missing = read.missing.len(),

@@ -17,6 +17,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::journal::CallContext;
+use crate::prefetch::Prefetch;
 use crate::session::{Reader, RegionError, Target};
 
 /// Groups read at once when the caller does not say.
@@ -152,6 +153,16 @@ pub async fn read_group_types(
     reader: &Reader,
     groups: &[GroupRef],
 ) -> Result<HashMap<GroupRef, GroupType>, ReadError> {
+    read_group_types_with(reader, groups, None).await
+}
+
+/// [`read_group_types`], taking the type reads `prefetch` started and
+/// reading only the groups they leave out.
+pub(crate) async fn read_group_types_with(
+    reader: &Reader,
+    groups: &[GroupRef],
+    prefetch: Option<&Prefetch>,
+) -> Result<HashMap<GroupRef, GroupType>, ReadError> {
     let clients = reader
         .clients(
             groups
@@ -162,27 +173,47 @@ pub async fn read_group_types(
     let mut types = HashMap::with_capacity(groups.len());
     for (target, regional) in &clients {
         let region = &target.region;
-        let ids: Vec<String> = groups
+        let mut ids: BTreeSet<String> = groups
             .iter()
             .filter(|g| g.target() == *target)
             .map(|g| g.id.clone())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
             .collect();
-        let client = reader.observed(regional, CallContext::read("types", "", "", region));
-        let filter = GroupFilter {
-            ids,
-            ..GroupFilter::default()
-        };
-        let listed = client
-            .describe_security_groups(&filter)
-            .await
-            .map_err(|source| ReadError::Types {
+        let mut listed = Vec::new();
+        for (read, task) in prefetch.map(|p| p.take_types(target)).unwrap_or_default() {
+            let answer = match task.await {
+                Ok(answer) => answer,
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                // Only dropping the prefetch cancels its reads; read again.
+                Err(_) => continue,
+            };
+            let found = answer.map_err(|source| ReadError::Types {
                 region: region.clone(),
-                groups: filter.ids.clone(),
+                groups: read.clone(),
                 source: Box::new(source),
             })?;
-        for g in listed.value {
+            read.iter().for_each(|id| {
+                ids.remove(id);
+            });
+            listed.extend(found.value);
+        }
+        // No ids would list every group of the region.
+        if !ids.is_empty() {
+            let client = reader.observed(regional, CallContext::read("types", "", "", region));
+            let filter = GroupFilter {
+                ids: ids.into_iter().collect(),
+                ..GroupFilter::default()
+            };
+            let found = client
+                .describe_security_groups(&filter)
+                .await
+                .map_err(|source| ReadError::Types {
+                    region: region.clone(),
+                    groups: filter.ids.clone(),
+                    source: Box::new(source),
+                })?;
+            listed.extend(found.value);
+        }
+        for g in listed {
             // A type moat does not know takes no part: the policy's, or
             // basic, is used, as before types were read.
             if let Some(t) = GroupType::parse(&g.group_type) {
@@ -204,7 +235,7 @@ pub async fn read_groups(
     groups: &[GroupRef],
     concurrency: usize,
 ) -> Result<LiveState, ReadError> {
-    let read = read_groups_with(reader, "read", "", groups, concurrency, |g| g).await?;
+    let read = read_groups_with(reader, "read", "", groups, concurrency, None, |g| g).await?;
     Ok(LiveState {
         groups: read.groups,
         missing: read.missing,
@@ -221,10 +252,18 @@ pub async fn read_typed_groups(
     concurrency: usize,
 ) -> Result<LiveState, ReadError> {
     let types = read_group_types(reader, groups).await?;
-    let read = read_groups_with(reader, "read", "", groups, concurrency, move |mut g| {
-        g.group_type = types.get(&GroupRef::new(&g.id, &g.region)).copied();
-        g
-    })
+    let read = read_groups_with(
+        reader,
+        "read",
+        "",
+        groups,
+        concurrency,
+        None,
+        move |mut g| {
+            g.group_type = types.get(&GroupRef::new(&g.id, &g.region)).copied();
+            g
+        },
+    )
     .await?;
     Ok(LiveState {
         groups: read.groups,
@@ -246,13 +285,15 @@ pub struct MappedState<T> {
 /// [`read_groups`], handing each group to `map` as soon as it is read, on
 /// the task that read it. A plan diffs each group there, so the diff runs
 /// while other reads wait for the rate limit instead of after all of them.
-/// `phase` and `plan` name the reads in the journal.
+/// `phase` and `plan` name the reads in the journal. A group whose read
+/// `prefetch` started is taken from it, not read again.
 pub(crate) async fn read_groups_with<T, F>(
     reader: &Reader,
     phase: &'static str,
     plan: &str,
     groups: &[GroupRef],
     concurrency: usize,
+    prefetch: Option<&Prefetch>,
     map: F,
 ) -> Result<MappedState<T>, ReadError>
 where
@@ -297,12 +338,27 @@ where
         let id = g.id.clone();
         let map = map.clone();
         let progress = progress.clone();
+        let started = prefetch.and_then(|p| p.take_group(g));
         tasks.spawn(async move {
-            // The semaphore is never closed, so acquiring cannot fail; if it
-            // somehow did, reading without a permit is still correct.
-            let permit = permits.acquire_owned().await.ok();
-            let result = client.describe_security_group_attribute(&id, None).await;
-            drop(permit);
+            let prefetched = match started {
+                Some(task) => match task.await {
+                    Ok(result) => Some(result),
+                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                    // Only dropping the prefetch cancels its reads; read again.
+                    Err(_) => None,
+                },
+                None => None,
+            };
+            let result = match prefetched {
+                Some(result) => result,
+                None => {
+                    // The semaphore is never closed, so acquiring cannot
+                    // fail; if it somehow did, reading without a permit is
+                    // still correct.
+                    let _permit = permits.acquire_owned().await.ok();
+                    client.describe_security_group_attribute(&id, None).await
+                }
+            };
             let result = result.map(|outcome| (outcome.calls.len(), map(outcome.value)));
             if let Some(p) = &progress {
                 match &result {

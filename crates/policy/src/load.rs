@@ -225,6 +225,20 @@ fn io_reason(e: &std::io::Error) -> String {
 /// column. Names of address sets and services are shared by all files; a
 /// group may appear in only one of them.
 pub fn load_policies(paths: &[PathBuf]) -> Result<PolicySet, Diagnostics> {
+    load_policies_announcing(paths, &|_| {})
+}
+
+/// [`load_policies`], telling `announce` what each file declares as soon as
+/// that file is read without a problem, before the files are checked
+/// together (see [`Declared`]). Every file is announced once, in no fixed
+/// order, from the threads that read them; a file with a problem is
+/// announced with no groups. A caller may start reading the live groups
+/// from the announcements; only the returned set says what the policies
+/// are.
+pub fn load_policies_announcing(
+    paths: &[PathBuf],
+    announce: &(dyn Fn(Declared) + Sync),
+) -> Result<PolicySet, Diagnostics> {
     let mut diags = Vec::new();
     let files = discover(paths, &mut diags);
     let sources = files
@@ -235,7 +249,7 @@ pub fn load_policies(paths: &[PathBuf]) -> Result<PolicySet, Diagnostics> {
             (name, text)
         })
         .collect();
-    check(sources, diags).map_err(|mut diags| {
+    check(sources, diags, announce).map_err(|mut diags| {
         hint_unloaded_definitions(&files, &mut diags);
         diags
     })
@@ -346,13 +360,17 @@ pub fn load_policy_strs(files: &[(&str, &str)]) -> Result<PolicySet, Diagnostics
         .iter()
         .map(|(name, text)| (Arc::from(*name), Ok((*text).to_owned())))
         .collect();
-    check(sources, Vec::new())
+    check(sources, Vec::new(), &|_| {})
 }
 
 /// A file's name and its text, or why it could not be read.
 type Source = (Arc<str>, Result<String, Diagnostic>);
 
-fn check(sources: Vec<Source>, diags: Vec<Diagnostic>) -> Result<PolicySet, Diagnostics> {
+fn check(
+    sources: Vec<Source>,
+    diags: Vec<Diagnostic>,
+    announce: &(dyn Fn(Declared) + Sync),
+) -> Result<PolicySet, Diagnostics> {
     // Reading keeps a fair share of the diagnostics per file, and resolving
     // as many again, so that a report stays readable and bounded however
     // many problems the input holds.
@@ -362,7 +380,7 @@ fn check(sources: Vec<Source>, diags: Vec<Diagnostic>) -> Result<PolicySet, Diag
     let first_file = sources.first().map(|(file, _)| Arc::clone(file));
     let budget = LoadBudget::new();
     let mut read = Vec::with_capacity(sources.len());
-    for (file, file_diags) in read_all(sources, share, &budget) {
+    for (file, file_diags) in read_all(sources, share, &budget, announce) {
         found.append(file_diags);
         read.extend(file);
     }
@@ -402,14 +420,26 @@ fn read_all(
     sources: Vec<Source>,
     share: usize,
     budget: &LoadBudget,
+    announce: &(dyn Fn(Declared) + Sync),
 ) -> Vec<(Option<ReadFile>, Sink)> {
     let threads = std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
         .clamp(1, 8)
         .min(sources.len());
-    let read = move |source| read_one(source, share, budget);
+    let read = move |index: usize, source| {
+        let (file, diags) = read_one(source, share, budget);
+        announce(Declared::of(
+            index,
+            file.as_ref().filter(|_| diags.count() == 0),
+        ));
+        (file, diags)
+    };
     if threads <= 1 {
-        return sources.into_iter().map(read).collect();
+        return sources
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| read(i, s))
+            .collect();
     }
     // Each thread takes the next file not yet taken, so that a thread the
     // machine runs less (other processes share the cores) does fewer.
@@ -429,7 +459,7 @@ fn read_all(
             // reader panicked, which is passed on below.
             let source = slot.lock().ok().and_then(|mut s| s.take());
             if let Some(source) = source {
-                done.push((i, read(source)));
+                done.push((i, read(i, source)));
             }
         }
     };
@@ -478,6 +508,50 @@ fn read_one((file, text): Source, share: usize, budget: &LoadBudget) -> (Option<
     };
     let doc = read_file(&mut cx, &root);
     (Some(ReadFile { file, doc }), diags)
+}
+
+/// What one policy file declares about where its groups are, announced by
+/// [`load_policies_announcing`] as soon as the file is read: enough to
+/// start reading the live groups while the load goes on. Nothing in it is
+/// checked against the other files yet (a group may still turn out to be
+/// defined twice, or to name an account or stage that does not exist).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Declared {
+    /// The file's place in load order, from 0.
+    pub file: usize,
+    /// The groups of the file, in its order; none when it has a problem.
+    pub groups: Vec<DeclaredGroup>,
+}
+
+/// One group as its file declares it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeclaredGroup {
+    pub id: String,
+    pub region: String,
+    pub account: Option<String>,
+    pub stage: Option<String>,
+}
+
+impl Declared {
+    fn of(file: usize, read: Option<&ReadFile>) -> Declared {
+        let groups = read
+            .and_then(|r| r.doc.security_groups.as_ref())
+            .map(|groups| {
+                groups
+                    .iter()
+                    .filter_map(|g| {
+                        Some(DeclaredGroup {
+                            id: g.id.as_ref()?.value.clone(),
+                            region: g.region.as_ref()?.value.clone(),
+                            account: g.account.as_ref().map(|a| a.value.clone()),
+                            stage: g.stage.as_ref().map(|s| s.value.clone()),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Declared { file, groups }
+    }
 }
 
 /// Sorts what was kept by location; problems beyond the limits are counted
@@ -615,6 +689,64 @@ mod tests {
         s.write("sub/d.yaml", "version: 1\n");
         let files = discover_policy_files(std::slice::from_ref(&s.0)).expect("found");
         assert_eq!(names(&files), ["a.yaml", "b.yml"]);
+    }
+
+    #[test]
+    fn each_file_is_announced_once_with_its_groups_and_a_broken_one_with_none() {
+        let s = Scratch::new("announce");
+        s.write(
+            "a.yaml",
+            "version: 1\nstages: [test, prod]\naccounts:\n  prod: {profile: prod}\n",
+        );
+        s.write(
+            "b.yaml",
+            "version: 1\nsecurity_groups:\n  - id: sg-bp1b2\n    region: cn-shanghai\n    stage: prod\n    account: prod\n  - id: sg-bp1b1\n    region: cn-hangzhou\n",
+        );
+        s.write(
+            "c.yaml",
+            "version: 1\nsecurity_groups:\n  - id: sg-bp1c\n    region: cn-hangzhou\n    ingress:\n      - {allow: tcp/22, from: nowhere}\n",
+        );
+        s.write("d.yaml", "version: 1\nsecurity_groups: [\n");
+        let heard = std::sync::Mutex::new(Vec::new());
+        let result = load_policies_announcing(std::slice::from_ref(&s.0), &|d| {
+            heard.lock().expect("not poisoned").push(d);
+        });
+        assert!(result.is_err(), "c.yaml and d.yaml are invalid");
+        let mut heard = heard.into_inner().expect("not poisoned");
+        heard.sort_by_key(|d| d.file);
+        let group =
+            |id: &str, region: &str, account: Option<&str>, stage: Option<&str>| DeclaredGroup {
+                id: id.to_owned(),
+                region: region.to_owned(),
+                account: account.map(str::to_owned),
+                stage: stage.map(str::to_owned),
+            };
+        assert_eq!(
+            heard,
+            [
+                Declared {
+                    file: 0,
+                    groups: vec![]
+                },
+                Declared {
+                    file: 1,
+                    groups: vec![
+                        group("sg-bp1b2", "cn-shanghai", Some("prod"), Some("prod")),
+                        group("sg-bp1b1", "cn-hangzhou", None, None),
+                    ]
+                },
+                // An unknown name is found only when the files are checked
+                // together: the file itself reads without a problem.
+                Declared {
+                    file: 2,
+                    groups: vec![group("sg-bp1c", "cn-hangzhou", None, None)]
+                },
+                Declared {
+                    file: 3,
+                    groups: vec![]
+                },
+            ]
+        );
     }
 
     #[test]

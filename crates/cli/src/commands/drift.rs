@@ -4,17 +4,15 @@
 //! through a read-only client.
 
 use std::io::Write;
-use std::path::Path;
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 
 use crate::args::{CloudArgs, GlobalArgs, GroupArgs, PolicyPaths};
-use crate::context::{Cloud, Reach, load_policies, runtime};
+use crate::context::runtime;
 use crate::exit::Exit;
 use crate::planning::{
-    DEFAULT_JOURNAL, DiffFlags, ShardArgs, StageArgs, make_plan, note_missing, region_hint,
-    render_options, select_groups,
+    DiffFlags, ShardArgs, StageArgs, note_missing, plan_policies, render_options,
 };
 
 #[derive(Debug, Args)]
@@ -44,35 +42,19 @@ pub enum DriftFormat {
 }
 
 pub fn run(global: &GlobalArgs, args: &DriftArgs) -> anyhow::Result<Exit> {
-    let set = match load_policies(&args.policies.paths)? {
-        Ok(set) => set,
+    let made = runtime()?.block_on(plan_policies(
+        &args.policies.paths,
+        &args.group,
+        &args.stage,
+        &args.shard,
+        &args.cloud,
+        &args.diff,
+        false,
+    ))?;
+    let (plan, cloud) = match made {
+        Ok(made) => (made.planned.plan, made.cloud),
         Err(code) => return Ok(code),
     };
-    // The region of all the policies, so an empty shard still connects.
-    let hint = region_hint(&set).map(str::to_owned);
-    // A new local cloud is seeded with every group of the policies.
-    let whole = (args.group.limits() || args.stage.stage.is_some()).then(|| set.clone());
-    let (set, targets) = select_groups(&args.group, &args.stage, set)?;
-    let (set, shard) = args.shard.select(set);
-    let set = std::sync::Arc::new(set);
-    let (plan, cloud) = runtime()?.block_on(async {
-        let reach = Reach::of_policies(&set);
-        let cloud = Cloud::connect_to(
-            &args.cloud,
-            hint.as_deref(),
-            Some(whole.as_ref().unwrap_or(&set)),
-            &reach,
-        )
-        .await?;
-        let (reader, reading) = crate::progress::reading(cloud.reader(), "reading");
-        let planned = make_plan(&reader, &set, &args.diff, Path::new(DEFAULT_JOURNAL), false).await;
-        drop(reading);
-        let planned = planned?;
-        let mut plan = planned.plan;
-        plan.shard = shard;
-        plan.targets = targets;
-        anyhow::Ok((plan, cloud))
-    })?;
     let options = render_options(global);
     let mut out = crate::output::stdout_raw();
     let render = match args.format {

@@ -6,18 +6,17 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use moat_diff::Plan;
 
 use crate::args::{CloudArgs, GlobalArgs, GroupArgs, PolicyPaths};
-use crate::context::{Cloud, Reach, load_policies, runtime};
+use crate::context::runtime;
 use crate::exit::Exit;
 use crate::planning::{
-    DEFAULT_JOURNAL, DiffFlags, ShardArgs, SigningArgs, StageArgs, make_plan, note_missing,
-    plan_key, region_hint, render_options, select_groups,
+    DiffFlags, ShardArgs, SigningArgs, StageArgs, note_missing, plan_key, plan_policies,
+    render_options,
 };
 use crate::shared::write_atomically;
 
@@ -66,46 +65,35 @@ pub enum PlanFormat {
 pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<Exit> {
     // A bad key is refused before anything is read.
     let key = plan_key(&args.signing)?;
-    let set = match load_policies(&args.policies.paths)? {
-        Ok(set) => set,
-        Err(code) => return Ok(code),
-    };
-    // The region of all the policies, so an empty shard still connects.
-    let hint = region_hint(&set).map(str::to_owned);
-    // A new local cloud is seeded with every group of the policies.
-    let whole = (args.group.limits() || args.stage.stage.is_some()).then(|| set.clone());
-    let (set, targets) = select_groups(&args.group, &args.stage, set)?;
-    let (set, shard) = args.shard.select(set);
-    let set = Arc::new(set);
-    let (mut plan, cloud) = runtime()?.block_on(async {
-        let reach = Reach::of_policies(&set);
-        let cloud = Cloud::connect_to(
+    let made = runtime()?.block_on(async {
+        let made = match plan_policies(
+            &args.policies.paths,
+            &args.group,
+            &args.stage,
+            &args.shard,
             &args.cloud,
-            hint.as_deref(),
-            Some(whole.as_ref().unwrap_or(&set)),
-            &reach,
-        )
-        .await?;
-        let (reader, reading) = crate::progress::reading(cloud.reader(), "reading");
-        let planned = make_plan(
-            &reader,
-            &set,
             &args.diff,
-            Path::new(DEFAULT_JOURNAL),
             args.instances,
         )
-        .await;
-        drop(reading);
-        let planned = planned?;
-        let mut plan = planned.plan;
+        .await?
+        {
+            Ok(made) => made,
+            Err(code) => return anyhow::Ok(Err(code)),
+        };
+        let mut plan = made.planned.plan;
         if args.instances {
-            moat_exec::read_blast_radius(&reader, &mut plan, planned.live).await?;
+            moat_exec::read_blast_radius(&made.reader, &mut plan, made.planned.live).await?;
         }
-        tracing::info!(calls = reader.counts().total(), "API calls of the plan");
-        anyhow::Ok((plan, cloud))
+        tracing::info!(
+            calls = made.reader.counts().total(),
+            "API calls of the plan"
+        );
+        anyhow::Ok(Ok((plan, made.cloud, made.set)))
     })?;
-    plan.shard = shard;
-    plan.targets = targets;
+    let (mut plan, cloud, set) = match made {
+        Ok(made) => made,
+        Err(code) => return Ok(code),
+    };
     if let Some(key) = &key {
         plan.sign(key);
     }

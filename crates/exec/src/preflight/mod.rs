@@ -146,10 +146,18 @@ pub async fn preflight(
     let live = if refs.is_empty() {
         Vec::new()
     } else {
-        read_groups_with(reader, "preflight", &plan.hash(), &refs, concurrency, |g| g)
-            .await
-            .map_err(PreflightError::Read)?
-            .groups
+        read_groups_with(
+            reader,
+            "preflight",
+            &plan.hash(),
+            &refs,
+            concurrency,
+            None,
+            |g| g,
+        )
+        .await
+        .map_err(PreflightError::Read)?
+        .groups
     };
     check_live(plan, &live, guards)?;
     Ok(Preflight { live })

@@ -74,7 +74,15 @@ impl Run<'_> {
             return Ok(Outcome::GateRefused);
         }
         let (reader, reading) = crate::progress::reading(self.session.reader(), "reading");
-        let planned = make_plan(&reader, set, &self.args.diff, &self.args.journal, true).await;
+        let planned = make_plan(
+            &reader,
+            set,
+            &self.args.diff,
+            &self.args.journal,
+            true,
+            None,
+        )
+        .await;
         drop(reading);
         let mut planned = planned?;
         planned.plan.targets = self.targets.clone();
