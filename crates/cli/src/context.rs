@@ -182,18 +182,20 @@ impl Cloud {
         seed: Option<&PolicySet>,
         reach: &Reach,
     ) -> anyhow::Result<Cloud> {
-        Cloud::connect_with(cloud, region_hint, seed, reach, None).await
+        Cloud::connect_with(cloud, region_hint, seed, reach, None, BTreeMap::new()).await
     }
 
-    /// [`Cloud::connect_to`] with the client of the account moat is run
-    /// with already made (by [`connect_default`], while the policies were
-    /// loading); never with `--local`.
+    /// [`Cloud::connect_to`] with some clients already made (while the
+    /// policies were loading): `default`, of the account moat is run with
+    /// ([`connect_default`]), and `made`, of accounts by name
+    /// ([`connect_account`]). Not for `--local`.
     pub async fn connect_with(
         cloud: &CloudArgs,
         region_hint: Option<&str>,
         seed: Option<&PolicySet>,
         reach: &Reach,
         default: Option<Client>,
+        mut made: BTreeMap<String, Client>,
     ) -> anyhow::Result<Cloud> {
         if cloud.local {
             let mut local = Cloud::local(cloud, region_hint, seed)?;
@@ -211,7 +213,10 @@ impl Cloud {
         let env: Environment = std::env::vars().collect();
         let mut accounts = BTreeMap::new();
         for (account, regions) in &reach.accounts {
-            let client = connect_account(cloud, &env, account, regions).await?;
+            let client = match made.remove(&account.name) {
+                Some(client) => client,
+                None => connect_account(cloud, &env, account, regions).await?,
+            };
             accounts.insert(account.name.clone(), client);
         }
         let client = match (default, accounts.values().next()) {
@@ -318,7 +323,7 @@ impl Cloud {
     /// `base` (a reader of this cloud's default client, whose counts and
     /// limiters the run shares) with the clients of the accounts.
     pub fn reader_from(&self, base: Reader) -> Reader {
-        base.with_accounts(
+        base.rebased(self.client.read_only()).with_accounts(
             self.accounts
                 .iter()
                 .map(|(n, c)| (n.clone(), c.read_only()))
@@ -377,7 +382,7 @@ pub async fn connect_default(
 /// A client of one account of `accounts:`: the credentials of its profile
 /// (whatever the flags and the environment say about keys and profiles),
 /// its endpoint or else `--endpoint`, and limiters of its own.
-async fn connect_account(
+pub async fn connect_account(
     cloud: &CloudArgs,
     env: &Environment,
     account: &PlanAccount,

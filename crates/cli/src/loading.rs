@@ -1,17 +1,16 @@
 //! Loading the policies of a plan while the reads of their groups start.
 //!
 //! The loader announces each policy file as soon as it has read it; the
-//! groups of the files are taken in load order, those the run selects
-//! (`--group`, `--stage`, `--shard`) are handed to a [`Prefetch`], and the
-//! reads go out while the rest of the files are still being parsed and
-//! the whole is checked. The client of the account moat is run with is
-//! made at the first group that needs it, as it would be after loading.
+//! files are taken in load order, the groups the run selects (`--group`,
+//! `--stage`, `--shard`) are handed to a [`Prefetch`], and the reads go out
+//! while the rest of the files are still being parsed and the whole is
+//! checked. Clients are made as they would be after loading, at the first
+//! group that needs each: the account moat is run with, and each account
+//! of `accounts:` once a file has defined it (its groups wait until then).
 //!
-//! What is not read early: groups that name an account of `accounts:`
-//! (that block may be in any file, so their clients wait for the whole
-//! load), and everything on the local cloud (which is seeded from the
-//! loaded policies before it is read). If making the client fails, nothing
-//! is read early, and connecting after the load reports why. If the
+//! Nothing is read early on the local cloud (it is seeded from the loaded
+//! policies before it is read). If making a client fails, its groups are
+//! not read early, and connecting after the load reports why. If the
 //! policies turn out to be invalid, their diagnostics are the answer and
 //! the reads already started are cancelled: reads change nothing.
 
@@ -20,23 +19,26 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use moat_aliyun::{Client, Environment};
+use moat_diff::PlanAccount;
 use moat_exec::{GroupRef, Prefetch, Reader};
-use moat_policy::{Declared, DeclaredGroup, Diagnostics, PolicySet};
+use moat_policy::{Account, Declared, DeclaredGroup, Diagnostics, PolicySet};
 
 use crate::args::CloudArgs;
-use crate::context::connect_default;
+use crate::context::{connect_account, connect_default};
 
 /// Policies loaded, and what was started while they loaded.
 pub struct Loaded {
     pub result: Result<PolicySet, Diagnostics>,
-    /// The client of the account moat is run with and the reads started
-    /// through it; `None` when nothing was read early.
+    /// `None` when nothing was read early.
     pub early: Option<Early>,
 }
 
-/// The default account's client and the reads started with it.
+/// The clients made while loading and the reads started through them.
 pub struct Early {
-    pub client: Client,
+    /// Of the account moat is run with, if a group needed it.
+    pub default: Option<Client>,
+    /// Of the accounts of `accounts:`, by name.
+    pub accounts: BTreeMap<String, Client>,
     pub prefetch: Arc<Prefetch>,
 }
 
@@ -63,41 +65,29 @@ pub async fn load_reading(
         };
         moat_policy::load_policies_announcing(&paths, &announce)
     });
-    let env: Environment = std::env::vars().collect();
-    let mut early = Starting::Waiting;
-    // Files are taken in load order, so that the first group decides the
-    // default client's region as after a load.
-    let mut arrived: BTreeMap<usize, Vec<DeclaredGroup>> = BTreeMap::new();
+    let mut starter = Starter::new(cloud);
+    // Files are taken in load order, so that the first group of an
+    // account decides its client's region as after a load.
+    let mut arrived: BTreeMap<usize, Declared> = BTreeMap::new();
     let mut next = 0;
     while let Some(declared) = rx.recv().await {
-        arrived.insert(declared.file, declared.groups);
-        while let Some(groups) = arrived.remove(&next) {
+        arrived.insert(declared.file, declared);
+        while let Some(declared) = arrived.remove(&next) {
             next += 1;
-            let refs: Vec<GroupRef> = groups
+            starter.declare(declared.accounts).await;
+            let refs = declared
+                .groups
                 .iter()
-                .filter(|g| g.account.is_none() && wanted(g))
-                .map(|g| GroupRef::new(&g.id, &g.region))
-                .collect();
-            let Some(first) = refs.first() else {
-                continue;
-            };
-            if let Starting::Waiting = early {
-                early = Starting::connect(cloud, &env, &first.region).await;
-            }
-            if let Starting::Reading(e) = &early {
-                e.prefetch.read(refs);
-            }
+                .filter(|g| wanted(g))
+                .map(|g| GroupRef::new(&g.id, &g.region).in_account(g.account.as_deref()));
+            starter.read(refs.collect()).await;
         }
     }
     let result = joined(load.await);
-    let early = match early {
-        Starting::Reading(e) => {
-            tracing::info!(groups = e.prefetch.pending(), "reads started while loading");
-            Some(e)
-        }
-        Starting::Waiting | Starting::Off => None,
-    };
-    Ok(Loaded { result, early })
+    Ok(Loaded {
+        result,
+        early: starter.finish(),
+    })
 }
 
 /// A blocking load's result; a panic in it goes on as a panic.
@@ -108,28 +98,152 @@ fn joined<T>(result: Result<T, tokio::task::JoinError>) -> T {
     }
 }
 
-enum Starting {
-    /// No group has needed the client yet.
-    Waiting,
-    Reading(Early),
-    /// Making the client failed: connecting after the load says why.
-    Off,
+/// A client as far as reading early goes.
+enum Link {
+    /// Not needed yet (an account: defined, not connected).
+    Idle,
+    Ready(Client),
+    /// Making it failed: connecting after the load says why.
+    Failed,
 }
 
-impl Starting {
-    async fn connect(cloud: &CloudArgs, env: &Environment, region: &str) -> Starting {
-        match connect_default(cloud, env, Some(region)).await {
-            Ok(client) => {
-                let reader = Reader::new(client.read_only());
-                Starting::Reading(Early {
-                    client,
-                    prefetch: Arc::new(Prefetch::new(reader)),
-                })
+/// Makes the clients and starts the reads as the files arrive.
+struct Starter<'a> {
+    cloud: &'a CloudArgs,
+    env: Environment,
+    default: Link,
+    accounts: BTreeMap<String, (PlanAccount, Link)>,
+    /// Groups of accounts no file has defined yet.
+    waiting: BTreeMap<String, Vec<GroupRef>>,
+    prefetch: Option<Arc<Prefetch>>,
+}
+
+impl<'a> Starter<'a> {
+    fn new(cloud: &'a CloudArgs) -> Starter<'a> {
+        Starter {
+            cloud,
+            env: std::env::vars().collect(),
+            default: Link::Idle,
+            accounts: BTreeMap::new(),
+            waiting: BTreeMap::new(),
+            prefetch: None,
+        }
+    }
+
+    /// Accounts a file defines; the groups that waited for them are read.
+    async fn declare(&mut self, accounts: Vec<Account>) {
+        for a in accounts {
+            if self.accounts.contains_key(&a.name) {
+                // Defined twice: the load fails and says so.
+                continue;
             }
-            Err(e) => {
-                tracing::debug!(error = %format!("{e:#}"), "not reading while loading");
-                Starting::Off
+            let name = a.name.clone();
+            self.accounts
+                .insert(name.clone(), (PlanAccount::of(&a), Link::Idle));
+            if let Some(refs) = self.waiting.remove(&name) {
+                self.read(refs).await;
             }
         }
+    }
+
+    /// Starts reading `refs`, making the clients they need first.
+    async fn read(&mut self, refs: Vec<GroupRef>) {
+        let mut by_account: BTreeMap<Option<String>, Vec<GroupRef>> = BTreeMap::new();
+        for r in refs {
+            by_account.entry(r.account.clone()).or_default().push(r);
+        }
+        for (account, refs) in by_account {
+            let Some(region) = refs.first().map(|r| r.region.clone()) else {
+                continue;
+            };
+            let ready = match &account {
+                None => self.default_client(&region).await,
+                Some(name) => match self.account_client(name, &region).await {
+                    Some(ready) => ready,
+                    None => {
+                        self.waiting.entry(name.clone()).or_default().extend(refs);
+                        continue;
+                    }
+                },
+            };
+            if ready && let Some(prefetch) = &self.prefetch {
+                prefetch.read(refs);
+            }
+        }
+    }
+
+    /// Whether the default client is ready, made now if it is needed.
+    async fn default_client(&mut self, region: &str) -> bool {
+        if let Link::Idle = self.default {
+            self.default = match connect_default(self.cloud, &self.env, Some(region)).await {
+                Ok(client) => {
+                    self.start(&client, None);
+                    Link::Ready(client)
+                }
+                Err(e) => {
+                    tracing::debug!(error = %format!("{e:#}"), "not reading early");
+                    Link::Failed
+                }
+            };
+        }
+        matches!(self.default, Link::Ready(_))
+    }
+
+    /// Whether account `name`'s client is ready, made now if it is needed;
+    /// `None` while no file has defined the account.
+    async fn account_client(&mut self, name: &str, region: &str) -> Option<bool> {
+        let (account, link) = self.accounts.get(name)?;
+        if let Link::Idle = link {
+            let account = account.clone();
+            let made = connect_account(self.cloud, &self.env, &account, &[region.to_owned()]).await;
+            let link = match made {
+                Ok(client) => {
+                    self.start(&client, Some(name));
+                    Link::Ready(client)
+                }
+                Err(e) => {
+                    tracing::debug!(account = name, error = %format!("{e:#}"), "not reading early");
+                    Link::Failed
+                }
+            };
+            if let Some((_, slot)) = self.accounts.get_mut(name) {
+                *slot = link;
+            }
+        }
+        Some(matches!(self.accounts.get(name), Some((_, Link::Ready(_)))))
+    }
+
+    /// Hands a client just made to the prefetch, made with it if it is the
+    /// first; its reads count through the prefetch's reader.
+    fn start(&mut self, client: &Client, account: Option<&str>) {
+        let prefetch = self
+            .prefetch
+            .get_or_insert_with(|| Arc::new(Prefetch::new(Reader::new(client.read_only()))));
+        match account {
+            None => prefetch.set_default(client.read_only()),
+            Some(name) => prefetch.add_account(name, client.read_only()),
+        }
+    }
+
+    fn finish(self) -> Option<Early> {
+        let prefetch = self.prefetch?;
+        tracing::info!(groups = prefetch.pending(), "reads started while loading");
+        let default = match self.default {
+            Link::Ready(client) => Some(client),
+            Link::Idle | Link::Failed => None,
+        };
+        let accounts = self
+            .accounts
+            .into_iter()
+            .filter_map(|(name, (_, link))| match link {
+                Link::Ready(client) => Some((name, client)),
+                Link::Idle | Link::Failed => None,
+            })
+            .collect();
+        Some(Early {
+            default,
+            accounts,
+            prefetch,
+        })
     }
 }

@@ -359,9 +359,9 @@ pub async fn prepare(
     let (set, shard) = shard.select(set);
     let set = Arc::new(set);
     let reach = Reach::of_policies(&set);
-    let (default, prefetch) = match loaded.early {
-        Some(early) => (Some(early.client), Some(early.prefetch)),
-        None => (None, None),
+    let (default, made, prefetch) = match loaded.early {
+        Some(early) => (early.default, early.accounts, Some(early.prefetch)),
+        None => (None, Default::default(), None),
     };
     let cloud = Cloud::connect_with(
         cloud,
@@ -369,6 +369,7 @@ pub async fn prepare(
         Some(whole.as_ref().unwrap_or(&set)),
         &reach,
         default,
+        made,
     )
     .await?;
     let reader = match &prefetch {

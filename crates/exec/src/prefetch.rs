@@ -17,14 +17,16 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use moat_aliyun::{CallError, GroupFilter, GroupSummary, MAX_GROUP_IDS_PER_FILTER, Outcome};
+use moat_aliyun::{
+    CallError, GroupFilter, GroupSummary, MAX_GROUP_IDS_PER_FILTER, Outcome, ReadClient,
+};
 use moat_policy::LiveGroup;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
 use crate::journal::CallContext;
 use crate::read::{DEFAULT_READ_CONCURRENCY, GroupRef};
-use crate::session::{Reader, Target};
+use crate::session::{Reader, Target, regional};
 
 /// A rule read the prefetch started.
 pub(crate) type GroupRead = JoinHandle<Result<Outcome<LiveGroup>, CallError>>;
@@ -43,8 +45,12 @@ pub struct Prefetch {
 
 #[derive(Default)]
 struct State {
+    /// Base clients made after the prefetch, for the account moat is run
+    /// with and for accounts by name; without one, the reader's.
+    default: Option<ReadClient>,
+    accounts: BTreeMap<String, ReadClient>,
     /// Per target: its client and the permits of its rule reads.
-    targets: BTreeMap<Target, (moat_aliyun::ReadClient, Arc<Semaphore>)>,
+    targets: BTreeMap<Target, (ReadClient, Arc<Semaphore>)>,
     groups: HashMap<GroupRef, GroupRead>,
     /// Ids given but not yet in a type read: a type read goes out with a
     /// full hundred, the rest is left to the plan.
@@ -89,6 +95,17 @@ impl Prefetch {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Reads the groups of the account moat is run with through `client`
+    /// (a client made after the reader, sharing its counts).
+    pub fn set_default(&self, client: ReadClient) {
+        self.lock().default = Some(client);
+    }
+
+    /// Reads the groups of account `name` through `client`.
+    pub fn add_account(&self, name: &str, client: ReadClient) {
+        self.lock().accounts.insert(name.to_owned(), client);
+    }
+
     /// Starts reading `groups` (each once, however often it is given).
     /// A group whose client cannot be made is left to the plan, which
     /// reports why. Must be called on a Tokio runtime.
@@ -122,19 +139,25 @@ impl Prefetch {
         }
     }
 
-    fn target(
-        &self,
-        state: &mut State,
-        target: &Target,
-    ) -> Option<(moat_aliyun::ReadClient, Arc<Semaphore>)> {
+    fn target(&self, state: &mut State, target: &Target) -> Option<(ReadClient, Arc<Semaphore>)> {
         if let Some(found) = state.targets.get(target) {
             return Some(found.clone());
         }
-        let client = self
-            .reader
-            .clients([(target.account.as_deref(), target.region.as_str())])
-            .ok()?
-            .remove(target)?;
+        let added = match &target.account {
+            None => state.default.as_ref(),
+            Some(name) => state.accounts.get(name),
+        };
+        let client = match added {
+            Some(base) => regional(base, &BTreeMap::new(), [(None, target.region.as_str())])
+                .ok()?
+                .into_values()
+                .next()?,
+            None => self
+                .reader
+                .clients([(target.account.as_deref(), target.region.as_str())])
+                .ok()?
+                .remove(target)?,
+        };
         let entry = (client, Arc::new(Semaphore::new(self.concurrency.max(1))));
         state.targets.insert(target.clone(), entry.clone());
         Some(entry)

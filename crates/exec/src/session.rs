@@ -371,6 +371,14 @@ impl Reader {
         self.progress.as_ref()
     }
 
+    /// The same reader (counts, observer, progress) with `client` as its
+    /// base client: the one a prefetch's reads were counted through, handed
+    /// to the run's clients.
+    pub fn rebased(mut self, client: ReadClient) -> Reader {
+        self.client = client;
+        self
+    }
+
     /// The same reader with a base client per account (by name): the
     /// groups of an account are read through its client.
     pub fn with_accounts(mut self, accounts: BTreeMap<String, ReadClient>) -> Reader {

@@ -172,3 +172,33 @@ async fn dropping_a_prefetch_cancels_the_reads_it_has_not_sent() {
     // At most the reads that held one of the 16 permits were sent.
     assert!(sent <= 16, "{sent} calls after the drop");
 }
+
+#[tokio::test]
+async fn a_client_made_after_the_prefetch_reads_its_groups() {
+    let (handle, set) = cloud(FaultConfig::default());
+    let retry = RetryPolicy {
+        max_attempts: 1,
+        base_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(1),
+        max_elapsed: Duration::from_secs(1),
+    };
+    // The prefetch starts with a client the emulator refuses (another
+    // account's, say), then is given the right one for the default account.
+    let other = client_as(&handle, &format!("{KEY_SECRET}-other"), None, retry);
+    let right = client(&handle, 1);
+    let prefetch = Arc::new(Prefetch::new(Reader::new(other.read_only())));
+    prefetch.set_default(right.read_only());
+    prefetch.read(refs(0..GROUPS));
+    let reader = prefetch.reader().clone().rebased(right.read_only());
+    let planned = plan(&reader, &set, &options(Some(prefetch)))
+        .await
+        .expect("every read went through the right client");
+    assert_eq!(planned.plan.groups.len(), GROUPS);
+    let stats = handle.emulator().stats();
+    assert_eq!(
+        stats.total(),
+        GROUPS as u64 + 3,
+        "no refused call: {stats:?}"
+    );
+    assert_eq!(reader.counts().total(), stats.total());
+}

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::codes;
 use crate::diag::{Diagnostic, Diagnostics, Sink};
-use crate::model::{Origin, PolicySet};
+use crate::model::{Account, Origin, PolicySet};
 use crate::read::{Cx, read_file};
 use crate::resolve::{ReadFile, build};
 use crate::yaml::{self, LoadBudget, Pos};
@@ -521,6 +521,9 @@ pub struct Declared {
     pub file: usize,
     /// The groups of the file, in its order; none when it has a problem.
     pub groups: Vec<DeclaredGroup>,
+    /// The accounts its `accounts:` block defines; none when it has a
+    /// problem.
+    pub accounts: Vec<Account>,
 }
 
 /// One group as its file declares it.
@@ -550,7 +553,29 @@ impl Declared {
                     .collect()
             })
             .unwrap_or_default();
-        Declared { file, groups }
+        let accounts = read
+            .and_then(|r| r.doc.accounts.as_ref().map(|a| (r, a)))
+            .map(|(r, accounts)| {
+                accounts
+                    .0
+                    .iter()
+                    .filter_map(|(name, entry)| {
+                        let entry = entry.as_ref()?;
+                        Some(Account {
+                            name: name.value.clone(),
+                            profile: entry.profile.as_ref()?.value.clone(),
+                            endpoint: entry.endpoint.as_ref().map(|e| e.value.clone()),
+                            origin: origin(&r.file, name.pos),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Declared {
+            file,
+            groups,
+            accounts,
+        }
     }
 }
 
@@ -721,29 +746,43 @@ mod tests {
                 account: account.map(str::to_owned),
                 stage: stage.map(str::to_owned),
             };
+        let prod = Account {
+            name: "prod".to_owned(),
+            profile: "prod".to_owned(),
+            endpoint: None,
+            origin: Origin {
+                file: Arc::from(display(&s.0.join("a.yaml")).as_str()),
+                line: 4,
+                column: 3,
+            },
+        };
         assert_eq!(
             heard,
             [
                 Declared {
                     file: 0,
-                    groups: vec![]
+                    groups: vec![],
+                    accounts: vec![prod],
                 },
                 Declared {
                     file: 1,
                     groups: vec![
                         group("sg-bp1b2", "cn-shanghai", Some("prod"), Some("prod")),
                         group("sg-bp1b1", "cn-hangzhou", None, None),
-                    ]
+                    ],
+                    accounts: vec![],
                 },
                 // An unknown name is found only when the files are checked
                 // together: the file itself reads without a problem.
                 Declared {
                     file: 2,
-                    groups: vec![group("sg-bp1c", "cn-hangzhou", None, None)]
+                    groups: vec![group("sg-bp1c", "cn-hangzhou", None, None)],
+                    accounts: vec![],
                 },
                 Declared {
                     file: 3,
-                    groups: vec![]
+                    groups: vec![],
+                    accounts: vec![],
                 },
             ]
         );
