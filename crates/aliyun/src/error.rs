@@ -118,6 +118,14 @@ pub enum CallErrorKind {
     Api(Box<ApiError>),
     #[error("no HTTP exchange with the endpoint")]
     Transport(#[source] reqwest::Error),
+    /// TLS failed: the endpoint's certificate is not trusted, or the
+    /// handshake broke. Not retried: the same certificate fails again.
+    #[error("no TLS session with {endpoint}")]
+    Tls {
+        endpoint: String,
+        #[source]
+        source: reqwest::Error,
+    },
     #[error("no answer within {}", humantime(*after))]
     Timeout { after: Duration },
     #[error("unreadable answer (HTTP {status}{})", request_id_suffix(request_id))]
@@ -316,6 +324,8 @@ pub enum ConfigError {
     InvalidPageSize { value: u32 },
     #[error("cannot set up the HTTP client")]
     Http(#[source] reqwest::Error),
+    #[error("cannot set up TLS")]
+    Tls(#[source] crate::tls::TlsError),
 }
 
 #[cfg(test)]

@@ -64,6 +64,7 @@ pub mod response;
 pub mod retry;
 pub mod secret;
 pub mod sign;
+pub mod tls;
 
 pub use actions::{
     GroupFilter, GroupSummary, MAX_GROUP_IDS_PER_FILTER, NewGroup, ResourceTag, RevokeReport,

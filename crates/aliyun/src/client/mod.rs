@@ -34,6 +34,7 @@ use crate::observe::{AttemptObserver, CallInfo, Outcome};
 use crate::ratelimit::{AdaptiveRate, Limiters, RateLimiter, RateMode, RegionRate};
 use crate::request::{ApiRequest, ClientToken, SignatureVersion};
 use crate::retry::RetryPolicy;
+use crate::tls::CaBundle;
 
 /// How a client talks to the API.
 #[derive(Clone, Debug)]
@@ -70,6 +71,8 @@ pub struct ClientConfig {
     pub retry: RetryPolicy,
     /// `MaxResults` of `DescribeSecurityGroupAttribute` (10 to 1000).
     pub rules_page_size: u32,
+    /// Roots trusted for https besides the platform's.
+    pub ca_bundle: Option<CaBundle>,
 }
 
 impl ClientConfig {
@@ -90,6 +93,7 @@ impl ClientConfig {
             connect_timeout: Duration::from_secs(5),
             retry: RetryPolicy::default(),
             rules_page_size: RULES_PAGE_SIZE,
+            ca_bundle: None,
         }
     }
 
@@ -164,8 +168,10 @@ impl Shared {
         }
         // One pool for every call: connections are reused across calls and
         // tasks. No proxy from the environment: this library does not read
-        // the process environment.
-        let http = reqwest::Client::builder()
+        // the process environment. TLS as `crate::tls` sets it up, loaded
+        // once per process.
+        let http = crate::tls::http_client(config.ca_bundle.as_ref())
+            .map_err(ConfigError::Tls)?
             .no_proxy()
             .timeout(config.timeout)
             .connect_timeout(config.connect_timeout)

@@ -193,6 +193,11 @@ impl ReadClient {
                 CallErrorKind::Timeout {
                     after: self.shared.timeout,
                 }
+            } else if crate::tls::is_tls_failure(&e) {
+                CallErrorKind::Tls {
+                    endpoint: self.endpoint_of(signed.action()).to_string(),
+                    source: e.without_url(),
+                }
             } else {
                 // The URL holds the STS token; the error must not carry it.
                 CallErrorKind::Transport(e.without_url())

@@ -41,6 +41,8 @@ pub enum ExternalError {
     Output { program: String, why: String },
     #[error("cannot set up an HTTP client for the credentials URI")]
     Client(#[source] reqwest::Error),
+    #[error("cannot set up TLS for the credentials URI")]
+    Tls(#[source] crate::tls::TlsError),
     #[error("credentials URI {url} unreachable")]
     Unreachable {
         url: String,
@@ -201,7 +203,8 @@ pub(crate) async fn run_process(command: &str) -> Result<Credentials, ExternalEr
 
 /// Fetches credentials from a credentials URI.
 pub(crate) async fn fetch_uri(url: &str) -> Result<Credentials, ExternalError> {
-    let http = reqwest::Client::builder()
+    let http = crate::tls::http_client(None)
+        .map_err(ExternalError::Tls)?
         .no_proxy()
         .timeout(EXTERNAL_TIMEOUT)
         .build()

@@ -25,6 +25,8 @@ const ROLE_PATH: &str = "/latest/meta-data/ram/security-credentials/";
 pub enum MetadataError {
     #[error("cannot set up an HTTP client for the metadata service")]
     Client(#[source] reqwest::Error),
+    #[error("cannot set up TLS for the metadata service")]
+    Tls(#[source] crate::tls::TlsError),
     #[error("metadata service {url} unreachable")]
     Unreachable {
         url: String,
@@ -71,7 +73,8 @@ impl MetadataClient {
     ) -> Result<MetadataClient, MetadataError> {
         // No proxy: the library does not read the process environment, and a
         // proxy could not reach an instance-local service anyway.
-        let http = reqwest::Client::builder()
+        let http = crate::tls::http_client(None)
+            .map_err(MetadataError::Tls)?
             .no_proxy()
             .timeout(timeout)
             .connect_timeout(timeout)

@@ -29,6 +29,8 @@ pub const MIN_DURATION_SECS: u64 = 900;
 pub enum StsError {
     #[error("cannot set up an HTTP client for STS")]
     Client(#[source] reqwest::Error),
+    #[error("cannot set up TLS for STS")]
+    Tls(#[source] crate::tls::TlsError),
     #[error("STS at {endpoint} unreachable")]
     Unreachable {
         endpoint: String,
@@ -97,7 +99,8 @@ impl StsClient {
         timeout: Duration,
     ) -> Result<StsClient, StsError> {
         // No proxy from the environment: this library does not read it.
-        let http = reqwest::Client::builder()
+        let http = crate::tls::http_client(None)
+            .map_err(StsError::Tls)?
             .no_proxy()
             .timeout(timeout)
             .connect_timeout(timeout)

@@ -407,7 +407,17 @@ async fn retries_ride_out_injected_faults_and_each_attempt_reaches_the_emulator(
     assert_eq!(live.value.rules.len(), usize::from(calls), "each rule once");
 
     // Read the counts as a benchmark or an operator would: over HTTP.
+    // Plain http, but reqwest's TLS comes with no crypto provider of its
+    // own in this workspace, so even this client is handed a configuration.
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("TLS versions")
+    .with_root_certificates(rustls::RootCertStore::empty())
+    .with_no_client_auth();
     let http = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
         .no_proxy()
         .build()
         .expect("http client");

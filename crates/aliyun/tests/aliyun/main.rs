@@ -12,3 +12,4 @@ mod scripted;
 mod scripted_calls;
 mod secrets;
 mod signature;
+mod tls;
