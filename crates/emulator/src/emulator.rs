@@ -24,7 +24,7 @@ use crate::persist::{
 };
 use crate::product::{Answer, Auth, Call, Cloud, Handler, Limits, Product};
 use crate::request::ApiRequest;
-use crate::stats::Stats;
+use crate::stats::{RegionStats, Stats};
 use crate::sts::Directory;
 use crate::tokens::{TokenCache, check_token, fingerprint};
 
@@ -63,6 +63,7 @@ pub struct Emulator {
     inner: Mutex<Inner>,
     request_ids: Mutex<IdGen>,
     stats: Mutex<Stats>,
+    region_stats: Mutex<RegionStats>,
     faults: Mutex<FaultState>,
     /// The version last written to the state file.
     written: Mutex<u64>,
@@ -109,6 +110,7 @@ impl Emulator {
                 seed.map_or_else(IdGen::from_entropy, |s| IdGen::new(s ^ 0x0005_EED0_F1D5)),
             ),
             stats: Mutex::new(Stats::default()),
+            region_stats: Mutex::new(RegionStats::default()),
             faults: Mutex::new(FaultState::new(config.faults.clone())),
             written: Mutex::new(0),
         };
@@ -135,13 +137,20 @@ impl Emulator {
         lock(&self.stats).clone()
     }
 
+    /// Calls counted so far, per `RegionId`.
+    pub fn region_stats(&self) -> RegionStats {
+        lock(&self.region_stats).clone()
+    }
+
     /// Zeroes the call counts.
     pub fn reset_stats(&self) {
         *lock(&self.stats) = Stats::default();
+        *lock(&self.region_stats) = RegionStats::default();
     }
 
-    pub(crate) fn record_call(&self, action: &str, ok: bool) {
-        lock(&self.stats).record(action, ok);
+    pub(crate) fn record_call(&self, req: &ApiRequest, ok: bool) {
+        lock(&self.stats).record(req.action().unwrap_or_default(), ok);
+        lock(&self.region_stats).record(req.params.get("RegionId"), ok);
     }
 
     pub fn faults(&self) -> FaultConfig {
@@ -157,10 +166,11 @@ impl Emulator {
         Ok(())
     }
 
-    /// The fault for the next call, and the latency to add before answering.
-    pub(crate) fn next_fault(&self) -> (Option<Fault>, std::time::Duration) {
+    /// The fault for the next call, for `region` (its `RegionId`, if any),
+    /// and the latency to add before answering.
+    pub(crate) fn next_fault(&self, region: Option<&str>) -> (Option<Fault>, std::time::Duration) {
         let mut f = lock(&self.faults);
-        (f.decide(Instant::now()), f.latency())
+        (f.decide(Instant::now(), region), f.latency())
     }
 
     /// True when no group exists in any region.
@@ -287,7 +297,7 @@ impl Emulator {
     pub fn handle_request(&self, req: &ApiRequest) -> Reply {
         let request_id = lock(&self.request_ids).request_id();
         let result = self.dispatch(req);
-        self.record_call(req.action().unwrap_or_default(), result.is_ok());
+        self.record_call(req, result.is_ok());
         match result {
             Ok(answer) => Reply {
                 status: 200,

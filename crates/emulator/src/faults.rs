@@ -1,13 +1,14 @@
-//! Injected faults: latency, a QPS quota, random throttling, 5xx answers and
-//! dropped connections, drawn from a seedable sequence.
+//! Injected faults: latency, a QPS quota per region, random throttling, 5xx
+//! answers and dropped connections, drawn from a seedable sequence.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::ids::{IdGen, random_seed};
+use crate::stats::region_key;
 
 /// What to inject. The default injects nothing. This is also the JSON body of
 /// `POST /_emulator/faults` (members left out take their defaults).
@@ -16,8 +17,10 @@ use crate::ids::{IdGen, random_seed};
 pub struct FaultConfig {
     /// Delay before every API answer, in milliseconds.
     pub latency_ms: u64,
-    /// API calls allowed in any one-second window (all actions together);
-    /// calls beyond it get the real `Throttling` error. 0 means no limit.
+    /// API calls allowed in any one-second window in each region (the
+    /// `RegionId` of the call; all actions together, and calls without a
+    /// region share one more window); calls beyond it get the real
+    /// `Throttling` error. 0 means no limit.
     pub max_qps: u32,
     /// Share of calls answered `Throttling` (HTTP 400) at random.
     pub throttle_rate: f64,
@@ -80,9 +83,17 @@ pub(crate) enum Fault {
 pub(crate) struct FaultState {
     config: FaultConfig,
     rng: IdGen,
-    /// Arrival times of the calls admitted in the last second.
-    window: VecDeque<Instant>,
+    /// Per region (as [`region_key`] names it), the arrival times of the calls
+    /// admitted in the last second.
+    windows: HashMap<String, VecDeque<Instant>>,
 }
+
+/// The most regions counted apart; calls naming any further region share
+/// one window, so junk region names cannot grow the map without bound. The
+/// real API limits calls per account, per region, per API (reference,
+/// "Limits"); this quota is per region over all actions together, which is
+/// stricter: a client within it is within per-API quotas too.
+const MAX_QUOTA_KEYS: usize = 256;
 
 impl FaultState {
     pub(crate) fn new(config: FaultConfig) -> FaultState {
@@ -90,7 +101,7 @@ impl FaultState {
         FaultState {
             config,
             rng,
-            window: VecDeque::new(),
+            windows: HashMap::new(),
         }
     }
 
@@ -107,10 +118,10 @@ impl FaultState {
         Duration::from_millis(self.config.latency_ms)
     }
 
-    /// Chooses the fault, if any, for a call arriving at `now`. Every call
-    /// draws the same number of values, so the sequence for call N depends
-    /// only on the seed and N.
-    pub(crate) fn decide(&mut self, now: Instant) -> Option<Fault> {
+    /// Chooses the fault, if any, for a call arriving at `now` for `region`
+    /// (its `RegionId`, if it has one). Every call draws the same number of
+    /// values, so the sequence for call N depends only on the seed and N.
+    pub(crate) fn decide(&mut self, now: Instant, region: Option<&str>) -> Option<Fault> {
         let u = self.rng.next_f64();
         let v = self.rng.next_f64();
         let c = &self.config;
@@ -128,18 +139,26 @@ impl FaultState {
             return Some(Fault::Answer(ApiError::throttling()));
         }
         if c.max_qps > 0 {
-            let second = Duration::from_secs(1);
-            while self
-                .window
-                .front()
-                .is_some_and(|t| now.duration_since(*t) >= second)
-            {
-                self.window.pop_front();
+            let max = c.max_qps as usize;
+            let mut key = region_key(region);
+            if !self.windows.contains_key(key) && self.windows.len() >= MAX_QUOTA_KEYS {
+                key = "(other)";
             }
-            if self.window.len() >= c.max_qps as usize {
+            let window = match self.windows.get_mut(key) {
+                Some(w) => w,
+                None => self.windows.entry(key.to_owned()).or_default(),
+            };
+            let second = Duration::from_secs(1);
+            while window
+                .front()
+                .is_some_and(|t| now.saturating_duration_since(*t) >= second)
+            {
+                window.pop_front();
+            }
+            if window.len() >= max {
                 return Some(Fault::Answer(ApiError::throttling()));
             }
-            self.window.push_back(now);
+            window.push_back(now);
         }
         None
     }
@@ -152,7 +171,7 @@ mod tests {
     fn sequence(config: FaultConfig, n: usize) -> Vec<Option<Fault>> {
         let mut s = FaultState::new(config);
         let t = Instant::now();
-        (0..n).map(|_| s.decide(t)).collect()
+        (0..n).map(|_| s.decide(t, Some("cn-hangzhou"))).collect()
     }
 
     #[test]
@@ -190,10 +209,68 @@ mod tests {
             ..FaultConfig::default()
         });
         let t0 = Instant::now();
-        let got: Vec<bool> = (0..5).map(|_| s.decide(t0).is_none()).collect();
+        let hz = Some("cn-hangzhou");
+        let got: Vec<bool> = (0..5).map(|_| s.decide(t0, hz).is_none()).collect();
         assert_eq!(got, [true, true, true, false, false]);
-        assert!(s.decide(t0 + Duration::from_millis(999)).is_some());
-        assert!(s.decide(t0 + Duration::from_secs(1)).is_none());
+        assert!(s.decide(t0 + Duration::from_millis(999), hz).is_some());
+        assert!(s.decide(t0 + Duration::from_secs(1), hz).is_none());
+    }
+
+    #[test]
+    fn each_region_has_a_quota_of_its_own() {
+        let mut s = FaultState::new(FaultConfig {
+            max_qps: 2,
+            ..FaultConfig::default()
+        });
+        let t0 = Instant::now();
+        let (hz, sh) = (Some("cn-hangzhou"), Some("cn-shanghai"));
+        let admitted = |s: &mut FaultState, region| s.decide(t0, region).is_none();
+        // Hangzhou uses its quota up and is throttled...
+        assert_eq!(
+            [
+                admitted(&mut s, hz),
+                admitted(&mut s, hz),
+                admitted(&mut s, hz)
+            ],
+            [true, true, false]
+        );
+        // ...while Shanghai still gets all of its own, and calls without a
+        // region count in a window of their own too.
+        assert_eq!(
+            [
+                admitted(&mut s, sh),
+                admitted(&mut s, sh),
+                admitted(&mut s, sh)
+            ],
+            [true, true, false]
+        );
+        assert_eq!(
+            [admitted(&mut s, None), admitted(&mut s, None)],
+            [true, true]
+        );
+        assert!(!admitted(&mut s, hz));
+    }
+
+    #[test]
+    fn junk_region_names_share_bounded_windows() {
+        let mut s = FaultState::new(FaultConfig {
+            max_qps: 1,
+            ..FaultConfig::default()
+        });
+        let t0 = Instant::now();
+        for i in 0..1000 {
+            s.decide(t0, Some(&format!("region-{i}")));
+        }
+        assert!(s.windows.len() <= MAX_QUOTA_KEYS + 1);
+        // Past the bound, new names share the "(other)" window.
+        assert!(s.decide(t0, Some("region-x")).is_some());
+        // Names that are no region's share the "(invalid)" window.
+        let mut s = FaultState::new(FaultConfig {
+            max_qps: 1,
+            ..FaultConfig::default()
+        });
+        assert!(s.decide(t0, Some("A B")).is_none());
+        assert!(s.decide(t0, Some("C D")).is_some());
     }
 
     #[test]

@@ -69,7 +69,7 @@ pub use persist::{
 };
 pub use request::ApiRequest;
 pub use server::{EmulatorHandle, start};
-pub use stats::{CallCounts, Stats};
+pub use stats::{CallCounts, RegionStats, Stats};
 pub use sts::{
     ACCOUNT_ID, MAX_SESSION_SECS, MIN_SESSION_SECS, OidcProvider, STS_VERSION, StsSpecError,
     check_role_arn, unsigned_token,

@@ -312,6 +312,9 @@ async fn route(
     };
     match (&parts.method, path.as_str()) {
         (&Method::GET | &Method::POST, "/") => api(&emulator, &parts, &body).await,
+        (&Method::GET, "/_emulator/stats") if parts.uri.query() == Some("by=region") => {
+            Ok(json(200, &emulator.region_stats()))
+        }
         (&Method::GET, "/_emulator/stats") => Ok(json(200, &emulator.stats())),
         (&Method::POST, "/_emulator/reset-stats") => {
             emulator.reset_stats();
@@ -365,21 +368,21 @@ async fn api(
         body: body.to_vec(),
         params,
     };
-    let (fault, latency) = emulator.next_fault();
+    let (fault, latency) = emulator.next_fault(req.params.get("RegionId"));
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
     match fault {
         None => Ok(api_response(emulator.handle_request(&req))),
         Some(Fault::Answer(e)) => {
-            emulator.record_call(req.action().unwrap_or_default(), false);
+            emulator.record_call(&req, false);
             Ok(api_response(error_answer(emulator, &e, &req)))
         }
         Some(Fault::Drop { execute }) => {
             if execute {
                 emulator.handle_uncounted(&req);
             }
-            emulator.record_call(req.action().unwrap_or_default(), false);
+            emulator.record_call(&req, false);
             Err(DropConnection)
         }
     }

@@ -37,7 +37,8 @@ pub struct EmulatorArgs {
     /// Delay before every API answer, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 0)]
     pub latency_ms: u64,
-    /// API calls allowed per second; beyond it calls get the Throttling error.
+    /// API calls allowed per second in each region (all actions together);
+    /// beyond it calls get the Throttling error.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub max_qps: u32,
     /// Share of calls answered Throttling at random (0 to 1).

@@ -110,6 +110,52 @@ fn a_qps_quota_answers_throttling_beyond_it() {
     );
 }
 
+/// Outcome of each call in `region`: "ok" or the status and error code.
+fn outcomes_in(c: &Client, region: &str, n: usize) -> Vec<String> {
+    (0..n)
+        .map(
+            |_| match c.try_call("DescribeSecurityGroups", &[("RegionId", region)]) {
+                Ok(r) if r.status == 200 => "ok".to_owned(),
+                Ok(r) => format!("{} {}", r.status, r.code()),
+                Err(_) => "dropped".to_owned(),
+            },
+        )
+        .collect()
+}
+
+#[test]
+fn each_region_has_a_qps_quota_of_its_own() {
+    let emu = start_with(|cfg| cfg.faults.max_qps = 3);
+    let c = Client::new(emu.addr());
+    // Hangzhou spends its quota and is throttled; Shanghai, asked right
+    // after, still gets all of its own (timing can only let more pass).
+    let mut hangzhou = outcomes_in(&c, "cn-hangzhou", 3);
+    assert_eq!(hangzhou, ["ok", "ok", "ok"]);
+    while !hangzhou.iter().any(|o| o == "400 Throttling") {
+        assert!(hangzhou.len() < 100, "never throttled: {hangzhou:?}");
+        hangzhou.extend(outcomes_in(&c, "cn-hangzhou", 1));
+    }
+    let shanghai = outcomes_in(&c, "cn-shanghai", 3);
+    assert_eq!(shanghai, ["ok", "ok", "ok"]);
+    // The stats count the same calls per region.
+    let r = http(emu.addr(), "GET", "/_emulator/stats?by=region", &[], b"").unwrap();
+    assert_eq!(r.status, 200);
+    let by_region: moat_emulator::RegionStats = serde_json::from_str(&r.body).unwrap();
+    let throttled = hangzhou.iter().filter(|o| *o != "ok").count() as u64;
+    assert_eq!(
+        by_region.ok("cn-hangzhou"),
+        hangzhou.len() as u64 - throttled
+    );
+    assert_eq!(by_region.regions["cn-hangzhou"].error, throttled);
+    assert_eq!(by_region.ok("cn-shanghai"), 3);
+    assert_eq!(by_region.regions["cn-shanghai"].error, 0);
+    assert_eq!(
+        emu.emulator().region_stats(),
+        by_region,
+        "the library and the endpoint agree"
+    );
+}
+
 #[test]
 fn seeded_faults_repeat_exactly() {
     let emu = start_emulator();
