@@ -187,6 +187,13 @@ fn main() {
         for e in endpoints.iter().flatten() {
             http(e, "POST", "/_emulator/reset-stats");
         }
+        if std::env::var_os("MOAT_BENCH_LOG").is_some() {
+            // To set moat's log timestamps against its start.
+            let epoch = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64());
+            eprintln!("run {run}: moat started at {epoch:.3} s after the Unix epoch");
+        }
         let started = Instant::now();
         let out = Command::new(moat)
             .current_dir(dir.path())

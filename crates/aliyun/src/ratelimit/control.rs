@@ -18,6 +18,11 @@
 //!   accepted over the window the throttled call was sent in (the one
 //!   ending at its send time, not at its answer), or of the rate itself if
 //!   that is lower.
+//!   Answers of calls sent before the throttled one may come after its
+//!   answer (the order of answers is not the order of sends, least of all
+//!   on a loaded machine); each such success still counted in that window,
+//!   so it revises the rate up to the share of the new count (never down,
+//!   and never above the share of the rate before the decrease).
 //!   The service counts calls over a window (a second for a QPS quota), and
 //!   a slow start may have filled it in a burst; so from then on the
 //!   limiter also never lets more than `rate x window` calls go in any
@@ -143,6 +148,9 @@ pub enum RateChange {
     },
     /// The service asked for a pause; no call goes before `until`.
     Held { until: Instant, asked: Duration },
+    /// A success answered after the last decrease, of a call sent in the
+    /// window that decrease counted, raised the count and so the rate.
+    Revised { from: f64, to: f64, accepted: f64 },
 }
 
 /// What a pace has done so far.
@@ -176,6 +184,9 @@ pub struct Pace {
     phase: Phase,
     epoch: u64,
     decreased_at: Option<Instant>,
+    /// The last decrease: the end of the window it counted (the throttled
+    /// call's send time) and the rate before it.
+    counted: Option<(Instant, f64)>,
     window: Duration,
     /// Send times of the last two windows' calls, oldest first, without
     /// those answered `Throttling` (the service did not count them).
@@ -229,6 +240,7 @@ impl Pace {
             phase: Phase::SlowStart,
             epoch: 0,
             decreased_at: None,
+            counted: None,
             window,
             sent: VecDeque::new(),
             accepted: VecDeque::new(),
@@ -299,6 +311,10 @@ impl Pace {
             return None;
         };
         let (increase, patience) = (settings.increase, settings.patience);
+        let (backoff, floor) = (settings.backoff, settings.floor);
+        if let Some(change) = self.revise(permit, now, backoff, floor) {
+            return Some(change);
+        }
         if !permit.limited {
             // The callers did not want more than the rate gave them: a
             // success at this pace says nothing about a faster one.
@@ -377,6 +393,7 @@ impl Pace {
         };
         self.epoch += 1;
         self.decreased_at = Some(now);
+        self.counted = Some((permit.sent_at, from));
         self.stats.decreases += 1;
         Some(RateChange::Decreased {
             from,
@@ -384,6 +401,36 @@ impl Pace {
             accepted,
             held,
         })
+    }
+
+    /// A success of a call sent in the window the last decrease counted,
+    /// answered after that decrease: the count was short by it, so the rate
+    /// goes up to what the decrease would have set had the answer come in
+    /// time.
+    fn revise(
+        &mut self,
+        permit: &Permit,
+        now: Instant,
+        backoff: f64,
+        floor: f64,
+    ) -> Option<RateChange> {
+        let (end, before) = self.counted?;
+        let edge = end.checked_sub(self.window);
+        let in_window = permit.sent_at <= end && edge.is_none_or(|e| permit.sent_at > e);
+        if !in_window || self.decreased_at.is_none_or(|d| permit.sent_at >= d) {
+            return None;
+        }
+        let accepted = self.accepted_in_window_to(end) as f64 / self.window.as_secs_f64();
+        let to = (backoff * before.min(accepted)).max(floor).min(self.cap);
+        let from = self.rate;
+        if to <= from {
+            return None;
+        }
+        self.set_rate(to, now);
+        if let Phase::Steady { since, .. } = self.phase {
+            self.phase = Phase::Steady { since, base: to };
+        }
+        Some(RateChange::Revised { from, to, accepted })
     }
 
     fn set_rate(&mut self, to: f64, now: Instant) {

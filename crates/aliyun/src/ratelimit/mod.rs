@@ -169,6 +169,15 @@ impl RateLimiter {
                     "throttled; rate limit lowered"
                 );
             }
+            RateChange::Revised { from, to, accepted } => {
+                tracing::debug!(
+                    region,
+                    from = round(from),
+                    to = round(to),
+                    accepted_per_second = round(accepted),
+                    "a late answer counted in the throttled window; rate limit raised"
+                );
+            }
             RateChange::Held { until, asked } => {
                 tracing::info!(
                     region,
