@@ -11,13 +11,13 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
 
-use moat_aliyun::{CallError, GroupFilter};
+use moat_aliyun::{CallError, GroupFilter, ReadClient};
 use moat_policy::{GroupType, LiveGroup};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::journal::CallContext;
-use crate::prefetch::Prefetch;
+use crate::prefetch::{Prefetch, TypeRead};
 use crate::session::{Reader, RegionError, Target};
 
 /// Groups read at once when the caller does not say.
@@ -170,59 +170,85 @@ pub(crate) async fn read_group_types_with(
                 .map(|g| (g.account.as_deref(), g.region.as_str())),
         )
         .map_err(ReadError::Region)?;
-    let mut types = HashMap::with_capacity(groups.len());
-    for (target, regional) in &clients {
-        let region = &target.region;
-        let mut ids: BTreeSet<String> = groups
+    // The targets are typed at once: each under its own limiter, so a run
+    // over many accounts and regions waits one round trip, not one per pair.
+    let mut tasks = JoinSet::new();
+    for (index, (target, regional)) in clients.iter().enumerate() {
+        let ids: BTreeSet<String> = groups
             .iter()
             .filter(|g| g.target() == *target)
             .map(|g| g.id.clone())
             .collect();
-        let mut listed = Vec::new();
-        for (read, task) in prefetch.map(|p| p.take_types(target)).unwrap_or_default() {
-            let answer = match task.await {
-                Ok(answer) => answer,
-                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                // Only dropping the prefetch cancels its reads; read again.
-                Err(_) => continue,
-            };
-            let found = answer.map_err(|source| ReadError::Types {
-                region: region.clone(),
-                groups: read.clone(),
-                source: Box::new(source),
-            })?;
-            read.iter().for_each(|id| {
-                ids.remove(id);
-            });
-            listed.extend(found.value);
-        }
-        // No ids would list every group of the region.
-        if !ids.is_empty() {
-            let client = reader.observed(regional, CallContext::read("types", "", "", region));
-            let filter = GroupFilter {
-                ids: ids.into_iter().collect(),
-                ..GroupFilter::default()
-            };
-            let found = client
-                .describe_security_groups(&filter)
-                .await
-                .map_err(|source| ReadError::Types {
-                    region: region.clone(),
-                    groups: filter.ids.clone(),
-                    source: Box::new(source),
-                })?;
-            listed.extend(found.value);
-        }
-        for g in listed {
-            // A type moat does not know takes no part: the policy's, or
-            // basic, is used, as before types were read.
-            if let Some(t) = GroupType::parse(&g.group_type) {
-                // Keyed by id and region (ids are unique across accounts).
-                types.insert(GroupRef::new(g.id, region.clone()), t);
-            }
+        let started = prefetch.map(|p| p.take_types(target)).unwrap_or_default();
+        let region = target.region.clone();
+        let client = reader.observed(regional, CallContext::read("types", "", "", &region));
+        tasks.spawn(async move { (index, types_in(client, region, ids, started).await) });
+    }
+    let mut typed: Vec<Option<Result<Vec<(GroupRef, GroupType)>, ReadError>>> = Vec::new();
+    typed.resize_with(clients.len(), || None);
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((index, result)) => typed[index] = Some(result),
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
         }
     }
+    let mut types = HashMap::with_capacity(groups.len());
+    // The first failure in target order is the one reported.
+    for result in typed.into_iter().flatten() {
+        types.extend(result?);
+    }
     Ok(types)
+}
+
+/// The types of the groups `ids` of one target: the type reads a prefetch
+/// `started` for it, then one read of the ids they left out.
+async fn types_in(
+    client: ReadClient,
+    region: String,
+    mut ids: BTreeSet<String>,
+    started: Vec<TypeRead>,
+) -> Result<Vec<(GroupRef, GroupType)>, ReadError> {
+    let failed = |groups: Vec<String>, source: CallError| ReadError::Types {
+        region: region.clone(),
+        groups,
+        source: Box::new(source),
+    };
+    let mut listed = Vec::new();
+    for (read, task) in started {
+        let answer = match task.await {
+            Ok(answer) => answer,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // Only dropping the prefetch cancels its reads; read again.
+            Err(_) => continue,
+        };
+        let found = answer.map_err(|source| failed(read.clone(), source))?;
+        for id in &read {
+            ids.remove(id);
+        }
+        listed.extend(found.value);
+    }
+    // No ids would list every group of the region.
+    if !ids.is_empty() {
+        let filter = GroupFilter {
+            ids: ids.into_iter().collect(),
+            ..GroupFilter::default()
+        };
+        let found = client
+            .describe_security_groups(&filter)
+            .await
+            .map_err(|source| failed(filter.ids.clone(), source))?;
+        listed.extend(found.value);
+    }
+    // A type moat does not know takes no part: the policy's, or basic, is
+    // used, as before types were read. Keyed by id and region (ids are
+    // unique across accounts).
+    Ok(listed
+        .into_iter()
+        .filter_map(|g| {
+            let t = GroupType::parse(&g.group_type)?;
+            Some((GroupRef::new(g.id, region.clone()), t))
+        })
+        .collect())
 }
 
 /// Reads every rule of each group in `groups`, at most `concurrency` at a
