@@ -177,12 +177,36 @@ impl Run {
         self
     }
 
-    /// Compares the snapshot with `tests/e2e/golden/NAME.txt`.
+    /// Compares the snapshot with `tests/e2e/golden/NAME.txt`. A plan's
+    /// nonce is random: the golden has `<nonce>` in its place.
     #[track_caller]
     pub fn assert_golden(&self, name: &str) {
         let path = repo_root()
             .join("tests/e2e/golden")
             .join(format!("{name}.txt"));
-        moat_testkit::assert_golden(path, &self.snapshot());
+        moat_testkit::assert_golden(path, &redact_nonces(&self.snapshot()));
     }
+}
+
+/// `"nonce": "` and 32 lowercase hex digits, with `<nonce>` for the digits.
+pub fn redact_nonces(text: &str) -> String {
+    const KEY: &str = "\"nonce\": \"";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(KEY) {
+        let (head, tail) = rest.split_at(at + KEY.len());
+        out.push_str(head);
+        let digits = tail.get(..32).filter(|d| {
+            d.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) && tail[32..].starts_with('"')
+        });
+        match digits {
+            Some(_) => {
+                out.push_str("<nonce>");
+                rest = &tail[32..];
+            }
+            None => rest = tail,
+        }
+    }
+    out.push_str(rest);
+    out
 }

@@ -31,6 +31,7 @@ mod rollout;
 mod shard;
 mod show;
 mod terminal;
+mod tokens;
 mod trust;
 mod usage;
 mod validate;

@@ -6,9 +6,8 @@
 //!
 //! Run: `cargo bench -p moat-cli --bench description` (arguments: rules,
 //! latency in ms, runs; default 20 20 5). Each run changes every rule's
-//! description to a text of its own: a run that gave back an earlier run's
-//! text would repeat that run's plan, and so its ClientTokens, which the
-//! service answers from its idempotency record without changing anything.
+//! description to a text of its own, so that every run is a change of the
+//! same size from a different state.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

@@ -2,7 +2,7 @@
 //! `--format json` view.
 //!
 //! The file carries a format marker, the schema version, the moat version,
-//! the plan hash and a summary, then the groups. Loading checks the marker and
+//! the plan hash, the nonce and a summary, then the groups. Loading checks the marker and
 //! the schema version before anything else, so a plan written by an
 //! incompatible moat is refused with a typed error rather than misread, and
 //! recomputes the hash so that a plan edited by hand is refused too: apply
@@ -16,7 +16,9 @@ use moat_policy::policy_tests::TestOutcome;
 use serde::{Deserialize, Serialize};
 
 use crate::PlanError;
-use crate::plan::{GroupPlan, PLAN_FORMAT, PLAN_SCHEMA_VERSION, Plan, PlanAccount, Summary};
+use crate::plan::{
+    GroupPlan, PLAN_FORMAT, PLAN_SCHEMA_VERSION, Plan, PlanAccount, Summary, valid_nonce,
+};
 use crate::shard::Shard;
 
 /// The JSON document, field order as written.
@@ -26,6 +28,8 @@ struct PlanFileOut<'a> {
     schema_version: u32,
     moat_version: &'a str,
     plan_hash: String,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    nonce: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     signature: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -50,6 +54,10 @@ struct PlanFileIn {
     schema_version: u32,
     moat_version: String,
     plan_hash: String,
+    // A plan file written before plans had a nonce has none: its tokens are
+    // the ones that version sent.
+    #[serde(default)]
+    nonce: String,
     #[serde(default)]
     signature: Option<String>,
     // The summary is derived from the groups; it is in the file for readers
@@ -84,6 +92,7 @@ impl Plan {
             schema_version: self.schema_version,
             moat_version: &self.moat_version,
             plan_hash: self.hash(),
+            nonce: &self.nonce,
             signature,
             shard: self.shard,
             targets: &self.targets,
@@ -140,11 +149,15 @@ impl Plan {
             }
         }
         let file: PlanFileIn = serde_json::from_str(text).map_err(PlanError::Malformed)?;
+        if !valid_nonce(&file.nonce) {
+            return Err(PlanError::InvalidNonce { found: file.nonce });
+        }
         let plan = Plan {
             schema_version: file.schema_version,
             moat_version: file.moat_version,
             groups: file.groups,
             protect: file.protect,
+            nonce: file.nonce,
             signature: file.signature,
             shard: file.shard,
             accounts: file.accounts,

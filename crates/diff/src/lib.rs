@@ -5,8 +5,8 @@
 //! Markdown, drift) into a writer.
 //!
 //! It must not know about sockets, the API client, terminals (colour and
-//! width are options the caller decides) or the clock (the caller passes
-//! today's date).
+//! width are options the caller decides), the clock (the caller passes
+//! today's date) or random numbers (the caller draws a plan's nonce).
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
 mod blast;
@@ -29,8 +29,9 @@ pub use findings::FindingRef;
 pub use merge::{MergeError, Merged, Report, merge_drift_reports, merge_files, merge_plans};
 pub use plan::{
     Action, Attributes, Change, Exposure, ExposureKind, FindingSeverity, GroupPlan, GroupStatus,
-    MOAT_VERSION, PLAN_FORMAT, PLAN_SCHEMA_VERSION, Plan, PlanAccount, PlanFinding, ProtectedRule,
-    Protection, ProtectionSource, Reason, Summary, TestRef, UnmodeledAction, UnmodeledEntry,
+    MOAT_VERSION, NONCE_BYTES, PLAN_FORMAT, PLAN_SCHEMA_VERSION, Plan, PlanAccount, PlanFinding,
+    ProtectedRule, Protection, ProtectionSource, Reason, Summary, TestRef, UnmodeledAction,
+    UnmodeledEntry,
 };
 pub use protect::{protection_of, unmodeled_protection};
 pub use shard::{Shard, ShardBy, ShardError, ShardSetError, ShardSpec, check_shards};
@@ -55,6 +56,8 @@ pub enum PlanError {
     Malformed(#[source] serde_json::Error),
     #[error("plan hash {recorded} does not match its contents ({computed}); the file was edited")]
     HashMismatch { recorded: String, computed: String },
+    #[error("plan nonce {found:?} is not 32 lowercase hex digits; the file was edited")]
+    InvalidNonce { found: String },
     /// A key is configured and the plan carries no signature, or one made
     /// with another key.
     #[error("plan is not signed with the configured key")]

@@ -175,7 +175,7 @@ fn check<'a>(
 }
 
 /// One plan of the groups of all `plans`, with their protect selectors;
-/// unsigned, since no key signed the whole.
+/// unsigned, since no key signed the whole, with a nonce drawn from theirs.
 pub fn merge_plans(plans: Vec<(String, Plan)>) -> Result<Merged, MergeError> {
     if plans.is_empty() {
         return Err(MergeError::Empty);
@@ -193,7 +193,9 @@ pub fn merge_plans(plans: Vec<(String, Plan)>) -> Result<Merged, MergeError> {
     let mut accounts = Vec::new();
     let mut stages = Vec::new();
     let mut tests: Vec<moat_policy::policy_tests::TestOutcome> = Vec::new();
+    let mut nonces = Vec::new();
     for (_, plan) in plans {
+        nonces.push(plan.nonce);
         groups.extend(plan.groups);
         accounts.extend(plan.accounts);
         if stages.is_empty() {
@@ -232,6 +234,7 @@ pub fn merge_plans(plans: Vec<(String, Plan)>) -> Result<Merged, MergeError> {
         accounts,
         stages,
         tests,
+        nonce: merged_nonce(nonces),
         ..Plan::new(groups)
     };
     Ok(Merged {
@@ -239,6 +242,24 @@ pub fn merge_plans(plans: Vec<(String, Plan)>) -> Result<Merged, MergeError> {
         missing_shards,
         shards_of,
     })
+}
+
+/// The nonce of a merged plan: drawn from the shards' nonces (sorted, so
+/// the order of the files does not matter), so that merging the same shard
+/// plans again gives the same plan and the same tokens, and other shard
+/// plans of the same changes other ones. Empty when no shard has one.
+fn merged_nonce(mut nonces: Vec<String>) -> String {
+    nonces.retain(|n| !n.is_empty());
+    if nonces.is_empty() {
+        return String::new();
+    }
+    nonces.sort();
+    let digest = crate::plan::sha256_hex(nonces.join("\n").as_bytes());
+    // `sha256:` and 64 hex digits: the first 32 digits are 128 bits.
+    digest
+        .get(7..7 + 2 * crate::plan::NONCE_BYTES)
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// One drift report of the groups of all `reports`.
@@ -292,5 +313,27 @@ impl Merged {
             Report::Plan(p) => p.missing_groups().next().is_some(),
             Report::Drift(d) => d.groups.iter().any(|g| g.status == DriftStatus::Missing),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_merged_nonce_is_fixed_by_the_shards_nonces_in_any_order() {
+        let a = "00112233445566778899aabbccddeeff".to_owned();
+        let b = "ffeeddccbbaa99887766554433221100".to_owned();
+        let ab = merged_nonce(vec![a.clone(), b.clone()]);
+        assert_eq!(ab.len(), 32);
+        assert!(crate::plan::valid_nonce(&ab), "{ab}");
+        assert_eq!(ab, merged_nonce(vec![b.clone(), a.clone()]));
+        assert_ne!(ab, merged_nonce(vec![a.clone(), a.clone()]));
+        assert_ne!(ab, a);
+        assert_eq!(merged_nonce(vec![String::new(), String::new()]), "");
+        assert_eq!(
+            merged_nonce(vec![String::new(), a.clone()]),
+            merged_nonce(vec![a])
+        );
     }
 }

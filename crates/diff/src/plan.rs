@@ -4,7 +4,9 @@
 //! field that exists only for one view; every view (text, JSON, CSV,
 //! Markdown, drift) is computed from the same value. Groups are sorted by id
 //! and changes by rule key, so a plan computed twice from the same inputs is
-//! byte-for-byte the same in every view.
+//! byte-for-byte the same in every view. The one exception is the nonce,
+//! which the maker of a plan draws at random for apply's tokens
+//! ([`Plan::set_nonce`]) and only the JSON view shows.
 
 use std::fmt;
 
@@ -549,6 +551,13 @@ pub struct Plan {
     /// the plan's groups. Apply derives protection from these and the live
     /// rules, so a saved plan keeps protecting what the policy protected.
     pub protect: Vec<ProtectSelector>,
+    /// 128 random bits drawn when the plan was made, as 32 lowercase hex
+    /// digits; empty in a plan file written before plans had one. Apply
+    /// mixes it into every ClientToken: the same plan (file) always sends
+    /// the same tokens, and another plan of the same changes other ones
+    /// (see [`Plan::set_nonce`]). Not part of the hash (two plans of the
+    /// same changes keep the same hash), but signed.
+    pub nonce: String,
     /// The HMAC-SHA256 signature of a plan file saved with a key
     /// (`hmac-sha256:` and 64 hex digits); `None` when unsigned.
     pub signature: Option<String>,
@@ -594,7 +603,29 @@ impl PlanAccount {
     }
 }
 
+/// The bytes of a plan's nonce.
+pub const NONCE_BYTES: usize = 16;
+
+/// True for a nonce a plan file may carry: empty, or [`NONCE_BYTES`] as
+/// lowercase hex.
+pub(crate) fn valid_nonce(nonce: &str) -> bool {
+    nonce.is_empty()
+        || (nonce.len() == NONCE_BYTES * 2
+            && nonce
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+}
+
 impl Plan {
+    /// Sets the plan's nonce. The caller draws the bytes when it makes the
+    /// plan (this crate reads neither the clock nor the system's random
+    /// number generator). A plan without one (an empty nonce) sends
+    /// the tokens earlier versions sent, which the service answers from its
+    /// idempotency record when the same changes were applied before.
+    pub fn set_nonce(&mut self, bytes: [u8; NONCE_BYTES]) {
+        self.nonce = crate::sign::hex(&bytes);
+    }
+
     /// Whether the plan covers only some groups of the policies.
     pub fn is_partial(&self) -> bool {
         !self.targets.is_empty()
@@ -607,6 +638,7 @@ impl Plan {
             moat_version: MOAT_VERSION.to_owned(),
             groups,
             protect: Vec::new(),
+            nonce: String::new(),
             signature: None,
             shard: None,
             accounts: Vec::new(),
@@ -794,8 +826,11 @@ impl Plan {
     /// which loading checks. It leaves out what only explains a decision
     /// (reasons, origins of changes, exposure notes, lint findings, the
     /// `protection` shown on a change) and the moat version, so the same
-    /// decisions always hash the same: apply derives its idempotency tokens
-    /// from it, and a retry after an upgrade must not apply twice.
+    /// decisions always hash the same. It leaves out the nonce too: the hash
+    /// names the changes that were reviewed, and two plans of the same
+    /// changes share it. Apply derives its idempotency tokens from the hash
+    /// and the nonce, so a re-run of one plan (file), after an upgrade too,
+    /// cannot apply twice.
     ///
     /// The bytes hashed are the compact JSON of a fixed structure (struct
     /// fields in declaration order, no whitespace), which is canonical

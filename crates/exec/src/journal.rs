@@ -401,7 +401,16 @@ fn interrupted_in(text: &str) -> Vec<InterruptedReplace> {
         match l.kind {
             LineKind::Intent => {
                 if let Some(rule) = l.reauthorizes {
-                    open.retain(|(t, _)| *t != token);
+                    // A later replace of the same rule supersedes an open
+                    // one: that run found the rule live. (A re-run's plan
+                    // has a nonce of its own, so its tokens are not the
+                    // interrupted run's.)
+                    open.retain(|(t, r)| {
+                        *t != token
+                            && !(r.group == l.group
+                                && r.region == l.region
+                                && r.rule.key == rule.key)
+                    });
                     open.push((
                         token,
                         InterruptedReplace {
@@ -478,6 +487,56 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn a_later_replace_of_the_same_rule_supersedes_an_interrupted_one() {
+        let rule = |port: u16| Rule {
+            key: moat_policy::RuleKey {
+                direction: Direction::Ingress,
+                protocol: moat_policy::Protocol::Tcp,
+                ports: moat_policy::PortRange::single(port),
+                peer: moat_policy::Peer::cidr("10.0.0.0/8".parse().unwrap()),
+                verdict: moat_policy::Verdict::Accept,
+                nic_type: moat_policy::NicType::Intranet,
+                source_ports: None,
+                local: None,
+            },
+            priority: 1,
+            description: String::new(),
+        };
+        let context = |token: &str, port: u16| CallContext {
+            plan: "sha256:00".into(),
+            group: "sg-1".into(),
+            region: "cn-hangzhou".into(),
+            direction: Some(Direction::Ingress),
+            phase: "replace",
+            batch: 1,
+            reauthorizes: Some(rule(port)),
+            client_token: Some(token.into()),
+            ..CallContext::default()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        let j = Journal::open(&path).unwrap();
+        // Run 1 is killed during both replaces; run 2 (other tokens)
+        // replaces the tcp/22 rule again and finishes.
+        j.intent(&context("run1-22", 22), "RevokeSecurityGroup")
+            .unwrap();
+        j.intent(&context("run1-80", 80), "RevokeSecurityGroup")
+            .unwrap();
+        j.intent(&context("run2-22", 22), "RevokeSecurityGroup")
+            .unwrap();
+        j.outcome(
+            &context("run2-22", 22),
+            "AuthorizeSecurityGroup",
+            &CallOutcome::ok("R-2", 1),
+        )
+        .unwrap();
+        drop(j);
+        let found = interrupted_replaces(&path).unwrap();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].rule, rule(80));
     }
 
     #[test]

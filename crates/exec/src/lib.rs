@@ -8,7 +8,7 @@
 //! touched groups read anew for freshness, rule ids, derived protection and
 //! quotas), and [`apply()`]: snapshots, the order of calls per group
 //! (authorize, modify, replace, revoke: make-before-break), batching,
-//! ClientTokens derived from the plan, bounded concurrency across groups, a
+//! ClientTokens derived from the plan's hash and nonce, bounded concurrency across groups, a
 //! write-ahead JSONL journal, graceful stops (interrupt, quota, journal),
 //! verification and the per-group report. Every call of a run goes through
 //! a [`Session`] (or, for reads only, a [`Reader`]), which counts and
@@ -33,6 +33,7 @@ pub mod gate;
 pub mod journal;
 pub mod lock;
 pub mod network;
+pub mod nonce;
 pub mod pipeline;
 pub mod prefetch;
 pub mod preflight;
@@ -53,6 +54,7 @@ pub use journal::{InterruptedReplace, JournalError, JournalLine, LineKind, inter
 pub use network::{
     InterfaceTarget, InterfaceView, NetworkReadError, groups_on_interface, read_interface,
 };
+pub use nonce::{NonceError, fresh_nonce};
 pub use pipeline::{PlanOptions, Planned, group_refs, plan};
 pub use prefetch::Prefetch;
 pub use preflight::{

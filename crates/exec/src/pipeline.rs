@@ -156,6 +156,7 @@ pub async fn plan(
         }
     }
     let mut plan = Plan::from_groups(policy, groups);
+    plan.set_nonce(crate::nonce::fresh_nonce()?);
     mark_interrupted(&mut plan, &options.interrupted);
     if !policy.tests.is_empty() {
         run_tests_on_plan(&mut plan, policy, tested_groups);

@@ -118,6 +118,9 @@ pub enum ReadError {
         first: Box<GroupReadError>,
         failures: Vec<GroupRef>,
     },
+    /// The plan made from the groups read could not get its nonce.
+    #[error(transparent)]
+    Nonce(#[from] crate::nonce::NonceError),
 }
 
 fn group_list(ids: &[String]) -> String {

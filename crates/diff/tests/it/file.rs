@@ -250,3 +250,87 @@ fn where_a_group_is_reached_is_under_the_hash_and_round_trips() {
         Err(PlanError::HashMismatch { .. })
     ));
 }
+
+/// A nonce as apply's caller draws it.
+const NONCE: [u8; moat_diff::NONCE_BYTES] = [
+    0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff,
+];
+
+#[test]
+fn the_nonce_round_trips_outside_the_hash() {
+    let mut plan = sample();
+    let without = plan.hash();
+    plan.set_nonce(NONCE);
+    assert_eq!(plan.nonce, "00112233445566778899aabbccddeeff");
+    assert_eq!(plan.hash(), without, "the same changes hash the same");
+    let text = plan.to_json();
+    assert!(
+        text.contains("\"plan_hash\": \"sha256:")
+            && text.contains("\n  \"nonce\": \"00112233445566778899aabbccddeeff\",\n"),
+        "{text}"
+    );
+    let back = Plan::from_json(&text).expect("round trip");
+    assert_eq!(back, plan);
+    assert_eq!(back.to_json(), text);
+    // Not a nonce: refused by name, not taken for one.
+    for bad in [
+        "0011",
+        "00112233445566778899AABBCCDDEEFF",
+        "zz112233445566778899aabbccddeeff",
+    ] {
+        let edited = text.replacen("00112233445566778899aabbccddeeff", bad, 1);
+        match Plan::from_json(&edited) {
+            Err(PlanError::InvalidNonce { found }) => assert_eq!(found, bad),
+            other => panic!("expected InvalidNonce for {bad}, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_plan_file_without_a_nonce_loads_with_an_empty_one() {
+    // `moat plan --local policies/ --format json` of the examples, as the
+    // moat before plans had a nonce wrote it: no `nonce` field.
+    let text = include_str!("../data/plan-without-nonce.json");
+    assert!(!text.contains("nonce"));
+    let plan = Plan::from_json(text).expect("a plan without a nonce loads");
+    assert_eq!(plan.nonce, "");
+    assert_eq!(plan.groups.len(), 5);
+    assert_eq!(plan.summary().add, 5);
+    // Saved again it is the same file: no empty `nonce` appears.
+    assert_eq!(plan.to_json(), text);
+}
+
+#[test]
+fn a_tampered_nonce_fails_the_signature() {
+    let key = moat_diff::PlanKey::new(b"a test key of more than sixteen bytes").expect("key");
+    let mut plan = sample();
+    plan.set_nonce(NONCE);
+    plan.sign(&key);
+    let text = plan.to_json();
+    Plan::from_json(&text)
+        .expect("loads")
+        .verify(&key)
+        .expect("verifies");
+    // Another valid nonce: the hash still matches (it leaves the nonce
+    // out), the signature does not.
+    let edited = text.replacen(
+        "00112233445566778899aabbccddeeff",
+        "ffeeddccbbaa99887766554433221100",
+        1,
+    );
+    assert_ne!(edited, text);
+    let loaded = Plan::from_json(&edited).expect("the hash does not cover the nonce");
+    assert!(matches!(
+        loaded.verify(&key),
+        Err(PlanError::NotSigned { signed: true })
+    ));
+    // Removing it is tampering too.
+    let removed = text.replacen(
+        "  \"nonce\": \"00112233445566778899aabbccddeeff\",\n",
+        "",
+        1,
+    );
+    assert_ne!(removed, text);
+    let loaded = Plan::from_json(&removed).expect("loads as a plan without a nonce");
+    assert!(loaded.verify(&key).is_err());
+}

@@ -46,23 +46,28 @@ impl fmt::Display for Phase {
     }
 }
 
-/// The ClientToken of one call: fixed by the plan's hash, the token scope
-/// (empty by default), the group, the direction, the phase and the 1-based
-/// batch index, so the same call of the same plan always carries the same
-/// token (a retry or a re-run cannot apply twice), and different calls never
-/// share one. It is `moat-` and 40 hex digits: 45 printable ASCII characters,
-/// within the API's 64.
+/// The ClientToken of one call: fixed by the plan's hash, its nonce, the
+/// group, the direction, the phase and the 1-based batch index, so the same
+/// call of the same plan (file) always carries the same token (a retry or a
+/// re-run cannot apply twice), different calls never share one, and a new
+/// plan of the same changes (a change reverted and made again) gets new
+/// ones, which the service does not answer from its idempotency record. An
+/// empty nonce (a plan file from before plans had one) gives the tokens
+/// earlier versions sent for it. It is `moat-` and 40 hex digits: 45
+/// printable ASCII characters, within the API's 64.
 pub fn client_token(
     plan_hash: &str,
-    scope: &str,
+    nonce: &str,
     group: &str,
     direction: Direction,
     phase: Phase,
     batch: usize,
 ) -> Result<ClientToken, InvalidClientToken> {
     // A fixed, valid base; every input goes through the hash of `derive`.
+    // The nonce takes the place the token scope had, empty by default, so
+    // the tokens of a plan without one are unchanged.
     Ok(ClientToken::new("moat-apply")?.derive(&format!(
-        "{plan_hash}\n{scope}\n{group}\n{direction}\n{phase}\n{batch}"
+        "{plan_hash}\n{nonce}\n{group}\n{direction}\n{phase}\n{batch}"
     )))
 }
 
@@ -273,7 +278,8 @@ mod tests {
 
     #[test]
     fn tokens_are_fixed_distinct_and_within_limits() {
-        let t = |g: &str, d, p, b| client_token("sha256:ab", "", g, d, p, b).unwrap();
+        let nonce = "00112233445566778899aabbccddeeff";
+        let t = |g: &str, d, p, b| client_token("sha256:ab", nonce, g, d, p, b).unwrap();
         let a = t("sg-1", Direction::Ingress, Phase::Add, 1);
         assert_eq!(a, t("sg-1", Direction::Ingress, Phase::Add, 1));
         assert_ne!(a, t("sg-1", Direction::Ingress, Phase::Add, 2));
@@ -282,13 +288,41 @@ mod tests {
         assert_ne!(a, t("sg-2", Direction::Ingress, Phase::Add, 1));
         assert_ne!(
             a,
-            client_token("sha256:ac", "", "sg-1", Direction::Ingress, Phase::Add, 1).unwrap()
-        );
-        assert_ne!(
-            a,
-            client_token("sha256:ab", "x", "sg-1", Direction::Ingress, Phase::Add, 1).unwrap()
+            client_token(
+                "sha256:ac",
+                nonce,
+                "sg-1",
+                Direction::Ingress,
+                Phase::Add,
+                1
+            )
+            .unwrap()
         );
         assert!(a.as_str().len() <= 64);
         assert!(a.as_str().bytes().all(|b| b.is_ascii_graphic()));
+    }
+
+    #[test]
+    fn another_nonce_gives_other_tokens_and_none_the_tokens_of_before() {
+        let t = |nonce: &str| {
+            client_token(
+                "sha256:ab",
+                nonce,
+                "sg-1",
+                Direction::Ingress,
+                Phase::Add,
+                1,
+            )
+            .unwrap()
+            .as_str()
+            .to_owned()
+        };
+        let a = t("00112233445566778899aabbccddeeff");
+        assert_ne!(a, t("ffeeddccbbaa99887766554433221100"));
+        // The token the version before nonces sent for this call: SHA-1 of
+        // "moat-apply", a zero byte and "sha256:ab\n\nsg-1\ningress\nadd\n1".
+        // A plan file without a nonce keeps it.
+        assert_eq!(t(""), "moat-65fe1ba5b6f67dcc85bfb348b94ef8b32fe5c47a");
+        assert_ne!(a, t(""));
     }
 }

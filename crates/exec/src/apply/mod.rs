@@ -59,11 +59,6 @@ pub struct ApplyOptions {
     pub verify_polls: u32,
     /// Wait between those reads.
     pub verify_backoff: Duration,
-    /// Mixed into every ClientToken. Leave it empty so that a retried call
-    /// or a re-run of the same plan reuses its tokens and cannot apply
-    /// twice; set a fresh value only to force new tokens (see
-    /// `docs/apply.md`, "Tokens").
-    pub token_scope: String,
     /// Take a lease on each group the plan changes before the preflight
     /// reads it, and release it at the end (see [`crate::lock`]); `None`
     /// takes none.
@@ -86,7 +81,6 @@ impl Default for ApplyOptions {
             verify: true,
             verify_polls: 3,
             verify_backoff: Duration::from_millis(200),
-            token_scope: String::new(),
             lock: None,
             progress: None,
             planned_live: None,

@@ -146,6 +146,7 @@ async fn run_leased(
             client: regional,
             group: (*g).clone(),
             plan_hash: plan_hash.clone(),
+            nonce: plan.nonce.clone(),
             options: options.clone(),
             stop: stop.clone(),
         };
@@ -237,6 +238,8 @@ struct GroupRun {
     client: Client,
     group: GroupPlan,
     plan_hash: String,
+    /// [`Plan::nonce`], mixed into every token.
+    nonce: String,
     options: ApplyOptions,
     stop: StopSignal,
 }
@@ -447,7 +450,7 @@ impl GroupRun {
         let g = &self.group;
         let token = match client_token(
             &self.plan_hash,
-            &self.options.token_scope,
+            &self.nonce,
             &g.id,
             step.direction,
             step.phase,
