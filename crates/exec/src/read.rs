@@ -187,7 +187,7 @@ pub(crate) async fn read_group_types_with(
         let client = reader.observed(regional, CallContext::read("types", "", "", &region));
         tasks.spawn(async move { (index, types_in(client, region, ids, started).await) });
     }
-    let mut typed: Vec<Option<Result<Vec<(GroupRef, GroupType)>, ReadError>>> = Vec::new();
+    let mut typed: Vec<Option<Result<Typed, ReadError>>> = Vec::new();
     typed.resize_with(clients.len(), || None);
     while let Some(joined) = tasks.join_next().await {
         match joined {
@@ -203,6 +203,9 @@ pub(crate) async fn read_group_types_with(
     Ok(types)
 }
 
+/// The groups of one target that exist, with their types.
+type Typed = Vec<(GroupRef, GroupType)>;
+
 /// The types of the groups `ids` of one target: the type reads a prefetch
 /// `started` for it, then one read of the ids they left out.
 async fn types_in(
@@ -210,7 +213,7 @@ async fn types_in(
     region: String,
     mut ids: BTreeSet<String>,
     started: Vec<TypeRead>,
-) -> Result<Vec<(GroupRef, GroupType)>, ReadError> {
+) -> Result<Typed, ReadError> {
     let failed = |groups: Vec<String>, source: CallError| ReadError::Types {
         region: region.clone(),
         groups,
