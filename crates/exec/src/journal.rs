@@ -307,6 +307,7 @@ impl CallOutcome {
             (K::Decode { .. }, None) => "decode".to_owned(),
             (K::Credentials(_), None) => "credentials".to_owned(),
             (K::Transport(_), None) => "transport".to_owned(),
+            (K::Tls { .. }, None) => "tls".to_owned(),
             (_, None) if e.attempts == 0 => "local".to_owned(),
             (_, None) => "error".to_owned(),
         };
@@ -435,13 +436,13 @@ fn interrupted_in(text: &str) -> Vec<InterruptedReplace> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_replace_without_an_outcome_is_interrupted_and_cut_lines_are_skipped() {
-        let rule = Rule {
+    /// TCP to `port` from 10.0.0.0/8.
+    fn tcp_from_private(port: u16) -> Rule {
+        Rule {
             key: moat_policy::RuleKey {
                 direction: Direction::Ingress,
                 protocol: moat_policy::Protocol::Tcp,
-                ports: moat_policy::PortRange::single(22),
+                ports: moat_policy::PortRange::single(port),
                 peer: moat_policy::Peer::cidr("10.0.0.0/8".parse().unwrap()),
                 verdict: moat_policy::Verdict::Accept,
                 nic_type: moat_policy::NicType::Intranet,
@@ -450,7 +451,12 @@ mod tests {
             },
             priority: 1,
             description: String::new(),
-        };
+        }
+    }
+
+    #[test]
+    fn a_replace_without_an_outcome_is_interrupted_and_cut_lines_are_skipped() {
+        let rule = tcp_from_private(22);
         let context = |token: &str| CallContext {
             plan: "sha256:00".into(),
             group: "sg-1".into(),
@@ -491,20 +497,7 @@ mod tests {
 
     #[test]
     fn a_later_replace_of_the_same_rule_supersedes_an_interrupted_one() {
-        let rule = |port: u16| Rule {
-            key: moat_policy::RuleKey {
-                direction: Direction::Ingress,
-                protocol: moat_policy::Protocol::Tcp,
-                ports: moat_policy::PortRange::single(port),
-                peer: moat_policy::Peer::cidr("10.0.0.0/8".parse().unwrap()),
-                verdict: moat_policy::Verdict::Accept,
-                nic_type: moat_policy::NicType::Intranet,
-                source_ports: None,
-                local: None,
-            },
-            priority: 1,
-            description: String::new(),
-        };
+        let rule = tcp_from_private;
         let context = |token: &str, port: u16| CallContext {
             plan: "sha256:00".into(),
             group: "sg-1".into(),

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{KEY_SECRET, REGION, client, client_as, desired, emulator, rule, seed_groups, today};
-use moat_aliyun::RetryPolicy;
+use moat_aliyun::{Client, RetryPolicy};
 use moat_diff::DiffOptions;
 use moat_emulator::{EmulatorHandle, FaultConfig};
 use moat_exec::{GroupRef, PlanOptions, Prefetch, ReadError, Reader, plan};
@@ -47,6 +47,18 @@ fn cloud(faults: FaultConfig) -> (EmulatorHandle, Arc<PolicySet>) {
 
 fn refs(ids: impl Iterator<Item = usize>) -> Vec<GroupRef> {
     ids.map(|n| GroupRef::new(id(n), REGION)).collect()
+}
+
+/// A client whose every call the emulator refuses (a secret of its own),
+/// trying once.
+fn refused(handle: &EmulatorHandle, suffix: &str) -> Client {
+    let retry = RetryPolicy {
+        max_attempts: 1,
+        base_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(1),
+        max_elapsed: Duration::from_secs(1),
+    };
+    client_as(handle, &format!("{KEY_SECRET}-{suffix}"), None, retry)
 }
 
 fn options(prefetch: Option<Arc<Prefetch>>) -> PlanOptions {
@@ -141,13 +153,7 @@ async fn a_prefetched_group_that_does_not_exist_is_missing_in_the_plan() {
 #[tokio::test]
 async fn a_prefetched_read_that_fails_fails_the_plan() {
     let (handle, set) = cloud(FaultConfig::default());
-    let retry = RetryPolicy {
-        max_attempts: 1,
-        base_delay: Duration::from_millis(1),
-        max_delay: Duration::from_millis(1),
-        max_elapsed: Duration::from_secs(1),
-    };
-    let wrong = client_as(&handle, &format!("{KEY_SECRET}-wrong"), None, retry);
+    let wrong = refused(&handle, "wrong");
     let reader = Reader::new(wrong.read_only());
     let prefetch = Arc::new(Prefetch::new(reader.clone()));
     prefetch.read(refs(0..GROUPS));
@@ -180,15 +186,9 @@ async fn dropping_a_prefetch_cancels_the_reads_it_has_not_sent() {
 #[tokio::test]
 async fn a_client_made_after_the_prefetch_reads_its_groups() {
     let (handle, set) = cloud(FaultConfig::default());
-    let retry = RetryPolicy {
-        max_attempts: 1,
-        base_delay: Duration::from_millis(1),
-        max_delay: Duration::from_millis(1),
-        max_elapsed: Duration::from_secs(1),
-    };
     // The prefetch starts with a client the emulator refuses (another
     // account's, say), then is given the right one for the default account.
-    let other = client_as(&handle, &format!("{KEY_SECRET}-other"), None, retry);
+    let other = refused(&handle, "other");
     let right = client(&handle, 1);
     let prefetch = Arc::new(Prefetch::new(Reader::new(other.read_only())));
     prefetch.set_default(right.read_only());
