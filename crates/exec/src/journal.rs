@@ -454,10 +454,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_replace_without_an_outcome_is_interrupted_and_cut_lines_are_skipped() {
-        let rule = tcp_from_private(22);
-        let context = |token: &str| CallContext {
+    /// The context of a replace of `rule` in sg-1 with ClientToken `token`.
+    fn replace_of(rule: &Rule, token: &str) -> CallContext {
+        CallContext {
             plan: "sha256:00".into(),
             group: "sg-1".into(),
             region: "cn-hangzhou".into(),
@@ -467,7 +466,13 @@ mod tests {
             reauthorizes: Some(rule.clone()),
             client_token: Some(token.into()),
             ..CallContext::default()
-        };
+        }
+    }
+
+    #[test]
+    fn a_replace_without_an_outcome_is_interrupted_and_cut_lines_are_skipped() {
+        let rule = tcp_from_private(22);
+        let context = |token: &str| replace_of(&rule, token);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j.jsonl");
         let j = Journal::open(&path).unwrap();
@@ -497,18 +502,7 @@ mod tests {
 
     #[test]
     fn a_later_replace_of_the_same_rule_supersedes_an_interrupted_one() {
-        let rule = tcp_from_private;
-        let context = |token: &str, port: u16| CallContext {
-            plan: "sha256:00".into(),
-            group: "sg-1".into(),
-            region: "cn-hangzhou".into(),
-            direction: Some(Direction::Ingress),
-            phase: "replace",
-            batch: 1,
-            reauthorizes: Some(rule(port)),
-            client_token: Some(token.into()),
-            ..CallContext::default()
-        };
+        let context = |token: &str, port: u16| replace_of(&tcp_from_private(port), token);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j.jsonl");
         let j = Journal::open(&path).unwrap();
@@ -529,7 +523,7 @@ mod tests {
         drop(j);
         let found = interrupted_replaces(&path).unwrap();
         assert_eq!(found.len(), 1, "{found:?}");
-        assert_eq!(found[0].rule, rule(80));
+        assert_eq!(found[0].rule, tcp_from_private(80));
     }
 
     #[test]
