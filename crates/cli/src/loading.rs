@@ -1,12 +1,14 @@
 //! Loading the policies of a plan while the reads of their groups start.
 //!
-//! The loader announces each policy file as soon as it has read it; the
-//! files are taken in load order, the groups the run selects (`--group`,
-//! `--stage`, `--shard`) are handed to a [`Prefetch`], and the reads go out
-//! while the rest of the files are still being parsed and the whole is
-//! checked. Clients are made as they would be after loading, at the first
-//! group that needs each: the account moat is run with, and each account
-//! of `accounts:` once a file has defined it (its groups wait until then).
+//! The loader announces each policy file as soon as it has read it (the
+//! files that define `accounts:` first); the accounts a file defines are
+//! taken as it arrives, its groups in load order: the groups the run
+//! selects (`--group`, `--stage`, `--shard`) are handed to a [`Prefetch`],
+//! and the reads go out while the rest of the files are still being parsed
+//! and the whole is checked. Clients are made as they would be after
+//! loading, at the first group that needs each: the account moat is run
+//! with, and each account of `accounts:` once a file has defined it (its
+//! groups wait until then).
 //!
 //! Nothing is read early on the local cloud (it is seeded from the loaded
 //! policies before it is read). If making a client fails, its groups are
@@ -66,15 +68,26 @@ pub async fn load_reading(
         moat_policy::load_policies_announcing(&paths, &announce)
     });
     let mut starter = Starter::new(cloud);
-    // Files are taken in load order, so that the first group of an
+    // Groups are taken in load order, so that the first group of an
     // account decides its client's region as after a load.
     let mut arrived: BTreeMap<usize, Declared> = BTreeMap::new();
     let mut next = 0;
-    while let Some(declared) = rx.recv().await {
+    while let Some(mut declared) = rx.recv().await {
+        tracing::debug!(
+            file = declared.file,
+            groups = declared.groups.len(),
+            accounts = declared.accounts.len(),
+            "policy file read"
+        );
+        // An account's definition counts wherever it is: the loader parses
+        // the files that define accounts first, and the groups of earlier
+        // files need not wait for it.
+        starter
+            .declare(std::mem::take(&mut declared.accounts))
+            .await;
         arrived.insert(declared.file, declared);
         while let Some(declared) = arrived.remove(&next) {
             next += 1;
-            starter.declare(declared.accounts).await;
             let refs = declared
                 .groups
                 .iter()

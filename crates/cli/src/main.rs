@@ -29,6 +29,7 @@ fn main() -> ExitCode {
         Err(err) => return exit::usage(&err),
     };
     output::init_tracing(&cli.global);
+    tracing::debug!("moat started");
     let code = match cli::run(cli) {
         Ok(code) => code,
         Err(err) => exit::report(&err),

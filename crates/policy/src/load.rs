@@ -434,27 +434,22 @@ fn read_all(
         ));
         (file, diags)
     };
-    if threads <= 1 {
-        return sources
-            .into_iter()
-            .enumerate()
-            .map(|(i, s)| read(i, s))
-            .collect();
-    }
-    // Each thread takes the next file not yet taken, so that a thread the
-    // machine runs less (other processes share the cores) does fewer.
+    let order = parse_order(&sources);
     let slots: Vec<std::sync::Mutex<Option<Source>>> = sources
         .into_iter()
         .map(|s| std::sync::Mutex::new(Some(s)))
         .collect();
+    // Each thread takes the next file not yet taken, so that a thread the
+    // machine runs less (other processes share the cores) does fewer.
     let next = std::sync::atomic::AtomicUsize::new(0);
     let work = || {
         let mut done = Vec::new();
         loop {
-            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let Some(slot) = slots.get(i) else {
+            let taken = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(&i) = order.get(taken) else {
                 return done;
             };
+            let slot = &slots[i];
             // Every slot is taken once; a poisoned lock only means another
             // reader panicked, which is passed on below.
             let source = slot.lock().ok().and_then(|mut s| s.take());
@@ -463,17 +458,35 @@ fn read_all(
             }
         }
     };
-    let mut read: Vec<(usize, (Option<ReadFile>, Sink))> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads).map(|_| scope.spawn(work)).collect();
-        handles
-            .into_iter()
-            // A worker only panics if reading panics, which is a bug; pass
-            // it on rather than lose files silently.
-            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
-    });
+    let mut read: Vec<(usize, (Option<ReadFile>, Sink))> = if threads <= 1 {
+        work()
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads).map(|_| scope.spawn(work)).collect();
+            handles
+                .into_iter()
+                // A worker only panics if reading panics, which is a bug;
+                // pass it on rather than lose files silently.
+                .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        })
+    };
     read.sort_unstable_by_key(|(i, _)| *i);
     read.into_iter().map(|(_, r)| r).collect()
+}
+
+/// The order files are parsed in: first those that define `accounts:` (a
+/// plan reads an account's groups early only once the account is defined,
+/// and the definitions tend to sit in a small file of their own, which
+/// sorts anywhere), then the rest as given. Only the order of the work
+/// changes: results and announcements keep their files' indices.
+fn parse_order(sources: &[Source]) -> Vec<usize> {
+    let defines_accounts =
+        |text: &str| text.starts_with("accounts:") || text.contains("\naccounts:");
+    let (mut order, rest): (Vec<usize>, Vec<usize>) = (0..sources.len())
+        .partition(|&i| matches!(&sources[i].1, Ok(text) if defines_accounts(text)));
+    order.extend(rest);
+    order
 }
 
 /// Parses and reads one file on its own, keeping at most `share`
@@ -714,6 +727,42 @@ mod tests {
         s.write("sub/d.yaml", "version: 1\n");
         let files = discover_policy_files(std::slice::from_ref(&s.0)).expect("found");
         assert_eq!(names(&files), ["a.yaml", "b.yml"]);
+    }
+
+    #[test]
+    fn files_defining_accounts_are_parsed_first_and_keep_their_place() {
+        let source = |name: &str, text: &str| (Arc::from(name), Ok(text.to_owned()));
+        let sources = vec![
+            source("a.yaml", "version: 1\nsecurity_groups: []\n"),
+            source(
+                "b.yaml",
+                "# prod\nversion: 1\naccounts:\n  prod: {profile: p}\n",
+            ),
+            (
+                Arc::from("c.yaml"),
+                Err(Diagnostic::error(
+                    Origin::whole(Arc::from("c.yaml")),
+                    codes::YAML_SYNTAX,
+                    "unreadable",
+                )),
+            ),
+            source("d.yaml", "accounts: {}\n"),
+            source(
+                "e.yaml",
+                "version: 1\n# accounts: are elsewhere\nx_accounts: 1\n",
+            ),
+        ];
+        assert_eq!(parse_order(&sources), [1, 3, 0, 2, 4]);
+        // The set is the same whatever the order the files were parsed in.
+        let s = Scratch::new("order");
+        s.write("a-groups.yaml", "version: 1\nsecurity_groups:\n  - id: sg-bp1a\n    region: cn-hangzhou\n    account: prod\n");
+        s.write(
+            "b-accounts.yaml",
+            "version: 1\naccounts:\n  prod: {profile: prod}\n",
+        );
+        let set = load_policies(std::slice::from_ref(&s.0)).expect("valid");
+        assert_eq!(set.groups[0].account.as_deref(), Some("prod"));
+        assert_eq!(set.accounts[0].origin.line, 3);
     }
 
     #[test]

@@ -28,10 +28,16 @@
 //!   limiter also never lets more than `rate x window` calls go in any
 //!   window, which holds calls until the burst has aged out of it instead of
 //!   sending them into a full quota.
-//! - **Additive increase.** While the rate holds callers back it grows by a
-//!   small share (`increase`) of the rate set at the last decrease per
-//!   second, doubling for every `patience` without a throttle, so it probes
-//!   slowly near a known quota and quickly far from one.
+//! - **Recovery.** The rate the service refused a call at (the accepted
+//!   calls of that window, per second) is a known ceiling, and below it the
+//!   rate climbs back within `recover`, as TCP CUBIC climbs back quickly to
+//!   the window it last lost packets at. So a back-off costs a share of the
+//!   quota for a moment, not for the rest of the run.
+//! - **Additive increase.** At the ceiling, while the rate holds callers
+//!   back, it grows by a small share (`increase`) of the rate set at the
+//!   last decrease per second, doubling for every `patience` without a
+//!   throttle, so it probes slowly past a known quota and quickly far from
+//!   one.
 //! - **Retry-after.** When the service says how long to wait
 //!   (`x-acs-retry-after`), no call goes before that, at any pace.
 //!
@@ -65,8 +71,13 @@ pub struct AdaptiveRate {
     /// After a throttle the rate becomes this share of the rate the service
     /// accepted over the last window (0 to 1).
     pub backoff: f64,
-    /// Growth per second after a decrease, as a share of the rate set then
-    /// (at least [`MIN_INCREASE`] calls per second per second).
+    /// After a decrease, the rate climbs back to the ceiling (what the
+    /// service accepted per second over the window it refused a call in)
+    /// within this long.
+    pub recover: Duration,
+    /// Growth per second past the ceiling, as a share of the rate set at
+    /// the last decrease (at least [`MIN_INCREASE`] calls per second per
+    /// second).
     pub increase: f64,
     /// The growth doubles for every stretch this long without a throttle.
     pub patience: Duration,
@@ -83,8 +94,9 @@ impl Default for AdaptiveRate {
     /// safe for any account) with a burst of 5; backs off to 97% of what
     /// the service accepted in the last second, never below 1 call per
     /// second (what Alibaba's SDK documentation suggests while backing
-    /// off); grows by 1% of that a second, doubling every 5 s without a
-    /// throttle.
+    /// off); climbs back to what the service accepted within half a
+    /// second, then grows past it by 1% of the backed-off rate a second,
+    /// doubling every 5 s without a throttle.
     fn default() -> AdaptiveRate {
         AdaptiveRate {
             start: 10.0,
@@ -92,6 +104,7 @@ impl Default for AdaptiveRate {
             cap: None,
             floor: 1.0,
             backoff: 0.97,
+            recover: Duration::from_millis(500),
             increase: 0.01,
             patience: Duration::from_secs(5),
             window: Duration::from_secs(1),
@@ -109,12 +122,32 @@ enum Kind {
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Phase {
     SlowStart,
-    /// After the first decrease: additive increase from `base`, set at
-    /// `since`.
-    Steady {
-        since: Instant,
-        base: f64,
-    },
+    /// After the first decrease.
+    Steady(Known),
+}
+
+/// What the last decrease learnt of the quota.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Known {
+    /// When it came, and the rate it set.
+    since: Instant,
+    base: f64,
+    /// What the service accepted per second over the window it refused a
+    /// call in: the rate climbs back to this, then past it.
+    ceiling: f64,
+    /// The ceiling the decrease before found, if there was one.
+    previous: Option<f64>,
+}
+
+impl Known {
+    /// Two decreases in a row found the same ceiling (within 2%, or a
+    /// call a window): the quota is known, and probing past it waits a
+    /// `patience` more.
+    fn confirmed(&self, window: Duration) -> bool {
+        let slack = (0.02 * self.ceiling).max(1.0 / window.as_secs_f64());
+        self.previous
+            .is_some_and(|p| (p - self.ceiling).abs() <= slack)
+    }
 }
 
 /// Handed out with each call; given back with its outcome.
@@ -311,6 +344,7 @@ impl Pace {
             return None;
         };
         let (increase, patience) = (settings.increase, settings.patience);
+        let recover = settings.recover.as_secs_f64().max(1e-3);
         let (backoff, floor) = (settings.backoff, settings.floor);
         if let Some(change) = self.revise(permit, now, backoff, floor) {
             return Some(change);
@@ -331,14 +365,25 @@ impl Pace {
                 self.epoch += 1;
                 Some(RateChange::Doubled { from, to })
             }
-            Phase::Steady { since, base } => {
-                let calm = now.saturating_duration_since(since).as_secs_f64();
-                let doublings = (calm / patience.as_secs_f64().max(1e-3)).floor();
-                let per_second =
-                    (increase * base).max(MIN_INCREASE) * 2f64.powf(doublings.min(16.0));
+            Phase::Steady(known) => {
+                let patience = patience.as_secs_f64().max(1e-3);
+                let mut calm = now.saturating_duration_since(known.since).as_secs_f64();
+                if known.confirmed(self.window) {
+                    calm -= patience;
+                }
                 // One call at full use is 1/rate of a second.
-                let to = (from + per_second / from).min(self.cap);
-                self.set_rate(to, now);
+                let to = if from < known.ceiling {
+                    let per_second = ((known.ceiling - known.base) / recover).max(MIN_INCREASE);
+                    (from + per_second / from).min(known.ceiling)
+                } else if calm < 0.0 {
+                    from
+                } else {
+                    let doublings = (calm / patience).floor();
+                    let per_second =
+                        (increase * known.base).max(MIN_INCREASE) * 2f64.powf(doublings.min(16.0));
+                    from + per_second / from
+                };
+                self.set_rate(to.min(self.cap), now);
                 None
             }
         }
@@ -387,10 +432,16 @@ impl Pace {
         self.set_rate(to, now);
         // No burst right after a throttle.
         self.tokens = self.tokens.min(0.0);
-        self.phase = Phase::Steady {
+        let previous = match self.phase {
+            Phase::Steady(known) => Some(known.ceiling),
+            Phase::SlowStart => None,
+        };
+        self.phase = Phase::Steady(Known {
             since: now,
             base: to,
-        };
+            ceiling: from.min(accepted).max(to),
+            previous,
+        });
         self.epoch += 1;
         self.decreased_at = Some(now);
         self.counted = Some((permit.sent_at, from));
@@ -423,13 +474,16 @@ impl Pace {
         let accepted = self.accepted_in_window_to(end) as f64 / self.window.as_secs_f64();
         let to = (backoff * before.min(accepted)).max(floor).min(self.cap);
         let from = self.rate;
+        let Phase::Steady(known) = &mut self.phase else {
+            return None;
+        };
+        // The count was short: so was the ceiling.
+        known.ceiling = known.ceiling.max(before.min(accepted));
         if to <= from {
             return None;
         }
+        known.base = to;
         self.set_rate(to, now);
-        if let Phase::Steady { since, .. } = self.phase {
-            self.phase = Phase::Steady { since, base: to };
-        }
         Some(RateChange::Revised { from, to, accepted })
     }
 

@@ -312,10 +312,12 @@ fn additive_increase_is_slow_near_the_quota_and_speeds_up_without_throttles() {
     // Accepted one call in the last second: the floor-bound backoff.
     assert_eq!(pace.rate(), 1.0);
     pace.rate = 100.0;
-    pace.phase = Phase::Steady {
+    pace.phase = Phase::Steady(Known {
         since: t0,
         base: 100.0,
-    };
+        ceiling: 100.0,
+        previous: None,
+    });
     // One second at full use: 100 calls add 1% of 100 calls per second.
     let mut now = t0;
     for _ in 0..100 {
@@ -332,6 +334,56 @@ fn additive_increase_is_slow_near_the_quota_and_speeds_up_without_throttles() {
     pace.succeeded(&p, later);
     let step = (pace.rate() - before) * before;
     assert!((3.9..4.1).contains(&step), "{step}");
+}
+
+#[test]
+fn after_a_back_off_the_rate_climbs_back_to_what_was_accepted_then_waits_at_a_known_quota() {
+    let t0 = Instant::now();
+    let mut pace = Pace::adaptive(&AdaptiveRate::default(), t0);
+    pace.rate = 1000.0;
+    // A second of 100 accepted calls, then one refused.
+    let mut now = t0;
+    for _ in 0..100 {
+        now += ms(10);
+        let p = pace.take(now, false);
+        pace.succeeded(&p, now);
+    }
+    let at_full_use = |pace: &mut Pace, from: Instant, seconds: f64| {
+        let mut now = from;
+        let end = from + Duration::from_secs_f64(seconds);
+        while now < end {
+            now += Duration::from_secs_f64(1.0 / pace.rate());
+            let p = pace.take(now, true);
+            pace.succeeded(&p, now);
+        }
+        now
+    };
+    let p = pace.take(now, true);
+    now += ms(20);
+    pace.throttled(&p, now, None);
+    assert_eq!(pace.rate(), 97.0);
+    // Back at the ceiling within `recover` (half a second) at full use.
+    now = at_full_use(&mut pace, now, 0.45);
+    assert!((99.0..=100.0).contains(&pace.rate()), "{}", pace.rate());
+    now = at_full_use(&mut pace, now, 0.1);
+    assert!((100.0..100.2).contains(&pace.rate()), "{}", pace.rate());
+    // Past it, the probing of an unconfirmed ceiling starts at once...
+    now = at_full_use(&mut pace, now, 1.0);
+    let probed = pace.rate();
+    assert!(probed > 100.5, "{probed}");
+    // ...and is refused at the same count: the quota is confirmed.
+    let p = pace.take(now, true);
+    now += ms(20);
+    pace.throttled(&p, now, None);
+    assert!(pace.rate() < 100.0);
+    now = at_full_use(&mut pace, now, 0.6);
+    let ceiling = pace.rate();
+    assert!((99.0..=101.0).contains(&ceiling), "{ceiling}");
+    // It stays there for the patience (5 s) before probing again.
+    now = at_full_use(&mut pace, now, 4.0);
+    assert_eq!(pace.rate(), ceiling);
+    at_full_use(&mut pace, now, 2.0);
+    assert!(pace.rate() > ceiling);
 }
 
 // ---------------------------------------------------------------------
@@ -572,6 +624,21 @@ fn a_run_against_a_one_second_quota_gets_close_to_its_bound_with_few_throttles()
             "{calls} calls at {quota}/s: ended at {:.1}/s",
             run.rate
         );
+    }
+}
+
+#[test]
+fn a_long_run_keeps_to_the_quota_after_backing_off() {
+    // Without the climb back to what the service accepted, a long run
+    // stayed near 97% of the quota after each back-off (1.018-1.022x).
+    let t0 = Instant::now();
+    for (calls, quota, workers) in [(5000, 200, 16), (3000, 100, 4)] {
+        let pace = Pace::adaptive(&AdaptiveRate::default(), t0);
+        let run = simulate(pace, Quota::sliding(quota), t0, calls, workers, ms(20));
+        assert_eq!(run.ok, calls);
+        let r = ratio(&run, quota as f64);
+        assert!(r < 1.012, "{calls} calls at {quota}/s: {r:.4}x, {run:?}");
+        assert!(run.throttled * 100 <= calls, "{run:?}");
     }
 }
 

@@ -6,8 +6,8 @@
 //! It builds the same located tree as the full parser, an order of magnitude
 //! faster (the general parser tokenises character by character through a
 //! state machine; this walks lines). It never reports an error: whenever the
-//! text holds anything outside the subset (anchors, tags, block scalars, flow
-//! mappings, multi-line scalars, escapes, tabs, non-ASCII text, document
+//! text holds anything outside the subset (anchors, tags, block scalars,
+//! nested or multi-line flow mappings, multi-line scalars, escapes, tabs, non-ASCII text, document
 //! markers, anything malformed) it gives up and the full parser reads the
 //! file from the start, so every error and every unusual construct is the
 //! full parser's. A test compares both on every policy of the repository
@@ -286,6 +286,7 @@ impl Reader<'_> {
         let pos = self.pos(offset);
         let (node, after) = match bytes[offset] {
             b'[' => self.flow(depth, offset, end)?,
+            b'{' => self.flow_map(depth, offset, end)?,
             b'"' | b'\'' => {
                 let (text, after) = quoted(self.text, offset, end)?;
                 (self.node(Value::Str(text.to_owned()), pos)?, after)
@@ -387,6 +388,98 @@ impl Reader<'_> {
             }
         }
     }
+
+    /// A flow mapping on one line, of plain keys and of values that are
+    /// scalars or flow sequences: `{allow: tcp/22, from: [office, vpn]}`,
+    /// the way a policy's rules are often written one to a line.
+    fn flow_map(&mut self, depth: usize, offset: usize, end: usize) -> Option<(Node, usize)> {
+        if depth >= MAX_DEPTH {
+            return None;
+        }
+        let bytes = self.bytes;
+        let pos = self.pos(offset);
+        self.nodes += 1;
+        let mut entries = Vec::new();
+        let skip = |mut p: usize| {
+            while p < end && bytes[p] == b' ' {
+                p += 1;
+            }
+            p
+        };
+        let mut p = skip(offset + 1);
+        if p < end && bytes[p] == b'}' {
+            let value = Value::Map(entries);
+            return Some((Node { value, pos }, p + 1));
+        }
+        loop {
+            let colon = flow_key_end(bytes, p, end)?;
+            let key = &self.text[p..colon];
+            if key.len() > MAX_KEY || key.ends_with(' ') || !plain_ok(key.as_bytes(), true) {
+                return None;
+            }
+            let key_pos = self.pos(p);
+            let key = self.node(plain_scalar(key.to_owned()), key_pos)?;
+            let v = skip(colon + 1);
+            if v >= end {
+                return None;
+            }
+            let value_pos = self.pos(v);
+            let (value, after) = match bytes[v] {
+                b'[' => self.flow(depth + 1, v, end)?,
+                b'"' | b'\'' => {
+                    let (text, after) = quoted(self.text, v, end)?;
+                    (self.node(Value::Str(text.to_owned()), value_pos)?, after)
+                }
+                _ => {
+                    let mut stop = v;
+                    while stop < end && !matches!(bytes[stop], b',' | b'}') {
+                        stop += 1;
+                    }
+                    let mut last = stop;
+                    while last > v && bytes[last - 1] == b' ' {
+                        last -= 1;
+                    }
+                    let text = &self.text[v..last];
+                    if !plain_ok(text.as_bytes(), true) {
+                        return None;
+                    }
+                    (self.node(plain_scalar(text.to_owned()), value_pos)?, stop)
+                }
+            };
+            entries.push((key, value));
+            p = skip(after);
+            match bytes.get(p) {
+                Some(b',') if p < end => {
+                    p = skip(p + 1);
+                    // A trailing comma, or an empty entry: the full parser's.
+                    if p >= end || matches!(bytes[p], b',' | b'}') {
+                        return None;
+                    }
+                }
+                Some(b'}') if p < end => {
+                    let value = Value::Map(merge_keys(entries));
+                    return Some((Node { value, pos }, p + 1));
+                }
+                _ => return None,
+            }
+        }
+    }
+}
+
+/// The offset of the `: ` that ends a plain key of a flow mapping starting
+/// at `offset`; `None` when a flow indicator or the line's end comes first
+/// (a key without a value, say: the full parser's).
+fn flow_key_end(bytes: &[u8], offset: usize, end: usize) -> Option<usize> {
+    let mut i = offset;
+    while i < end {
+        match bytes[i] {
+            b':' if i + 1 < end && bytes[i + 1] == b' ' => return (i > offset).then_some(i),
+            b',' | b'[' | b']' | b'{' | b'}' => return None,
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 /// The offset of the `:` that ends a plain key starting at `offset`, if the
@@ -511,6 +604,14 @@ mod tests {
             "key with spaces: value with  spaces\n",
             "a: -x\nb: :x\n",
             "a:\n  # comment\n  b: 1\n",
+            "a: {b: c}\n",
+            "a: {}\nb: { }\n",
+            "- {description: service 1, allow: tcp/8001, from: 10.0.3.0/24}\n",
+            "- { allow: tcp/22 ,from: [office, vpn], description: 'SSH' } # c\n",
+            "a: {b: 2001:db8::/32, c: :x, d: -1, e: ~, f: x y}\n",
+            "a: {b: 1, b: 2}\n",
+            "a: {<<: x, b: 1}\n",
+            "a: {b: [], c: \"d, e\"}\n",
         ];
         for text in taken {
             assert!(agrees(text), "the fast reader refused {text:?}");
@@ -519,7 +620,13 @@ mod tests {
             "a: &x 1\nb: *x\n",
             "a: !!str 1\n",
             "a: |\n  text\n",
-            "a: {b: c}\n",
+            "a: {b: {c: d}}\n",
+            "a: {b: c,}\n",
+            "a: {b, c: d}\n",
+            "a: {b:c}\n",
+            "a: {b: c\n  , d: e}\n",
+            "a: {\"b\": c}\n",
+            "- [{a: b}]\n",
             "a: b\n  c\n",
             "a: 'it''s'\n",
             "a: \"\\t\"\n",
@@ -648,6 +755,7 @@ mod tests {
                 (0usize..4, prop::sample::select(vec![
                     "a:", "b: 1", "- x", "- k: v", "-", "c: [p, q]", "d: 'q'", "e: \"r\"",
                     "# c", "", "f: x # y", "g: 2001:db8::/32", "- [1, 2]", "h: ~",
+                    "- {a: b, c: [p, q]}", "i: {k: 'v', j: ~}", "j: {}", "- {x: 1} # c",
                 ])),
                 0..14,
             )
