@@ -439,7 +439,7 @@ impl Pace {
         self.phase = Phase::Steady(Known {
             since: now,
             base: to,
-            ceiling: from.min(accepted).max(to),
+            ceiling: self.busiest_window().max(to),
             previous,
         });
         self.epoch += 1;
@@ -466,9 +466,18 @@ impl Pace {
         floor: f64,
     ) -> Option<RateChange> {
         let (end, before) = self.counted?;
+        if self.decreased_at.is_none_or(|d| permit.sent_at >= d) {
+            return None;
+        }
+        // Any late success of a call sent before the decrease may have
+        // made a window busier than the ceiling counted.
+        let busiest = self.busiest_window();
+        if let Phase::Steady(known) = &mut self.phase {
+            known.ceiling = known.ceiling.max(busiest);
+        }
         let edge = end.checked_sub(self.window);
         let in_window = permit.sent_at <= end && edge.is_none_or(|e| permit.sent_at > e);
-        if !in_window || self.decreased_at.is_none_or(|d| permit.sent_at >= d) {
+        if !in_window {
             return None;
         }
         let accepted = self.accepted_in_window_to(end) as f64 / self.window.as_secs_f64();
@@ -477,8 +486,6 @@ impl Pace {
         let Phase::Steady(known) = &mut self.phase else {
             return None;
         };
-        // The count was short: so was the ceiling.
-        known.ceiling = known.ceiling.max(before.min(accepted));
         if to <= from {
             return None;
         }
@@ -498,6 +505,23 @@ impl Pace {
     fn tokens_at(&self, t: Instant) -> f64 {
         let earned = t.saturating_duration_since(self.refilled).as_secs_f64() * self.rate;
         (self.tokens + earned).min(self.burst)
+    }
+
+    /// The most successful calls sent within one window of the last two,
+    /// per second: what the service has shown it accepts. On a loaded
+    /// machine calls reach the service in another order than they were
+    /// sent, so the window ending at a refused call's send time can miss
+    /// calls the service counted against it.
+    fn busiest_window(&self) -> f64 {
+        let mut most = 0;
+        let mut from = 0;
+        for (to, t) in self.accepted.iter().enumerate() {
+            while self.accepted[from] + self.window <= *t {
+                from += 1;
+            }
+            most = most.max(to + 1 - from);
+        }
+        most as f64 / self.window.as_secs_f64()
     }
 
     /// Successful calls sent in the window that ends at `end`.

@@ -141,6 +141,10 @@ impl RateLimiter {
             };
             (change, pace.rate())
         };
+        // Any outcome can move the next call earlier, with or without a
+        // change worth a log line: a refused call, say, leaves the window
+        // it was counted in. The caller at the head of the queue asks again.
+        self.changed.notify_waiters();
         let Some(change) = change else {
             return;
         };
@@ -188,7 +192,6 @@ impl RateLimiter {
                 );
             }
         }
-        self.changed.notify_waiters();
     }
 
     fn pace(&self) -> MutexGuard<'_, Pace> {
@@ -390,5 +393,54 @@ mod tests {
         let (went, _) = waiter.await.unwrap();
         assert_eq!(limiter.per_second(), 20.0);
         assert_eq!((went - t0).as_millis(), 55);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refused_call_that_changes_no_rate_still_frees_its_slot_for_a_waiting_caller() {
+        let limiters = Limiters::new(RateMode::Adaptive(AdaptiveRate {
+            start: 1000.0,
+            burst: 1,
+            ..AdaptiveRate::default()
+        }))
+        .unwrap();
+        let limiter = limiters.for_region("cn-hangzhou").unwrap();
+        let t0 = Instant::now();
+        let ms = |n: u64| Duration::from_millis(n);
+        // Six calls in the first 6 ms, four more at 500 ms.
+        let mut early = Vec::new();
+        for _ in 0..6 {
+            early.push(limiter.acquire().await);
+        }
+        tokio::time::sleep_until(t0 + ms(500)).await;
+        let mut late = Vec::new();
+        for _ in 0..4 {
+            late.push(limiter.acquire().await);
+        }
+        tokio::time::sleep(ms(2)).await;
+        for p in &early[..5] {
+            limiter.record(p, Paced::Accepted);
+        }
+        // The sixth is refused: five accepted in its window, so the pace
+        // lets at most four go per second, and the next waits until the
+        // oldest of the four newest (at 500 ms) has left the window.
+        limiter.record(&early[5], Paced::Throttled(None));
+        let waiter = {
+            let limiter = limiter.clone();
+            tokio::spawn(async move {
+                limiter.acquire().await;
+                Instant::now()
+            })
+        };
+        tokio::time::sleep(ms(5)).await;
+        // The four late calls are refused too: sent before the decrease,
+        // they change no rate, but the service did not count them, so the
+        // window holds only the first five calls, and the waiter may go
+        // once the second of them has left it, at 1 s, not at 1.5 s.
+        for p in &late {
+            limiter.record(p, Paced::Throttled(None));
+        }
+        let went = waiter.await.unwrap();
+        let after = (went - t0).as_millis();
+        assert!((1000..1010).contains(&after), "went after {after} ms");
     }
 }
