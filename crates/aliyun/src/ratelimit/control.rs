@@ -28,16 +28,19 @@
 //!   limiter also never lets more than `rate x window` calls go in any
 //!   window, which holds calls until the burst has aged out of it instead of
 //!   sending them into a full quota.
-//! - **Recovery.** The rate the service refused a call at (the accepted
-//!   calls of that window, per second) is a known ceiling, and below it the
-//!   rate climbs back within `recover`, as TCP CUBIC climbs back quickly to
-//!   the window it last lost packets at. So a back-off costs a share of the
-//!   quota for a moment, not for the rest of the run.
-//! - **Additive increase.** At the ceiling, while the rate holds callers
-//!   back, it grows by a small share (`increase`) of the rate set at the
-//!   last decrease per second, doubling for every `patience` without a
+//! - **Recovery.** What the service accepted when it refused a call (the
+//!   most accepted calls sent within one window, per second) is a known
+//!   ceiling, and the rate climbs back within `recover` to a call a window
+//!   under it, as TCP CUBIC climbs back quickly to the window it last lost
+//!   packets at. So a back-off costs a share of the quota for a moment, not
+//!   for the rest of the run.
+//! - **Additive increase.** There, while the rate holds callers back, it
+//!   grows by a small share (`increase`) of the rate set at the last
+//!   decrease per second, doubling for every `patience` without a
 //!   throttle, so it probes slowly past a known quota and quickly far from
-//!   one.
+//!   one. Once the quota is known (two back-offs in a row found the same
+//!   ceiling, or slow start was refused at twice it or more), the probe
+//!   waits a `patience` first.
 //! - **Retry-after.** When the service says how long to wait
 //!   (`x-acs-retry-after`), no call goes before that, at any pace.
 //!
@@ -141,8 +144,17 @@ struct Known {
 
 impl Known {
     /// Two decreases in a row found the same ceiling (within 2%, or a
-    /// call a window): the quota is known, and probing past it waits a
-    /// `patience` more.
+    /// call a window), or the first came while slow start sent at twice
+    /// the ceiling or more: the quota is known, and probing past it waits
+    /// a `patience` more.
+    /// What the rate climbs back to: a call a window under the ceiling.
+    /// The service counts calls as they reach it, the pace as they go, and
+    /// the two orders differ by a little: at the ceiling itself, nearly
+    /// every window would be refused once.
+    fn target(&self, window: Duration) -> f64 {
+        (self.ceiling - 1.0 / window.as_secs_f64()).max(self.base)
+    }
+
     fn confirmed(&self, window: Duration) -> bool {
         let slack = (0.02 * self.ceiling).max(1.0 / window.as_secs_f64());
         self.previous
@@ -372,9 +384,10 @@ impl Pace {
                     calm -= patience;
                 }
                 // One call at full use is 1/rate of a second.
-                let to = if from < known.ceiling {
-                    let per_second = ((known.ceiling - known.base) / recover).max(MIN_INCREASE);
-                    (from + per_second / from).min(known.ceiling)
+                let target = known.target(self.window);
+                let to = if from < target {
+                    let per_second = ((target - known.base) / recover).max(MIN_INCREASE);
+                    (from + per_second / from).min(target)
                 } else if calm < 0.0 {
                     from
                 } else {
@@ -432,14 +445,19 @@ impl Pace {
         self.set_rate(to, now);
         // No burst right after a throttle.
         self.tokens = self.tokens.min(0.0);
+        let ceiling = self.busiest_window().max(to);
         let previous = match self.phase {
             Phase::Steady(known) => Some(known.ceiling),
+            // Refused while sending at twice what was accepted or more: the
+            // service held the count, not the pace, so the ceiling is the
+            // quota as much as a second refusal at it would say.
+            Phase::SlowStart if from >= 2.0 * ceiling => Some(ceiling),
             Phase::SlowStart => None,
         };
         self.phase = Phase::Steady(Known {
             since: now,
             base: to,
-            ceiling: self.busiest_window().max(to),
+            ceiling,
             previous,
         });
         self.epoch += 1;
