@@ -74,9 +74,9 @@ pub struct AdaptiveRate {
     /// After a throttle the rate becomes this share of the rate the service
     /// accepted over the last window (0 to 1).
     pub backoff: f64,
-    /// After a decrease, the rate climbs back to the ceiling (what the
-    /// service accepted per second over the window it refused a call in)
-    /// within this long.
+    /// After a decrease, the rate climbs back within this long to a call a
+    /// window under the ceiling (the most calls the service accepted within
+    /// one window, per second).
     pub recover: Duration,
     /// Growth per second past the ceiling, as a share of the rate set at
     /// the last decrease (at least [`MIN_INCREASE`] calls per second per
@@ -97,8 +97,9 @@ impl Default for AdaptiveRate {
     /// safe for any account) with a burst of 5; backs off to 97% of what
     /// the service accepted in the last second, never below 1 call per
     /// second (what Alibaba's SDK documentation suggests while backing
-    /// off); climbs back to what the service accepted within half a
-    /// second, then grows past it by 1% of the backed-off rate a second,
+    /// off); climbs back within half a second to a call a second under
+    /// what the service accepted, then grows past it by 1% of the
+    /// backed-off rate a second (after 5 s once the quota is known),
     /// doubling every 5 s without a throttle.
     fn default() -> AdaptiveRate {
         AdaptiveRate {
@@ -135,18 +136,14 @@ struct Known {
     /// When it came, and the rate it set.
     since: Instant,
     base: f64,
-    /// What the service accepted per second over the window it refused a
-    /// call in: the rate climbs back to this, then past it.
+    /// The most accepted calls sent within one window, per second, when
+    /// it came: the rate climbs back to just under this, then past it.
     ceiling: f64,
     /// The ceiling the decrease before found, if there was one.
     previous: Option<f64>,
 }
 
 impl Known {
-    /// Two decreases in a row found the same ceiling (within 2%, or a
-    /// call a window), or the first came while slow start sent at twice
-    /// the ceiling or more: the quota is known, and probing past it waits
-    /// a `patience` more.
     /// What the rate climbs back to: a call a window under the ceiling.
     /// The service counts calls as they reach it, the pace as they go, and
     /// the two orders differ by a little: at the ceiling itself, nearly
@@ -155,6 +152,10 @@ impl Known {
         (self.ceiling - 1.0 / window.as_secs_f64()).max(self.base)
     }
 
+    /// Two decreases in a row found the same ceiling (within 2%, or a
+    /// call a window), or the first came while slow start sent at twice
+    /// the ceiling or more: the quota is known, and probing past it waits
+    /// a `patience` more.
     fn confirmed(&self, window: Duration) -> bool {
         let slack = (0.02 * self.ceiling).max(1.0 / window.as_secs_f64());
         self.previous

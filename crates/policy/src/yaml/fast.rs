@@ -324,67 +324,23 @@ impl Reader<'_> {
         let pos = self.pos(offset);
         self.nodes += 1;
         let mut items = Vec::new();
-        let mut p = offset + 1;
-        let skip = |mut p: usize| {
-            while p < end && bytes[p] == b' ' {
-                p += 1;
-            }
-            p
-        };
-        p = skip(p);
+        let mut p = skip_spaces(bytes, offset + 1, end);
         if p < end && bytes[p] == b']' {
-            return Some((
-                Node {
-                    value: Value::Seq(items),
-                    pos,
-                },
-                p + 1,
-            ));
+            let value = Value::Seq(items);
+            return Some((Node { value, pos }, p + 1));
         }
         loop {
             if p >= end {
                 return None;
             }
-            let item_pos = self.pos(p);
-            let after = if matches!(bytes[p], b'"' | b'\'') {
-                let (text, after) = quoted(self.text, p, end)?;
-                items.push(self.node(Value::Str(text.to_owned()), item_pos)?);
-                after
-            } else {
-                let mut stop = p;
-                while stop < end && !matches!(bytes[stop], b',' | b']') {
-                    stop += 1;
+            let (item, after) = self.flow_scalar(p, end, b']')?;
+            items.push(item);
+            match separator(bytes, after, end, b']')? {
+                Separator::Next(next) => p = next,
+                Separator::Closed(after) => {
+                    let value = Value::Seq(items);
+                    return Some((Node { value, pos }, after));
                 }
-                let mut last = stop;
-                while last > p && bytes[last - 1] == b' ' {
-                    last -= 1;
-                }
-                let text = &self.text[p..last];
-                if text.is_empty() || !plain_ok(text.as_bytes(), true) {
-                    return None;
-                }
-                items.push(self.node(plain_scalar(text.to_owned()), item_pos)?);
-                stop
-            };
-            p = skip(after);
-            match bytes.get(p) {
-                Some(b',') if p < end => {
-                    p = skip(p + 1);
-                    // A trailing comma, or an empty entry: the full parser's.
-                    if p >= end || matches!(bytes[p], b',' | b']') {
-                        return None;
-                    }
-                }
-                Some(b']') if p < end => {
-                    return Some((
-                        Node {
-                            value: Value::Seq(items),
-                            pos,
-                        },
-                        p + 1,
-                    ));
-                }
-                _ => return None,
             }
         }
     }
@@ -400,13 +356,7 @@ impl Reader<'_> {
         let pos = self.pos(offset);
         self.nodes += 1;
         let mut entries = Vec::new();
-        let skip = |mut p: usize| {
-            while p < end && bytes[p] == b' ' {
-                p += 1;
-            }
-            p
-        };
-        let mut p = skip(offset + 1);
+        let mut p = skip_spaces(bytes, offset + 1, end);
         if p < end && bytes[p] == b'}' {
             let value = Value::Map(entries);
             return Some((Node { value, pos }, p + 1));
@@ -419,51 +369,83 @@ impl Reader<'_> {
             }
             let key_pos = self.pos(p);
             let key = self.node(plain_scalar(key.to_owned()), key_pos)?;
-            let v = skip(colon + 1);
+            let v = skip_spaces(bytes, colon + 1, end);
             if v >= end {
                 return None;
             }
-            let value_pos = self.pos(v);
             let (value, after) = match bytes[v] {
                 b'[' => self.flow(depth + 1, v, end)?,
-                b'"' | b'\'' => {
-                    let (text, after) = quoted(self.text, v, end)?;
-                    (self.node(Value::Str(text.to_owned()), value_pos)?, after)
-                }
-                _ => {
-                    let mut stop = v;
-                    while stop < end && !matches!(bytes[stop], b',' | b'}') {
-                        stop += 1;
-                    }
-                    let mut last = stop;
-                    while last > v && bytes[last - 1] == b' ' {
-                        last -= 1;
-                    }
-                    let text = &self.text[v..last];
-                    if !plain_ok(text.as_bytes(), true) {
-                        return None;
-                    }
-                    (self.node(plain_scalar(text.to_owned()), value_pos)?, stop)
-                }
+                _ => self.flow_scalar(v, end, b'}')?,
             };
             entries.push((key, value));
-            p = skip(after);
-            match bytes.get(p) {
-                Some(b',') if p < end => {
-                    p = skip(p + 1);
-                    // A trailing comma, or an empty entry: the full parser's.
-                    if p >= end || matches!(bytes[p], b',' | b'}') {
-                        return None;
-                    }
-                }
-                Some(b'}') if p < end => {
+            match separator(bytes, after, end, b'}')? {
+                Separator::Next(next) => p = next,
+                Separator::Closed(after) => {
                     let value = Value::Map(merge_keys(entries));
-                    return Some((Node { value, pos }, p + 1));
+                    return Some((Node { value, pos }, after));
                 }
-                _ => return None,
             }
         }
     }
+
+    /// A scalar in a flow collection closed by `close`, at `p`: quoted, or
+    /// plain up to the next `,` or `close`. Returns it and the offset after
+    /// it.
+    fn flow_scalar(&mut self, p: usize, end: usize, close: u8) -> Option<(Node, usize)> {
+        let bytes = self.bytes;
+        let pos = self.pos(p);
+        if matches!(bytes[p], b'"' | b'\'') {
+            let (text, after) = quoted(self.text, p, end)?;
+            return Some((self.node(Value::Str(text.to_owned()), pos)?, after));
+        }
+        let mut stop = p;
+        while stop < end && bytes[stop] != b',' && bytes[stop] != close {
+            stop += 1;
+        }
+        let mut last = stop;
+        while last > p && bytes[last - 1] == b' ' {
+            last -= 1;
+        }
+        let text = &self.text[p..last];
+        if !plain_ok(text.as_bytes(), true) {
+            return None;
+        }
+        Some((self.node(plain_scalar(text.to_owned()), pos)?, stop))
+    }
+}
+
+/// What follows an item of a flow collection on its line.
+enum Separator {
+    /// A comma: the next item starts here.
+    Next(usize),
+    /// The collection's close: it ends before this offset.
+    Closed(usize),
+}
+
+/// The separator after an item ending at `after` of a flow collection
+/// closed by `close`; `None` for anything else, and for a trailing comma or
+/// an empty entry, which are the full parser's.
+fn separator(bytes: &[u8], after: usize, end: usize, close: u8) -> Option<Separator> {
+    let p = skip_spaces(bytes, after, end);
+    if p >= end {
+        return None;
+    }
+    if bytes[p] == close {
+        return Some(Separator::Closed(p + 1));
+    }
+    if bytes[p] != b',' {
+        return None;
+    }
+    let next = skip_spaces(bytes, p + 1, end);
+    (next < end && bytes[next] != b',' && bytes[next] != close).then_some(Separator::Next(next))
+}
+
+/// The first offset from `p` that is not a space, or `end`.
+fn skip_spaces(bytes: &[u8], mut p: usize, end: usize) -> usize {
+    while p < end && bytes[p] == b' ' {
+        p += 1;
+    }
+    p
 }
 
 /// The offset of the `: ` that ends a plain key of a flow mapping starting
