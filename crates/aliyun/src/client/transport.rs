@@ -108,7 +108,11 @@ impl ReadClient {
             match result {
                 Ok((value, id)) => {
                     let elapsed = start.elapsed();
-                    tracing::debug!(elapsed_ms = elapsed.as_millis(), "call succeeded");
+                    tracing::debug!(
+                        elapsed_ms = elapsed.as_millis(),
+                        exchange_ms = duration.as_millis(),
+                        "call succeeded"
+                    );
                     return Ok((
                         value,
                         CallInfo {
@@ -123,6 +127,7 @@ impl ReadClient {
                     Some(delay) => {
                         tracing::info!(
                             error = %error_chain(&kind),
+                            exchange_ms = duration.as_millis(),
                             retry_in_ms = delay.as_millis(),
                             "attempt failed; retrying"
                         );

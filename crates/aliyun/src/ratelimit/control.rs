@@ -25,9 +25,11 @@
 //!   and never above the share of the rate before the decrease).
 //!   The service counts calls over a window (a second for a QPS quota), and
 //!   a slow start may have filled it in a burst; so from then on the
-//!   limiter also never lets more than `rate x window` calls go in any
-//!   window, which holds calls until the burst has aged out of it instead of
-//!   sending them into a full quota.
+//!   limiter also never lets more calls go in any window than a call under
+//!   the ceiling (below), or the rate's worth if that is more, which holds
+//!   calls until the burst has aged out of it instead of sending them into
+//!   a full quota. Each call counts there from when the service may have
+//!   got it: half its delay past the fastest exchange after its send.
 //! - **Recovery.** What the service accepted when it refused a call (the
 //!   most accepted calls sent within one window, per second) is a known
 //!   ceiling, and the rate climbs back within `recover` to a call a window
@@ -234,9 +236,14 @@ pub struct Pace {
     /// call's send time) and the rate before it.
     counted: Option<(Instant, f64)>,
     window: Duration,
-    /// Send times of the last two windows' calls, oldest first, without
-    /// those answered `Throttling` (the service did not count them).
+    /// When the service may have counted each call of the last two
+    /// windows, oldest first, without those answered `Throttling` (the
+    /// service did not count them): its send time while it is in flight,
+    /// then [`Pace::counted_at`].
     sent: VecDeque<Instant>,
+    /// The fastest exchange seen: a call's answer came at least this long
+    /// after it was sent.
+    fastest: Option<Duration>,
     /// Send times of the last two windows' successful calls, oldest first.
     accepted: VecDeque<Instant>,
     stats: RateStats,
@@ -289,6 +296,7 @@ impl Pace {
             counted: None,
             window,
             sent: VecDeque::new(),
+            fastest: None,
             accepted: VecDeque::new(),
         }
     }
@@ -317,10 +325,13 @@ impl Pace {
         if tokens < 1.0 {
             at += Duration::from_secs_f64((1.0 - tokens) / self.rate);
         }
-        if matches!(self.phase, Phase::Steady { .. }) {
-            // At most `rate x window` calls in any window: the n-th newest
-            // send must have left the window.
-            let most = ((self.rate * self.window.as_secs_f64()).floor() as usize).max(1);
+        if let Phase::Steady(known) = &self.phase {
+            // No more calls in any window than the service is known to
+            // take (a call under the ceiling), nor than the rate gives
+            // when it is higher: the n-th newest call must have left the
+            // window.
+            let limit = known.target(self.window).max(self.rate);
+            let most = ((limit * self.window.as_secs_f64()).floor() as usize).max(1);
             let from = at.checked_sub(self.window);
             let first = from.map_or(0, |f| self.sent.partition_point(|t| *t <= f));
             if self.sent.len() - first >= most {
@@ -348,6 +359,14 @@ impl Pace {
     pub fn succeeded(&mut self, permit: &Permit, now: Instant) -> Option<RateChange> {
         let at = self.accepted.partition_point(|t| *t <= permit.sent_at);
         self.accepted.insert(at, permit.sent_at);
+        let exchange = now.saturating_duration_since(permit.sent_at);
+        self.fastest = Some(self.fastest.map_or(exchange, |f| f.min(exchange)));
+        if let Some(at) = self.position_in_sent(permit.sent_at) {
+            self.sent.remove(at);
+            let counted = self.counted_at(permit.sent_at, now);
+            let to = self.sent.partition_point(|t| *t <= counted);
+            self.sent.insert(to, counted);
+        }
         self.forget_before(now);
         self.stats.peak_accepted = self
             .stats
@@ -413,8 +432,7 @@ impl Pace {
     ) -> Option<RateChange> {
         self.stats.throttled += 1;
         // The service did not count it, so it takes no room in the window.
-        let at = self.sent.partition_point(|t| *t < permit.sent_at);
-        if self.sent.get(at) == Some(&permit.sent_at) {
+        if let Some(at) = self.position_in_sent(permit.sent_at) {
             self.sent.remove(at);
         }
         let held = retry_after;
@@ -511,6 +529,25 @@ impl Pace {
         known.base = to;
         self.set_rate(to, now);
         Some(RateChange::Revised { from, to, accepted })
+    }
+
+    /// Where a call sent at `sent_at` and still in flight is in `sent`.
+    fn position_in_sent(&self, sent_at: Instant) -> Option<usize> {
+        let at = self.sent.partition_point(|t| *t < sent_at);
+        (self.sent.get(at) == Some(&sent_at)).then_some(at)
+    }
+
+    /// When the service may have counted a call sent at `sent` and
+    /// answered at `answered`: half as long after its send as its exchange
+    /// took longer than the fastest one, as a call held up (a loaded
+    /// machine, a queue) is held up on both ways. Counting it from its
+    /// send time would free its slot too early: a call sent as it leaves
+    /// the window by the pace's clock finds it still counted there. It is
+    /// never after the answer, so `sent` stays in order as later calls are
+    /// taken at the back.
+    fn counted_at(&self, sent: Instant, answered: Instant) -> Instant {
+        let exchange = answered.saturating_duration_since(sent);
+        sent + exchange.saturating_sub(self.fastest.unwrap_or(exchange)) / 2
     }
 
     fn set_rate(&mut self, to: f64, now: Instant) {

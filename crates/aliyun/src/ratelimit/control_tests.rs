@@ -143,10 +143,11 @@ fn a_throttle_backs_off_to_what_the_service_accepted_once_per_round() {
     assert_eq!((stats.throttled, stats.decreases), (20, 1));
     assert_eq!(stats.peak_accepted, 100);
 
-    // The quota still holds the 100 accepted calls of the last second: at
-    // 97 a second, the 4th oldest of them must age out first.
+    // The quota still holds the 100 accepted calls of the last second: a
+    // window takes a call under that, so the 2nd oldest of them must age
+    // out first (at 97 a window, it was the 4th).
     let at = pace.ready_at(now + ms(1));
-    assert_eq!((at - t0).as_millis(), 1007);
+    assert_eq!((at - t0).as_millis(), 1002);
 
     // A call sent after the decrease that is throttled lowers it again.
     let p = pace.take(at, true);
@@ -233,10 +234,11 @@ fn answers_that_come_after_the_throttle_still_count_in_its_window() {
     );
     assert!(revised.iter().all(Option::is_some), "{revised:?}");
     assert_eq!(pace.rate(), 48.5);
-    // At 48.5 a second the quota's window holds 48 calls: the 3rd oldest
-    // of the 50 (sent at 2 ms) must age out first (at 38.8, the 13th).
+    // The window takes a call under the 50 it accepted, 49: the 2nd
+    // oldest of them (sent at 1 ms) must age out first, whatever the rate
+    // (at 48.5 a window it was the 3rd, at 38.8 the 13th).
     let at = pace.ready_at(t0 + ms(80));
-    assert_eq!((at - t0).as_millis(), 1002);
+    assert_eq!((at - t0).as_millis(), 1001);
     // A call sent after the decrease counts in no window of it: it revises
     // nothing.
     let next = pace.take(at, true);
@@ -762,4 +764,36 @@ fn a_fixed_pace_keeps_its_rate_whatever_the_quota() {
     assert_eq!(run.rate, 10.0);
     // The first call at once, then one each 100 ms.
     assert!(run.elapsed >= ms(4900) && run.elapsed < ms(5000), "{run:?}");
+}
+
+#[test]
+fn after_a_back_off_a_call_held_up_on_the_way_keeps_its_slot_longer() {
+    // The fastest exchange took 20 ms. Then 50 calls take 60 ms each (a
+    // loaded machine): each reached the service up to 40 ms after it was
+    // sent, and the service counts it from then.
+    let t0 = Instant::now();
+    let settings = AdaptiveRate {
+        cap: Some(1000.0),
+        ..AdaptiveRate::default()
+    };
+    let mut pace = Pace::adaptive(&settings, t0);
+    pace.rate = 1000.0;
+    let fast = pace.take(t0, true);
+    pace.succeeded(&fast, t0 + ms(20));
+    let held_up: Vec<Permit> = (0..50u64)
+        .map(|i| pace.take(t0 + ms(1500 + i), true))
+        .collect();
+    let refused = pace.take(t0 + ms(1550), true);
+    for (i, p) in (0..50u64).zip(&held_up) {
+        pace.succeeded(p, t0 + ms(1560 + i));
+    }
+    assert!(matches!(
+        pace.throttled(&refused, t0 + ms(1570), None),
+        Some(RateChange::Decreased { accepted: 50.0, .. })
+    ));
+    // A window takes 49 of them: the 2nd oldest must leave it, by the
+    // service's count half its 40 ms delay after it was sent (dated by
+    // its send, it left at 2,501 ms, when the service still counted it).
+    let at = pace.ready_at(t0 + ms(1600));
+    assert_eq!((at - t0).as_millis(), 2521);
 }
