@@ -105,15 +105,22 @@ fn the_cap_bounds_slow_start_and_the_start() {
     assert_eq!(Pace::adaptive(&low, t0).rate(), 4.0);
 }
 
-#[test]
-fn a_throttle_backs_off_to_what_the_service_accepted_once_per_round() {
-    let t0 = Instant::now();
+/// An adaptive pace capped at `rate` that slow start has already taken
+/// there.
+fn sending_at(rate: f64, t0: Instant) -> Pace {
     let settings = AdaptiveRate {
-        cap: Some(400.0),
+        cap: Some(rate),
         ..AdaptiveRate::default()
     };
     let mut pace = Pace::adaptive(&settings, t0);
-    pace.rate = 400.0;
+    pace.rate = rate;
+    pace
+}
+
+#[test]
+fn a_throttle_backs_off_to_what_the_service_accepted_once_per_round() {
+    let t0 = Instant::now();
+    let mut pace = sending_at(400.0, t0);
     // 100 calls in 0.25 s are accepted, then 20 more are sent and all
     // throttled.
     for i in 0..100u64 {
@@ -165,12 +172,7 @@ fn a_throttle_counts_the_window_its_call_was_refused_in_not_the_one_ending_at_it
     // comes 20 ms later, when the burst has left the second ending now; the
     // service still counted it.
     let t0 = Instant::now();
-    let settings = AdaptiveRate {
-        cap: Some(1000.0),
-        ..AdaptiveRate::default()
-    };
-    let mut pace = Pace::adaptive(&settings, t0);
-    pace.rate = 1000.0;
+    let mut pace = sending_at(1000.0, t0);
     let sends = (0..15u64)
         .map(|i| 10 + i)
         .chain((0..185u64).map(|i| 30 + 5 * i));
@@ -198,12 +200,7 @@ fn answers_that_come_after_the_throttle_still_count_in_its_window() {
     // after them is refused, and its answer comes before those of the last
     // ten accepted (answers out of order, as on a loaded machine).
     let t0 = Instant::now();
-    let settings = AdaptiveRate {
-        cap: Some(1000.0),
-        ..AdaptiveRate::default()
-    };
-    let mut pace = Pace::adaptive(&settings, t0);
-    pace.rate = 1000.0;
+    let mut pace = sending_at(1000.0, t0);
     let accepted: Vec<Permit> = (0..50u64).map(|i| pace.take(t0 + ms(i), true)).collect();
     for p in &accepted[..40] {
         pace.succeeded(p, t0 + ms(60));
@@ -772,12 +769,7 @@ fn after_a_back_off_a_call_held_up_on_the_way_keeps_its_slot_longer() {
     // loaded machine): each reached the service up to 40 ms after it was
     // sent, and the service counts it from then.
     let t0 = Instant::now();
-    let settings = AdaptiveRate {
-        cap: Some(1000.0),
-        ..AdaptiveRate::default()
-    };
-    let mut pace = Pace::adaptive(&settings, t0);
-    pace.rate = 1000.0;
+    let mut pace = sending_at(1000.0, t0);
     let fast = pace.take(t0, true);
     pace.succeeded(&fast, t0 + ms(20));
     let held_up: Vec<Permit> = (0..50u64)
