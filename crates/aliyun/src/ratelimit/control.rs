@@ -240,7 +240,7 @@ pub struct Pace {
     /// windows, oldest first, without those answered `Throttling` (the
     /// service did not count them): its send time while it is in flight,
     /// then [`Pace::counted_at`].
-    sent: VecDeque<Instant>,
+    at_service: VecDeque<Instant>,
     /// The fastest exchange seen: a call's answer came at least this long
     /// after it was sent.
     fastest: Option<Duration>,
@@ -295,7 +295,7 @@ impl Pace {
             decreased_at: None,
             counted: None,
             window,
-            sent: VecDeque::new(),
+            at_service: VecDeque::new(),
             fastest: None,
             accepted: VecDeque::new(),
         }
@@ -333,9 +333,9 @@ impl Pace {
             let limit = known.target(self.window).max(self.rate);
             let most = ((limit * self.window.as_secs_f64()).floor() as usize).max(1);
             let from = at.checked_sub(self.window);
-            let first = from.map_or(0, |f| self.sent.partition_point(|t| *t <= f));
-            if self.sent.len() - first >= most {
-                at = at.max(self.sent[self.sent.len() - most] + self.window);
+            let first = from.map_or(0, |f| self.at_service.partition_point(|t| *t <= f));
+            if self.at_service.len() - first >= most {
+                at = at.max(self.at_service[self.at_service.len() - most] + self.window);
             }
         }
         at
@@ -346,7 +346,7 @@ impl Pace {
     pub fn take(&mut self, now: Instant, waited: bool) -> Permit {
         self.tokens = self.tokens_at(now) - 1.0;
         self.refilled = now;
-        self.sent.push_back(now);
+        self.at_service.push_back(now);
         self.stats.sent += 1;
         Permit {
             sent_at: now,
@@ -362,10 +362,10 @@ impl Pace {
         let exchange = now.saturating_duration_since(permit.sent_at);
         self.fastest = Some(self.fastest.map_or(exchange, |f| f.min(exchange)));
         if let Some(at) = self.position_in_sent(permit.sent_at) {
-            self.sent.remove(at);
-            let counted = self.counted_at(permit.sent_at, now);
-            let to = self.sent.partition_point(|t| *t <= counted);
-            self.sent.insert(to, counted);
+            self.at_service.remove(at);
+            let counted = self.counted_at(permit.sent_at, exchange);
+            let to = self.at_service.partition_point(|t| *t <= counted);
+            self.at_service.insert(to, counted);
         }
         self.forget_before(now);
         self.stats.peak_accepted = self
@@ -433,7 +433,7 @@ impl Pace {
         self.stats.throttled += 1;
         // The service did not count it, so it takes no room in the window.
         if let Some(at) = self.position_in_sent(permit.sent_at) {
-            self.sent.remove(at);
+            self.at_service.remove(at);
         }
         let held = retry_after;
         if let Some(asked) = held {
@@ -531,22 +531,22 @@ impl Pace {
         Some(RateChange::Revised { from, to, accepted })
     }
 
-    /// Where a call sent at `sent_at` and still in flight is in `sent`.
+    /// Where a call sent at `sent_at` and still in flight is in
+    /// `at_service`.
     fn position_in_sent(&self, sent_at: Instant) -> Option<usize> {
-        let at = self.sent.partition_point(|t| *t < sent_at);
-        (self.sent.get(at) == Some(&sent_at)).then_some(at)
+        let at = self.at_service.partition_point(|t| *t < sent_at);
+        (self.at_service.get(at) == Some(&sent_at)).then_some(at)
     }
 
-    /// When the service may have counted a call sent at `sent` and
-    /// answered at `answered`: half as long after its send as its exchange
+    /// When the service may have counted a call sent at `sent` whose
+    /// exchange took `exchange`: half as long after its send as its exchange
     /// took longer than the fastest one, as a call held up (a loaded
     /// machine, a queue) is held up on both ways. Counting it from its
     /// send time would free its slot too early: a call sent as it leaves
     /// the window by the pace's clock finds it still counted there. It is
-    /// never after the answer, so `sent` stays in order as later calls are
-    /// taken at the back.
-    fn counted_at(&self, sent: Instant, answered: Instant) -> Instant {
-        let exchange = answered.saturating_duration_since(sent);
+    /// never after the answer, so `at_service` stays in order as later
+    /// calls are taken at the back.
+    fn counted_at(&self, sent: Instant, exchange: Duration) -> Instant {
         sent + exchange.saturating_sub(self.fastest.unwrap_or(exchange)) / 2
     }
 
@@ -596,8 +596,8 @@ impl Pace {
         let Some(edge) = now.checked_sub(self.window * 2) else {
             return;
         };
-        while self.sent.front().is_some_and(|t| *t <= edge) {
-            self.sent.pop_front();
+        while self.at_service.front().is_some_and(|t| *t <= edge) {
+            self.at_service.pop_front();
         }
         while self.accepted.front().is_some_and(|t| *t <= edge) {
             self.accepted.pop_front();
