@@ -12,7 +12,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use moat_diff::{DiffOptions, RenderOptions, diff, fingerprint, render_text};
+use moat_diff::{DiffOptions, RenderOptions, diff, fingerprint, render_json, render_text};
 use moat_policy::{
     DesiredRule, Direction, GroupPolicy, LiveGroup, LiveRule, Mode, NicType, Origin, Peer,
     PolicySet, PortRange, Protocol, Rule, RuleKey, Verdict,
@@ -199,6 +199,11 @@ fn main() {
         render_text(&plan, &RenderOptions::default(), &mut out).map(|()| out.len())
     });
     let render_peak = peak_rss_kib();
+    let (json_time, json_bytes) = best_of(5, || {
+        let mut out = Vec::with_capacity(64 << 20);
+        render_json(&plan, &RenderOptions::default(), &mut out).map(|()| out.len())
+    });
+    let (hash_time, _) = best_of(5, || plan.hash());
     let (fingerprint_time, _) = best_of(5, || live.iter().map(fingerprint).count());
     let s = plan.summary();
 
@@ -213,6 +218,12 @@ fn main() {
         "render_text (best of 5): {:.1} ms, {} bytes",
         render_time.as_secs_f64() * 1e3,
         bytes.unwrap_or(0)
+    );
+    println!(
+        "render_json (best of 5): {:.1} ms, {} bytes; of which the plan hash: {:.1} ms",
+        json_time.as_secs_f64() * 1e3,
+        json_bytes.unwrap_or(0),
+        hash_time.as_secs_f64() * 1e3
     );
     let mib = |k: Option<u64>| {
         k.map_or("n/a".to_owned(), |k| {
