@@ -507,7 +507,6 @@ impl Pace {
         self.decreased_at = Some(now);
         self.counted = Some((permit.sent_at, from));
         self.stats.decreases += 1;
-
         Some(RateChange::Decreased {
             from,
             to,
