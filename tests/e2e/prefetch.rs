@@ -1,13 +1,14 @@
-//! Reads that start while the policies load: `plan` and `drift` against
-//! an endpoint read each group once, with the same calls as ever, and
-//! policies that turn out invalid are the answer (their diagnostics, exit
-//! 1, no plan), whatever was read meanwhile.
+//! Reads that start while the policies load: `plan`, `drift` and `apply`
+//! against an endpoint read each group once, with the same calls as ever
+//! (apply's journaled and counted as the run's), and policies that turn
+//! out invalid are the answer (their diagnostics, exit 1, no plan, nothing
+//! changed), whatever was read meanwhile.
 
 use std::fmt::Write as _;
 
 use moat_emulator::SeedGroup;
 
-use crate::cloud::{at, cloud_env, emulator};
+use crate::cloud::{at, cloud_env, emulator, mutating_calls, summary_calls};
 use crate::common::TestEnv;
 
 const GROUPS: usize = 30;
@@ -68,6 +69,70 @@ fn plan_and_drift_read_each_group_once_starting_while_the_policies_load() {
 }
 
 #[test]
+fn apply_approved_in_advance_reads_while_loading_and_counts_and_journals_those_reads() {
+    let handle = emulator();
+    let (env, endpoint) = fleet(&handle);
+    handle.emulator().reset_stats();
+    let run = at(
+        &env,
+        &endpoint,
+        &["apply", "fleet", "--auto-approve", "--no-lock", "-v"],
+    );
+    run.expect_code(0);
+    run.expect_stderr(&format!("reads started while loading groups={GROUPS}"));
+    let stats = handle.emulator().stats();
+    // A read per group for the plan (started while loading) and one to
+    // verify, the one type read, and an authorize per group: no re-read.
+    assert_eq!(
+        stats.ok("DescribeSecurityGroupAttribute"),
+        2 * GROUPS as u64,
+        "{stats:?}\n{}",
+        run.snapshot()
+    );
+    assert_eq!(stats.ok("DescribeSecurityGroups"), 1, "{stats:?}");
+    assert_eq!(mutating_calls(&handle), GROUPS as u64, "{stats:?}");
+    assert_eq!(stats.total(), 3 * GROUPS as u64 + 1, "{stats:?}");
+    // The summary counts the early reads: its count is the service's.
+    assert_eq!(summary_calls(&run.stdout), stats.total());
+    // And the journal has every one of them, as the plan's reads.
+    let journal = std::fs::read_to_string(env.home().join(".moat/journal.jsonl")).expect("journal");
+    let plan_reads = journal
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a JSON line"))
+        .filter(|l| {
+            l["kind"] == "attempt"
+                && l["phase"] == "plan"
+                && l["action"] == "DescribeSecurityGroupAttribute"
+        })
+        .count();
+    assert_eq!(plan_reads, GROUPS, "{journal}");
+}
+
+#[test]
+fn apply_of_every_stage_reads_nothing_before_its_first_stage_is_planned() {
+    let handle = emulator();
+    let (env, endpoint) = fleet(&handle);
+    env.write(
+        "fleet/00-addresses.yaml",
+        "version: 1\nstages: [test, prod]\naddresses:\n  office: [203.0.113.0/28]\n",
+    );
+    let run = at(
+        &env,
+        &endpoint,
+        &["apply", "fleet", "--all-stages", "--auto-approve", "-v"],
+    );
+    // No group is in a stage: each stage is in sync with nothing to do.
+    run.expect_code(0)
+        .expect_stdout("Stage test (1 of 2): 0 groups")
+        .expect_stdout("Stage prod (2 of 2): 0 groups");
+    assert!(
+        !run.stderr.contains("reads started while loading"),
+        "{}",
+        run.snapshot()
+    );
+}
+
+#[test]
 fn only_the_groups_asked_for_are_read_early() {
     let handle = emulator();
     let (env, endpoint) = fleet(&handle);
@@ -91,8 +156,12 @@ fn a_file_found_invalid_after_the_reads_started_is_the_answer() {
         "fleet/09-broken.yaml",
         "version: 1\nsecurity_groups:\n  - id: sg-bp1early9999\n    region: cn-hangzhou\n    ingress:\n      - {allow: tcp/22, from: nowhere}\n",
     );
-    for command in ["plan", "drift"] {
-        let run = at(&env, &endpoint, &[command, "fleet"]);
+    for args in [
+        &["plan", "fleet"][..],
+        &["drift", "fleet"],
+        &["apply", "fleet", "--auto-approve"],
+    ] {
+        let run = at(&env, &endpoint, args);
         run.expect_code(1);
         run.expect_stderr("09-broken.yaml:6:");
         run.expect_stderr("unknown address set \"nowhere\"");

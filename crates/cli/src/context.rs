@@ -15,7 +15,7 @@ use moat_aliyun::{
 };
 use moat_diff::{Plan, PlanAccount};
 use moat_emulator::{DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET, EmulatorConfig, EmulatorHandle};
-use moat_exec::{Reader, Session, SessionOptions};
+use moat_exec::{Reader, Recorder, Session};
 use moat_policy::PolicySet;
 
 use crate::args::CloudArgs;
@@ -320,6 +320,11 @@ impl Cloud {
         self.reader_from(Reader::new(self.client.read_only()))
     }
 
+    /// A reader recorded by `recorder` (the run's counts and journal).
+    pub fn reader_with(&self, recorder: &Recorder) -> Reader {
+        self.reader_from(recorder.reader(self.client.read_only()))
+    }
+
     /// `base` (a reader of this cloud's default client, whose counts and
     /// limiters the run shares) with the clients of the accounts.
     pub fn reader_from(&self, base: Reader) -> Reader {
@@ -331,9 +336,11 @@ impl Cloud {
         )
     }
 
-    /// A session for apply, with its journal open.
-    pub fn session(&self, options: SessionOptions<'_>) -> anyhow::Result<Session> {
-        Ok(Session::open(self.client.clone(), options)?.with_accounts(self.accounts.clone()))
+    /// A session for apply, recorded by `recorder` (its journal open).
+    pub fn session_with(&self, recorder: &Recorder) -> Session {
+        recorder
+            .session(self.client.clone())
+            .with_accounts(self.accounts.clone())
     }
 }
 

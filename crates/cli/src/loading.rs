@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use moat_aliyun::{Client, Environment};
 use moat_diff::PlanAccount;
-use moat_exec::{GroupRef, Prefetch, Reader};
+use moat_exec::{GroupRef, Prefetch, Recorder};
 use moat_policy::{Account, Declared, DeclaredGroup, Diagnostics, PolicySet};
 
 use crate::args::CloudArgs;
@@ -45,10 +45,12 @@ pub struct Early {
 }
 
 /// Loads `paths`, reading early the groups `wanted` keeps (see the module
-/// documentation). Runs the load on a blocking thread of the runtime.
+/// documentation), recorded by `recorder`. Runs the load on a blocking
+/// thread of the runtime.
 pub async fn load_reading(
     paths: &[PathBuf],
     cloud: &CloudArgs,
+    recorder: &Recorder,
     wanted: impl Fn(&DeclaredGroup) -> bool,
 ) -> anyhow::Result<Loaded> {
     let paths = paths.to_vec();
@@ -67,7 +69,7 @@ pub async fn load_reading(
         };
         moat_policy::load_policies_announcing(&paths, &announce)
     });
-    let mut starter = Starter::new(cloud);
+    let mut starter = Starter::new(cloud, recorder);
     // Groups are taken in load order, so that the first group of an
     // account decides its client's region as after a load.
     let mut arrived: BTreeMap<usize, Declared> = BTreeMap::new();
@@ -123,6 +125,7 @@ enum Link {
 /// Makes the clients and starts the reads as the files arrive.
 struct Starter<'a> {
     cloud: &'a CloudArgs,
+    recorder: &'a Recorder,
     env: Environment,
     default: Link,
     accounts: BTreeMap<String, (PlanAccount, Link)>,
@@ -132,9 +135,10 @@ struct Starter<'a> {
 }
 
 impl<'a> Starter<'a> {
-    fn new(cloud: &'a CloudArgs) -> Starter<'a> {
+    fn new(cloud: &'a CloudArgs, recorder: &'a Recorder) -> Starter<'a> {
         Starter {
             cloud,
+            recorder,
             env: std::env::vars().collect(),
             default: Link::Idle,
             accounts: BTreeMap::new(),
@@ -227,11 +231,12 @@ impl<'a> Starter<'a> {
     }
 
     /// Hands a client just made to the prefetch, made with it if it is the
-    /// first; its reads count through the prefetch's reader.
+    /// first; its reads are recorded by the run's recorder.
     fn start(&mut self, client: &Client, account: Option<&str>) {
+        let recorder = self.recorder;
         let prefetch = self
             .prefetch
-            .get_or_insert_with(|| Arc::new(Prefetch::new(Reader::new(client.read_only()))));
+            .get_or_insert_with(|| Arc::new(Prefetch::new(recorder.reader(client.read_only()))));
         match account {
             None => prefetch.set_default(client.read_only()),
             Some(name) => prefetch.add_account(name, client.read_only()),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use moat_diff::{DiffOptions, Plan, PlanKey, RenderOptions, Shard, ShardBy, ShardSpec};
-use moat_exec::{PlanOptions, Planned, Prefetch, Reader};
+use moat_exec::{PlanOptions, Planned, Prefetch, Reader, Recorder};
 use moat_policy::{DeclaredGroup, PolicySet};
 
 use crate::args::{CloudArgs, GlobalArgs, GroupArgs};
@@ -309,56 +309,98 @@ pub fn render_options(global: &GlobalArgs) -> RenderOptions {
     }
 }
 
-/// The policies of a plan or drift, the groups selected, and the cloud
-/// connected.
+/// Which groups of the policies a run takes, and what else it reaches.
+#[derive(Clone, Copy)]
+pub struct Selection<'a> {
+    pub group: &'a GroupArgs,
+    pub stage: &'a StageArgs,
+    pub shard: &'a ShardArgs,
+    /// Every stage in turn (`apply --all-stages`): the policies must define
+    /// stages, and nothing is read early (each stage is planned after the
+    /// one before it was applied).
+    pub all_stages: bool,
+    /// A stage passes the promotion gate first, which reads the earlier
+    /// stages' groups: the cloud is reached for every account of the
+    /// policies, not only the selected groups'.
+    pub gated: bool,
+}
+
+impl Selection<'_> {
+    /// Whether the run keeps `g` and reads it early.
+    fn wants(&self, g: &DeclaredGroup, shard: Option<&Shard>) -> bool {
+        !self.all_stages
+            && (self.group.groups.is_empty() || self.group.groups.contains(&g.id))
+            && self
+                .stage
+                .stage
+                .as_ref()
+                .is_none_or(|s| g.stage.as_ref() == Some(s))
+            && shard.is_none_or(|sh| sh.contains(&g.id, &g.region, g.account.as_deref()))
+    }
+
+    /// Whether the selection may leave groups out.
+    fn narrows(&self) -> bool {
+        self.group.limits() || self.stage.stage.is_some() || self.all_stages
+    }
+}
+
+/// The policies of a run, the groups selected, and the cloud connected.
 pub struct Prepared {
     pub set: Arc<PolicySet>,
+    /// Every group of the policies, when the selection may have left some
+    /// out (`--group`, `--stage`, `--all-stages`).
+    pub whole: Option<Arc<PolicySet>>,
     /// The sorted ids `--group` asked for (a partial plan records them).
     pub targets: Vec<String>,
     pub shard: Option<Shard>,
     pub cloud: Cloud,
-    /// The reader the plan reads through: the one the early reads went
-    /// through, if any, so that its counts and limiters are the run's.
+    /// The reader the plan reads through: recorded where the early reads
+    /// were, so that its counts, journal and limiters are the run's.
     pub reader: Reader,
     /// The reads started while the policies loaded.
     pub prefetch: Option<Arc<Prefetch>>,
 }
 
 /// Loads the policies, starting the reads of the groups the run selects as
-/// the files naming them are read ([`crate::loading`]), then selects the
-/// groups (`--group`, `--stage`, `--shard`) and connects. Invalid policies
-/// print their diagnostics and give the exit code.
+/// the files naming them are read ([`crate::loading`], recorded by
+/// `recorder`), then selects the groups (`--group`, `--stage`, `--shard`)
+/// and connects. Invalid policies print their diagnostics and give the
+/// exit code.
 pub async fn prepare(
     paths: &[PathBuf],
-    group: &GroupArgs,
-    stage: &StageArgs,
-    shard: &ShardArgs,
+    selection: Selection<'_>,
     cloud: &CloudArgs,
+    recorder: &Recorder,
 ) -> anyhow::Result<Result<Prepared, Exit>> {
-    let chosen = shard.shard();
-    let wanted = |g: &DeclaredGroup| {
-        (group.groups.is_empty() || group.groups.contains(&g.id))
-            && stage
-                .stage
-                .as_ref()
-                .is_none_or(|s| g.stage.as_ref() == Some(s))
-            && chosen
-                .as_ref()
-                .is_none_or(|sh| sh.contains(&g.id, &g.region, g.account.as_deref()))
-    };
-    let loaded = crate::loading::load_reading(paths, cloud, wanted).await?;
+    let chosen = selection.shard.shard();
+    let wanted = |g: &DeclaredGroup| selection.wants(g, chosen.as_ref());
+    let loaded = crate::loading::load_reading(paths, cloud, recorder, wanted).await?;
     let set = match crate::context::loaded_policies(loaded.result)? {
         Ok(set) => set,
         Err(code) => return Ok(Err(code)),
     };
+    if selection.all_stages && set.stages.is_empty() {
+        return Err(Hinted::new(
+            "--all-stages: the policies define no stages",
+            "list the rollout order in a policy (`stages: [test, prod]`) and give each group its `stage:`; without stages, moat apply applies every group",
+        )
+        .into());
+    }
     // The region of all the policies, so an empty shard still connects.
     let hint = region_hint(&set).map(str::to_owned);
     // A new local cloud is seeded with every group of the policies.
-    let whole = (group.limits() || stage.stage.is_some()).then(|| set.clone());
-    let (set, targets) = select_groups(group, stage, set)?;
-    let (set, shard) = shard.select(set);
+    let whole = selection.narrows().then(|| Arc::new(set.clone()));
+    let (set, targets) = select_groups(selection.group, selection.stage, set)?;
+    let (set, shard) = selection.shard.select(set);
     let set = Arc::new(set);
-    let reach = Reach::of_policies(&set);
+    let reach = match &whole {
+        Some(whole)
+            if (selection.gated && selection.stage.stage.is_some()) || selection.all_stages =>
+        {
+            Reach::of_policies(whole)
+        }
+        _ => Reach::of_policies(&set),
+    };
     let (default, made, prefetch) = match loaded.early {
         Some(early) => (early.default, early.accounts, Some(early.prefetch)),
         None => (None, Default::default(), None),
@@ -366,18 +408,16 @@ pub async fn prepare(
     let cloud = Cloud::connect_with(
         cloud,
         hint.as_deref(),
-        Some(whole.as_ref().unwrap_or(&set)),
+        Some(whole.as_deref().unwrap_or(&set)),
         &reach,
         default,
         made,
     )
     .await?;
-    let reader = match &prefetch {
-        Some(p) => cloud.reader_from(p.reader().clone()),
-        None => cloud.reader(),
-    };
+    let reader = cloud.reader_with(recorder);
     Ok(Ok(Prepared {
         set,
+        whole,
         targets,
         shard,
         cloud,
@@ -408,7 +448,14 @@ pub async fn plan_policies(
     flags: &DiffFlags,
     keep_live: bool,
 ) -> anyhow::Result<Result<PolicyPlan, Exit>> {
-    let prepared = match prepare(paths, group, stage, shard, cloud).await? {
+    let selection = Selection {
+        group,
+        stage,
+        shard,
+        all_stages: false,
+        gated: false,
+    };
+    let prepared = match prepare(paths, selection, cloud, &Recorder::new()).await? {
         Ok(prepared) => prepared,
         Err(code) => return Ok(Err(code)),
     };

@@ -66,6 +66,6 @@ pub use read::{
     read_group_types, read_groups, read_typed_groups,
 };
 pub use session::{
-    AccountRate, CallCounts, Reader, RegionError, Session, SessionOptions, StopReason, StopSignal,
-    Target,
+    AccountRate, CallCounts, Reader, Recorder, RegionError, Session, SessionOptions, StopReason,
+    StopSignal, Target,
 };

@@ -7,7 +7,8 @@
 //! construction. Both hand every attempt of every call to the same sink,
 //! which counts it (the summary's number of API calls is this count, so it
 //! equals what the service saw) and, when a journal is open, writes it
-//! there.
+//! there. That sink is a [`Recorder`], opened before any client is made,
+//! so that reads started while the policies load are the run's too.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -353,12 +354,7 @@ pub struct Reader {
 impl Reader {
     /// A reader of its own: counts its calls, keeps no journal.
     pub fn new(client: ReadClient) -> Reader {
-        Reader {
-            client,
-            accounts: Arc::default(),
-            sink: Arc::new(Sink::new()),
-            progress: None,
-        }
+        Recorder::new().reader(client)
     }
 
     /// The same reader telling `progress` of the groups it reads.
@@ -434,6 +430,70 @@ impl Reader {
     }
 }
 
+/// Where the calls of one run are counted and journaled, before any
+/// client is made: the readers and the session made from one recorder
+/// share its journal, counts, observer and stop signal. So reads started
+/// while the policies load count, and are journaled, as the run's.
+#[derive(Clone, Debug)]
+pub struct Recorder {
+    sink: Arc<Sink>,
+}
+
+impl Default for Recorder {
+    fn default() -> Recorder {
+        Recorder::new()
+    }
+}
+
+impl Recorder {
+    /// Counts calls and keeps no journal.
+    pub fn new() -> Recorder {
+        Recorder {
+            sink: Arc::new(Sink::new()),
+        }
+    }
+
+    /// With the journal opened (or created) and the observer and stop
+    /// signal given.
+    pub fn open(options: SessionOptions<'_>) -> Result<Recorder, JournalError> {
+        let mut sink = Sink::new();
+        if let Some(path) = options.journal {
+            sink.journal = Some(Journal::open(path)?);
+        }
+        sink.observer = options.observer;
+        if let Some(stop) = options.stop {
+            sink.stop = stop;
+        }
+        Ok(Recorder {
+            sink: Arc::new(sink),
+        })
+    }
+
+    /// A reader through `client`, recorded here.
+    pub fn reader(&self, client: ReadClient) -> Reader {
+        Reader {
+            client,
+            accounts: Arc::default(),
+            sink: self.sink.clone(),
+            progress: None,
+        }
+    }
+
+    /// A session through `client`, recorded here.
+    pub fn session(&self, client: Client) -> Session {
+        Session {
+            client,
+            accounts: Arc::default(),
+            sink: self.sink.clone(),
+        }
+    }
+
+    /// Requests sent so far.
+    pub fn counts(&self) -> CallCounts {
+        self.sink.counts()
+    }
+}
+
 /// Everything apply runs on: a client that can change groups, and the
 /// run's journal, counts and stop signal.
 #[derive(Clone, Debug)]
@@ -476,11 +536,7 @@ pub struct SessionOptions<'a> {
 impl Session {
     /// A session without a journal.
     pub fn new(client: Client) -> Session {
-        Session {
-            client,
-            accounts: Arc::default(),
-            sink: Arc::new(Sink::new()),
-        }
+        Recorder::new().session(client)
     }
 
     /// The same session with a base client per account (by name): the
@@ -493,19 +549,7 @@ impl Session {
     /// A session with the journal opened (or created) and the observer and
     /// stop signal given.
     pub fn open(client: Client, options: SessionOptions<'_>) -> Result<Session, JournalError> {
-        let mut sink = Sink::new();
-        if let Some(path) = options.journal {
-            sink.journal = Some(Journal::open(path)?);
-        }
-        sink.observer = options.observer;
-        if let Some(stop) = options.stop {
-            sink.stop = stop;
-        }
-        Ok(Session {
-            client,
-            accounts: Arc::default(),
-            sink: Arc::new(sink),
-        })
+        Ok(Recorder::open(options)?.session(client))
     }
 
     /// A reader sharing this session's client, journal and counts.

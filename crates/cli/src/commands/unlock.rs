@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
 use clap::Args;
-use moat_exec::SessionOptions;
+use moat_exec::{Recorder, SessionOptions};
 
 use crate::args::CloudArgs;
 use crate::context::{Cloud, runtime};
@@ -38,10 +38,10 @@ pub fn run(args: &UnlockArgs) -> anyhow::Result<Exit> {
     let removed = runtime()?.block_on(async {
         let cloud = Cloud::connect(&args.cloud, None, None).await?;
         let region = cloud.client.region().to_owned();
-        let session = cloud.session(SessionOptions {
+        let session = cloud.session_with(&Recorder::open(SessionOptions {
             journal: Some(&args.journal),
             ..SessionOptions::default()
-        })?;
+        })?);
         let removed = moat_exec::lock::unlock_groups(&session, &region, &args.groups)
             .await
             .with_context(|| format!("cannot unlock in region {region}"))?;

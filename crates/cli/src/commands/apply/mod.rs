@@ -1,6 +1,7 @@
 //! `moat apply [PLANFILE | PATH...]`: carry out a plan.
 //!
-//! With policies it plans first (through the pipeline, reads journaled);
+//! With policies it plans first (through the pipeline, its reads starting
+//! while the policies load, journaled and counted as the run's);
 //! with a saved plan file it checks the signature when a key is configured
 //! and runs the preflight, which reads the groups the plan changes. Either
 //! way it prints the plan, refuses what the preflight refuses, asks for
@@ -25,13 +26,13 @@ use clap::Args;
 use moat_exec::apply::DEFAULT_PARALLEL;
 use moat_exec::lock::LockOptions;
 use moat_exec::preflight::{DEFAULT_MAX_DESTROY, DEFAULT_RULES_PER_GROUP};
-use moat_exec::{CallCounts, Guards, SessionOptions, StopSignal};
+use moat_exec::{CallCounts, Guards, Recorder, SessionOptions, StopSignal};
 
 use crate::args::{CloudArgs, GlobalArgs, GroupArgs};
-use crate::context::{Cloud, Reach, load_policies, runtime};
-use crate::exit::{Exit, Hinted};
+use crate::context::{Cloud, Reach, runtime};
+use crate::exit::Exit;
 use crate::interrupt::Interrupts;
-use crate::planning::{SigningArgs, is_plan_file, plan_key, read_plan_file, region_hint};
+use crate::planning::{Selection, SigningArgs, is_plan_file, plan_key, prepare, read_plan_file};
 use stages::{Outcome, Run};
 
 /// Where apply keeps its snapshots.
@@ -121,14 +122,17 @@ fn source(paths: &[PathBuf]) -> Source {
     Source::Policies
 }
 
-enum Input {
+/// What apply carries out, once loaded and connected.
+enum Work {
     Plan(Box<moat_diff::Plan>, PathBuf),
-    /// The groups to apply, and the whole policy set (the gate of a later
-    /// stage reads the earlier stages' groups).
+    /// The groups to apply; the whole policy set when a selection left
+    /// some out (the gate of a later stage reads the earlier stages'
+    /// groups); the reads started while loading.
     Policies {
         set: Arc<moat_policy::PolicySet>,
-        all: Arc<moat_policy::PolicySet>,
+        all: Option<Arc<moat_policy::PolicySet>>,
         targets: Vec<String>,
+        prefetch: Option<Arc<moat_exec::Prefetch>>,
     },
 }
 
@@ -140,9 +144,7 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Exit> {
         ..Guards::default()
     };
     // Everything that needs no call is checked before connecting.
-    let mut policy_region = None;
-    let mut whole = None;
-    let input = match source(&args.input.paths) {
+    let plan_file = match source(&args.input.paths) {
         Source::PlanFile(path) => {
             let flag = if args.shard.shard.is_some() {
                 Some(("--shard", "a share of the policies' groups"))
@@ -161,77 +163,65 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Exit> {
                     path.display()
                 );
             }
-            Input::Plan(
-                Box::new(read_plan_file(&path, &args.signing, "apply")?),
-                path,
-            )
+            let plan = read_plan_file(&path, &args.signing, "apply")?;
+            Some((plan, path))
         }
         Source::Policies => {
             plan_key(&args.signing)?;
-            let set = match load_policies(&args.input.paths)? {
-                Ok(set) => set,
-                Err(code) => return Ok(code),
-            };
-            if args.all_stages && set.stages.is_empty() {
-                return Err(Hinted::new(
-                    "--all-stages: the policies define no stages",
-                    "list the rollout order in a policy (`stages: [test, prod]`) and give each group its `stage:`; without stages, moat apply applies every group",
-                )
-                .into());
-            }
-            // The region of all the policies, so an empty shard still
-            // connects.
-            policy_region = region_hint(&set).map(str::to_owned);
-            let all = Arc::new(set.clone());
-            // A new local cloud is seeded with every group.
-            whole = (args.group.limits() || args.stage.stage.is_some() || args.all_stages)
-                .then(|| set.clone());
-            let (set, targets) = crate::planning::select_groups(&args.group, &args.stage, set)?;
-            Input::Policies {
-                set: Arc::new(args.shard.select(set).0),
-                all,
-                targets,
-            }
+            None
         }
     };
     runtime()?.block_on(async {
         let stop = StopSignal::new();
         let interrupts =
             Interrupts::install(stop.clone(), "Apply cancelled; nothing was changed.")?;
-        let (hint, seed, reach) = match &input {
-            Input::Plan(plan, _) => (
-                plan.groups.first().map(|g| g.region.clone()),
-                None,
-                Reach::of_plan(plan),
-            ),
-            // A later stage's gate reads the earlier stages' groups too.
-            Input::Policies { set, all, .. } => (
-                policy_region,
-                Some(whole.as_ref().unwrap_or(&**set)),
-                if args.stage.stage.is_some() || args.all_stages {
-                    Reach::of_policies(all)
-                } else {
-                    Reach::of_policies(set)
-                },
-            ),
-        };
-        let cloud = Cloud::connect_to(&args.cloud, hint.as_deref(), seed, &reach).await?;
-        let session = cloud.session(SessionOptions {
+        // Every call of the run is journaled and counted here, the reads
+        // started while the policies load too.
+        let recorder = Recorder::open(SessionOptions {
             journal: Some(&args.journal),
             stop: Some(stop.clone()),
             ..SessionOptions::default()
         })?;
+        let (cloud, work) = match plan_file {
+            Some((plan, path)) => {
+                let hint = plan.groups.first().map(|g| g.region.clone());
+                let reach = Reach::of_plan(&plan);
+                let cloud = Cloud::connect_to(&args.cloud, hint.as_deref(), None, &reach).await?;
+                (cloud, Work::Plan(Box::new(plan), path))
+            }
+            None => {
+                let selection = Selection {
+                    group: &args.group,
+                    stage: &args.stage,
+                    shard: &args.shard,
+                    all_stages: args.all_stages,
+                    gated: true,
+                };
+                let prepared =
+                    match prepare(&args.input.paths, selection, &args.cloud, &recorder).await? {
+                        Ok(prepared) => prepared,
+                        Err(code) => return Ok(code),
+                    };
+                let work = Work::Policies {
+                    set: prepared.set,
+                    all: prepared.whole,
+                    targets: prepared.targets,
+                    prefetch: prepared.prefetch,
+                };
+                (prepared.cloud, work)
+            }
+        };
         let mut run = Run {
             global,
             args,
             guards,
-            session,
+            session: cloud.session_with(&recorder),
             interrupts,
             all: None,
             targets: Vec::new(),
         };
-        let outcome = match input {
-            Input::Plan(plan, path) => {
+        let outcome = match work {
+            Work::Plan(plan, path) => {
                 let checked = moat_exec::preflight(
                     &run.session.reader(),
                     &plan,
@@ -246,13 +236,19 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> anyhow::Result<Exit> {
                 run.carry_out(*plan, checked, None, None, CallCounts::default())
                     .await?
             }
-            Input::Policies { set, all, targets } => {
-                run.all = Some(all);
+            Work::Policies {
+                set,
+                all,
+                targets,
+                prefetch,
+            } => {
+                run.all = all;
                 run.targets = targets;
                 if args.all_stages {
                     return stages::apply_all(&run, &set).await;
                 }
-                run.apply_policies(&set, args.stage.stage.as_deref(), CallCounts::default())
+                let stage = args.stage.stage.as_deref();
+                run.apply_policies(&set, stage, CallCounts::default(), prefetch)
                     .await?
             }
         };

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use moat_diff::Plan;
 use moat_exec::apply::{ApplyOptions, ApplyReport, CallEvent, GroupReport, Progress};
-use moat_exec::{CallCounts, Guards, Session, StopReason, touched_groups};
+use moat_exec::{CallCounts, Guards, Prefetch, Session, StopReason, touched_groups};
 use moat_policy::{LiveGroup, PolicySet};
 
 use super::report::{RolloutStage, StageEnd, print_report, rollout_text};
@@ -67,6 +67,7 @@ impl Run<'_> {
         set: &Arc<PolicySet>,
         stage: Option<&str>,
         since: CallCounts,
+        prefetch: Option<Arc<Prefetch>>,
     ) -> anyhow::Result<Outcome> {
         if let (Some(stage), Some(all)) = (stage, &self.all)
             && !self.gate(all, stage).await?
@@ -80,7 +81,7 @@ impl Run<'_> {
             &self.args.diff,
             &self.args.journal,
             true,
-            None,
+            prefetch,
         )
         .await;
         drop(reading);
@@ -277,7 +278,7 @@ pub(super) async fn apply_all(run: &Run<'_>, set: &PolicySet) -> anyhow::Result<
         }
         let since = run.session.counts();
         let outcome = run
-            .apply_policies(&Arc::new(of_stage), Some(stage), since)
+            .apply_policies(&Arc::new(of_stage), Some(stage), since, None)
             .await;
         let (end, stop) = match outcome {
             Err(e) => {
