@@ -176,3 +176,48 @@ fn a_file_found_invalid_after_the_reads_started_is_the_answer() {
         .sum();
     assert_eq!(mutating, 0, "reads only: {stats:?}");
 }
+
+#[test]
+fn test_live_reads_the_tested_groups_while_loading_whichever_file_comes_first() {
+    let handle = emulator();
+    let seeds = (0..10).map(|n| SeedGroup::new("cn-hangzhou", id(n)).vpc_id("vpc-e2e"));
+    handle.emulator().seed_groups(seeds).expect("seeding");
+    let (env, endpoint) = cloud_env(&handle);
+    // A test by id before its group's file, a test of a template after
+    // the groups using it; the other groups are named by no test.
+    env.write(
+        "t/00-first.yaml",
+        format!(
+            "version: 1\naddresses:\n  office: [203.0.113.0/28]\ntemplates:\n  web:\n    ingress:\n      - {{allow: tcp/443, from: office}}\ntests:\n  - {{name: https from the office, group: {}, from: 203.0.113.1, port: tcp/443, expect: allow}}\n",
+            id(3)
+        ),
+    );
+    let mut groups = String::from("version: 1\nsecurity_groups:\n");
+    for n in 0..10 {
+        let uses = if n == 5 || n == 6 {
+            "\n    use: [web]"
+        } else {
+            ""
+        };
+        let _ = write!(groups, "  - id: {}\n    region: cn-hangzhou{uses}\n", id(n));
+    }
+    env.write("t/01-groups.yaml", groups);
+    env.write(
+        "t/02-last.yaml",
+        "version: 1\ntests:\n  - {name: no database from anywhere, template: web, from: 0.0.0.0/0, port: tcp/3306, expect: deny}\n",
+    );
+    handle.emulator().reset_stats();
+    let run = at(&env, &endpoint, &["test", "t", "--live", "-v"]);
+    // The live group lacks the HTTPS rule; nothing is open to 3306.
+    run.expect_code(1)
+        .expect_stdout("2 tests: 1 passed, 1 failed")
+        .expect_stderr("reads started while loading groups=3");
+    let stats = handle.emulator().stats();
+    assert_eq!(
+        stats.ok("DescribeSecurityGroupAttribute"),
+        3,
+        "{stats:?}\n{}",
+        run.snapshot()
+    );
+    assert_eq!(stats.total(), 4, "and one type read: {stats:?}");
+}

@@ -52,12 +52,15 @@ pub fn loaded_policies(
 ) -> anyhow::Result<Result<PolicySet, Exit>> {
     match loaded {
         Ok(set) => Ok(Ok(set)),
-        Err(diags) => {
-            let mut err = crate::output::stderr();
-            moat_policy::render_text(diags.iter(), &mut err).context("writing to stderr")?;
-            Ok(Err(Exit::Error))
-        }
+        Err(diags) => Ok(Err(report_diagnostics(&diags)?)),
     }
+}
+
+/// Prints every diagnostic of a failed load to stderr; the exit code.
+pub fn report_diagnostics(diags: &moat_policy::Diagnostics) -> anyhow::Result<Exit> {
+    let mut err = crate::output::stderr();
+    moat_policy::render_text(diags.iter(), &mut err).context("writing to stderr")?;
+    Ok(Exit::Error)
 }
 
 /// Today in UTC, or the day `MOAT_TODAY` (YYYY-MM-DD) names, so expiry is

@@ -2,13 +2,14 @@
 //!
 //! The loader announces each policy file as soon as it has read it (the
 //! files that define `accounts:` first); the accounts a file defines are
-//! taken as it arrives, its groups in load order: the groups the run
-//! selects (`--group`, `--stage`, `--shard`) are handed to a [`Prefetch`],
-//! and the reads go out while the rest of the files are still being parsed
-//! and the whole is checked. Clients are made as they would be after
-//! loading, at the first group that needs each: the account moat is run
-//! with, and each account of `accounts:` once a file has defined it (its
-//! groups wait until then).
+//! taken as it arrives, its groups in load order: the groups the command
+//! asks for as each file arrives (those the run selects with `--group`,
+//! `--stage`, `--shard`; for `test --live`, those its tests name) are
+//! handed to a [`Prefetch`], and the reads go out while the rest of the
+//! files are still being parsed and the whole is checked. Clients are made
+//! as they would be after loading, at the first group that needs each: the
+//! account moat is run with, and each account of `accounts:` once a file
+//! has defined it (its groups wait until then).
 //!
 //! Nothing is read early on the local cloud (it is seeded from the loaded
 //! policies before it is read). If making a client fails, its groups are
@@ -44,14 +45,14 @@ pub struct Early {
     pub prefetch: Arc<Prefetch>,
 }
 
-/// Loads `paths`, reading early the groups `wanted` keeps (see the module
-/// documentation), recorded by `recorder`. Runs the load on a blocking
-/// thread of the runtime.
+/// Loads `paths`, reading early the groups `early` gives for each file
+/// as it arrives, in load order (see the module documentation), recorded
+/// by `recorder`. Runs the load on a blocking thread of the runtime.
 pub async fn load_reading(
     paths: &[PathBuf],
     cloud: &CloudArgs,
     recorder: &Recorder,
-    wanted: impl Fn(&DeclaredGroup) -> bool,
+    mut early: impl FnMut(&Declared) -> Vec<GroupRef>,
 ) -> anyhow::Result<Loaded> {
     let paths = paths.to_vec();
     if cloud.local {
@@ -90,12 +91,7 @@ pub async fn load_reading(
         arrived.insert(declared.file, declared);
         while let Some(declared) = arrived.remove(&next) {
             next += 1;
-            let refs = declared
-                .groups
-                .iter()
-                .filter(|g| wanted(g))
-                .map(|g| GroupRef::new(&g.id, &g.region).in_account(g.account.as_deref()));
-            starter.read(refs.collect()).await;
+            starter.read(early(&declared)).await;
         }
     }
     let result = joined(load.await);
@@ -103,6 +99,11 @@ pub async fn load_reading(
         result,
         early: starter.finish(),
     })
+}
+
+/// What reads `g`.
+pub fn group_ref(g: &DeclaredGroup) -> GroupRef {
+    GroupRef::new(&g.id, &g.region).in_account(g.account.as_deref())
 }
 
 /// A blocking load's result; a panic in it goes on as a panic.

@@ -8,8 +8,10 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use moat_diff::{DiffOptions, Plan, PlanKey, RenderOptions, Shard, ShardBy, ShardSpec};
-use moat_exec::{PlanOptions, Planned, Prefetch, Reader, Recorder};
-use moat_policy::{DeclaredGroup, PolicySet};
+use moat_exec::{GroupRef, PlanOptions, Planned, Prefetch, Reader, Recorder};
+use moat_policy::{Declared, DeclaredGroup, Diagnostics, PolicySet};
+
+use crate::loading::group_ref;
 
 use crate::args::{CloudArgs, GlobalArgs, GroupArgs};
 use crate::context::{Cloud, LOCAL_STATE, Reach, today};
@@ -326,8 +328,8 @@ pub struct Selection<'a> {
 }
 
 impl Selection<'_> {
-    /// Whether the run keeps `g` and reads it early.
-    fn wants(&self, g: &DeclaredGroup, shard: Option<&Shard>) -> bool {
+    /// Whether the run keeps `g` and may read it early.
+    pub fn wants(&self, g: &DeclaredGroup, shard: Option<&Shard>) -> bool {
         !self.all_stages
             && (self.group.groups.is_empty() || self.group.groups.contains(&g.id))
             && self
@@ -373,11 +375,33 @@ pub async fn prepare(
     recorder: &Recorder,
 ) -> anyhow::Result<Result<Prepared, Exit>> {
     let chosen = selection.shard.shard();
-    let wanted = |g: &DeclaredGroup| selection.wants(g, chosen.as_ref());
-    let loaded = crate::loading::load_reading(paths, cloud, recorder, wanted).await?;
-    let set = match crate::context::loaded_policies(loaded.result)? {
+    let early = |declared: &Declared| {
+        declared
+            .groups
+            .iter()
+            .filter(|g| selection.wants(g, chosen.as_ref()))
+            .map(group_ref)
+            .collect()
+    };
+    match prepare_reading(paths, selection, cloud, recorder, early).await? {
+        Ok(prepared) => Ok(Ok(prepared)),
+        Err(diags) => Ok(Err(crate::context::report_diagnostics(&diags)?)),
+    }
+}
+
+/// [`prepare`], reading early the groups `early` gives for each file as
+/// it arrives (in load order); invalid policies are their diagnostics.
+pub async fn prepare_reading(
+    paths: &[PathBuf],
+    selection: Selection<'_>,
+    cloud: &CloudArgs,
+    recorder: &Recorder,
+    early: impl FnMut(&Declared) -> Vec<GroupRef>,
+) -> anyhow::Result<Result<Prepared, Diagnostics>> {
+    let loaded = crate::loading::load_reading(paths, cloud, recorder, early).await?;
+    let set = match loaded.result {
         Ok(set) => set,
-        Err(code) => return Ok(Err(code)),
+        Err(diags) => return Ok(Err(diags)),
     };
     if selection.all_stages && set.stages.is_empty() {
         return Err(Hinted::new(

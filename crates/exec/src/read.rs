@@ -277,20 +277,22 @@ pub async fn read_groups(
 
 /// [`read_groups`] with each group's `SecurityGroupType` read as plan reads
 /// it ([`read_group_types`]), so an evaluation of the live rules
-/// (`moat test --live`) decides with the live type's defaults.
+/// (`moat test --live`) decides with the live type's defaults. The reads
+/// `prefetch` started are taken from it, not sent again.
 pub async fn read_typed_groups(
     reader: &Reader,
     groups: &[GroupRef],
     concurrency: usize,
+    prefetch: Option<&Prefetch>,
 ) -> Result<LiveState, ReadError> {
-    let types = read_group_types(reader, groups).await?;
+    let types = read_group_types_with(reader, groups, prefetch).await?;
     let read = read_groups_with(
         reader,
         "read",
         "",
         groups,
         concurrency,
-        None,
+        prefetch,
         move |mut g| {
             g.group_type = types.get(&GroupRef::new(&g.id, &g.region)).copied();
             g

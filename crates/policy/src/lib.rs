@@ -33,8 +33,8 @@ mod yaml;
 pub use diag::{Diagnostic, Diagnostics, Severity, render_text};
 pub use document::policy_schema_json;
 pub use load::{
-    Declared, DeclaredGroup, discover_policy_files, load_policies, load_policies_announcing,
-    load_policy_str, load_policy_strs,
+    Declared, DeclaredGroup, TestTarget, discover_policy_files, load_policies,
+    load_policies_announcing, load_policy_str, load_policy_strs,
 };
 pub use model::{
     Account, CidrError, DesiredRule, Direction, GroupPolicy, GroupType, InnerAccessPolicy,

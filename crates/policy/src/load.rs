@@ -537,6 +537,16 @@ pub struct Declared {
     /// The accounts its `accounts:` block defines; none when it has a
     /// problem.
     pub accounts: Vec<Account>,
+    /// What its `tests:` name; none when it has a problem.
+    pub tests: Vec<TestTarget>,
+}
+
+/// The groups one test names: a group by id, or every group that uses a
+/// template (directly, or through another template).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TestTarget {
+    Group(String),
+    Template(String),
 }
 
 /// One group as its file declares it.
@@ -546,6 +556,8 @@ pub struct DeclaredGroup {
     pub region: String,
     pub account: Option<String>,
     pub stage: Option<String>,
+    /// The templates it uses itself (`use:`), not those they use.
+    pub uses: Vec<String>,
 }
 
 impl Declared {
@@ -561,6 +573,11 @@ impl Declared {
                             region: g.region.as_ref()?.value.clone(),
                             account: g.account.as_ref().map(|a| a.value.clone()),
                             stage: g.stage.as_ref().map(|s| s.value.clone()),
+                            uses: g
+                                .uses
+                                .as_ref()
+                                .map(|u| u.value.iter().map(|t| t.value.clone()).collect())
+                                .unwrap_or_default(),
                         })
                     })
                     .collect()
@@ -584,10 +601,24 @@ impl Declared {
                     .collect()
             })
             .unwrap_or_default();
+        let tests = read
+            .and_then(|r| r.doc.tests.as_ref())
+            .map(|tests| {
+                tests
+                    .iter()
+                    .filter_map(|t| match (&t.group, &t.template) {
+                        (Some(g), _) => Some(TestTarget::Group(g.value.clone())),
+                        (None, Some(t)) => Some(TestTarget::Template(t.value.clone())),
+                        (None, None) => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         Declared {
             file,
             groups,
             accounts,
+            tests,
         }
     }
 }
@@ -770,11 +801,11 @@ mod tests {
         let s = Scratch::new("announce");
         s.write(
             "a.yaml",
-            "version: 1\nstages: [test, prod]\naccounts:\n  prod: {profile: prod}\n",
+            "version: 1\nstages: [test, prod]\naccounts:\n  prod: {profile: prod}\ntemplates:\n  web: {}\ntests:\n  - {name: no ssh, group: sg-bp1b1, from: 0.0.0.0/0, port: tcp/22, expect: deny}\n  - {name: no db, template: web, from: 0.0.0.0/0, port: tcp/3306, expect: deny}\n",
         );
         s.write(
             "b.yaml",
-            "version: 1\nsecurity_groups:\n  - id: sg-bp1b2\n    region: cn-shanghai\n    stage: prod\n    account: prod\n  - id: sg-bp1b1\n    region: cn-hangzhou\n",
+            "version: 1\nsecurity_groups:\n  - id: sg-bp1b2\n    region: cn-shanghai\n    stage: prod\n    account: prod\n  - id: sg-bp1b1\n    region: cn-hangzhou\n    use: [web]\n",
         );
         s.write(
             "c.yaml",
@@ -794,6 +825,7 @@ mod tests {
                 region: region.to_owned(),
                 account: account.map(str::to_owned),
                 stage: stage.map(str::to_owned),
+                uses: vec![],
             };
         let prod = Account {
             name: "prod".to_owned(),
@@ -812,14 +844,22 @@ mod tests {
                     file: 0,
                     groups: vec![],
                     accounts: vec![prod],
+                    tests: vec![
+                        TestTarget::Group("sg-bp1b1".to_owned()),
+                        TestTarget::Template("web".to_owned()),
+                    ],
                 },
                 Declared {
                     file: 1,
                     groups: vec![
                         group("sg-bp1b2", "cn-shanghai", Some("prod"), Some("prod")),
-                        group("sg-bp1b1", "cn-hangzhou", None, None),
+                        DeclaredGroup {
+                            uses: vec!["web".to_owned()],
+                            ..group("sg-bp1b1", "cn-hangzhou", None, None)
+                        },
                     ],
                     accounts: vec![],
+                    tests: vec![],
                 },
                 // An unknown name is found only when the files are checked
                 // together: the file itself reads without a problem.
@@ -827,11 +867,13 @@ mod tests {
                     file: 2,
                     groups: vec![group("sg-bp1c", "cn-hangzhou", None, None)],
                     accounts: vec![],
+                    tests: vec![],
                 },
                 Declared {
                     file: 3,
                     groups: vec![],
                     accounts: vec![],
+                    tests: vec![],
                 },
             ]
         );

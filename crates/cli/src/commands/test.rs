@@ -12,17 +12,21 @@
 //! Today's date decides which rules have expired: `MOAT_TODAY`
 //! (`YYYY-MM-DD`) when set, else today in UTC.
 
+use std::collections::HashSet;
 use std::io::Write;
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
+use moat_exec::{GroupRef, Recorder};
 use moat_policy::policy_tests::{TestReport, render_test_report, run_tests, run_tests_live};
+use moat_policy::{Declared, DeclaredGroup, Diagnostics, TestTarget};
 use serde_json::json;
 
 use crate::args::{CloudArgs, GroupArgs, PolicyPaths};
-use crate::context::{Cloud, Reach, runtime};
+use crate::context::runtime;
 use crate::exit::Exit;
-use crate::planning::{ShardArgs, StageArgs, region_hint, select_groups};
+use crate::loading::group_ref;
+use crate::planning::{Selection, ShardArgs, StageArgs, prepare_reading, select_groups};
 use crate::shared::{DiagnosticsForm, report_invalid};
 
 /// Version of the JSON output's shape; bumped on any incompatible change.
@@ -56,43 +60,23 @@ pub enum TestFormat {
 }
 
 pub fn run(args: &TestArgs) -> anyhow::Result<Exit> {
-    let today = crate::context::today()?;
-    let set = match moat_policy::load_policies(&args.policies.paths) {
-        Ok(set) => set,
-        Err(diags) => {
-            let format = match args.format {
-                TestFormat::Text => DiagnosticsForm::Text,
-                TestFormat::Json => DiagnosticsForm::Json,
-            };
-            return report_invalid(&diags, format);
-        }
+    let form = match args.format {
+        TestFormat::Text => DiagnosticsForm::Text,
+        TestFormat::Json => DiagnosticsForm::Json,
     };
-    let hint = region_hint(&set).map(str::to_owned);
-    // A new local cloud is seeded with every group of the policies.
-    let whole = (args.group.limits() || args.stage.stage.is_some()).then(|| set.clone());
-    let (set, _) = select_groups(&args.group, &args.stage, set)?;
-    let (set, _) = args.shard.select(set);
     let report = if args.live {
-        runtime()?.block_on(async {
-            let cloud = Cloud::connect_to(
-                &args.cloud,
-                hint.as_deref(),
-                Some(whole.as_ref().unwrap_or(&set)),
-                &Reach::of_policies(&set),
-            )
-            .await?;
-            let (reader, reading) = crate::progress::reading(cloud.reader(), "reading");
-            let live = moat_exec::read_typed_groups(
-                &reader,
-                &tested_groups(&set),
-                moat_exec::DEFAULT_READ_CONCURRENCY,
-            )
-            .await;
-            drop(reading);
-            let live = live?;
-            anyhow::Ok(run_tests_live(&set, &live.groups))
-        })?
+        match runtime()?.block_on(run_live(args))? {
+            Ok(report) => report,
+            Err(diags) => return report_invalid(&diags, form),
+        }
     } else {
+        let today = crate::context::today()?;
+        let set = match moat_policy::load_policies(&args.policies.paths) {
+            Ok(set) => set,
+            Err(diags) => return report_invalid(&diags, form),
+        };
+        let (set, _) = select_groups(&args.group, &args.stage, set)?;
+        let (set, _) = args.shard.select(set);
         run_tests(&set, today)
     };
     let mut out = crate::output::stdout();
@@ -109,9 +93,89 @@ pub fn run(args: &TestArgs) -> anyhow::Result<Exit> {
     })
 }
 
+/// `--live`: loads the policies, reading early the groups the tests name
+/// ([`Tested`]), and runs the tests on the live rules of the selected
+/// groups they name, each read once.
+async fn run_live(args: &TestArgs) -> anyhow::Result<Result<TestReport, Diagnostics>> {
+    let selection = Selection {
+        group: &args.group,
+        stage: &args.stage,
+        shard: &args.shard,
+        all_stages: false,
+        gated: false,
+    };
+    let chosen = args.shard.shard();
+    let mut tested = Tested::default();
+    let early =
+        |declared: &Declared| tested.arrived(declared, |g| selection.wants(g, chosen.as_ref()));
+    let recorder = Recorder::new();
+    let prepared = match prepare_reading(
+        &args.policies.paths,
+        selection,
+        &args.cloud,
+        &recorder,
+        early,
+    )
+    .await?
+    {
+        Ok(prepared) => prepared,
+        Err(diags) => return Ok(Err(diags)),
+    };
+    let (reader, reading) = crate::progress::reading(prepared.reader.clone(), "reading");
+    let live = moat_exec::read_typed_groups(
+        &reader,
+        &tested_groups(&prepared.set),
+        moat_exec::DEFAULT_READ_CONCURRENCY,
+        prepared.prefetch.as_deref(),
+    )
+    .await;
+    drop(reading);
+    let live = live?;
+    Ok(Ok(run_tests_live(&prepared.set, &live.groups)))
+}
+
+/// The groups `test --live` reads while the policies load: a group a test
+/// names by id, or one that uses a template a test names, once both the
+/// group and the test have been read (in any order of files). A group
+/// that has a tested template only through another template is read
+/// after the load, with the rest of the tested groups.
+#[derive(Default)]
+struct Tested {
+    ids: HashSet<String>,
+    templates: HashSet<String>,
+    /// Groups the run keeps that no test read so far names.
+    waiting: Vec<DeclaredGroup>,
+}
+
+impl Tested {
+    /// The groups to read now that `declared` has arrived; `keep`: whether
+    /// the run keeps a group (`--group`, `--stage`, `--shard`).
+    fn arrived(
+        &mut self,
+        declared: &Declared,
+        keep: impl Fn(&DeclaredGroup) -> bool,
+    ) -> Vec<GroupRef> {
+        for t in &declared.tests {
+            match t {
+                TestTarget::Group(id) => self.ids.insert(id.clone()),
+                TestTarget::Template(name) => self.templates.insert(name.clone()),
+            };
+        }
+        self.waiting
+            .extend(declared.groups.iter().filter(|g| keep(g)).cloned());
+        let (now, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.waiting)
+            .into_iter()
+            .partition(|g| {
+                self.ids.contains(&g.id) || g.uses.iter().any(|t| self.templates.contains(t))
+            });
+        self.waiting = later;
+        now.iter().map(group_ref).collect()
+    }
+}
+
 /// The groups the tests name, each once, in group order.
-pub fn tested_groups(set: &moat_policy::PolicySet) -> Vec<moat_exec::GroupRef> {
-    let named: std::collections::HashSet<&str> = set
+pub fn tested_groups(set: &moat_policy::PolicySet) -> Vec<GroupRef> {
+    let named: HashSet<&str> = set
         .tests
         .iter()
         .flat_map(|t| t.groups.iter().map(String::as_str))
@@ -119,7 +183,7 @@ pub fn tested_groups(set: &moat_policy::PolicySet) -> Vec<moat_exec::GroupRef> {
     set.groups
         .iter()
         .filter(|g| named.contains(g.id.as_str()))
-        .map(|g| moat_exec::GroupRef::new(&g.id, &g.region).in_account(g.account.as_deref()))
+        .map(|g| GroupRef::new(&g.id, &g.region).in_account(g.account.as_deref()))
         .collect()
 }
 
