@@ -11,11 +11,10 @@ use moat_diff::{DiffOptions, Plan, PlanKey, RenderOptions, Shard, ShardBy, Shard
 use moat_exec::{GroupRef, PlanOptions, Planned, Prefetch, Reader, Recorder};
 use moat_policy::{Declared, DeclaredGroup, Diagnostics, PolicySet};
 
-use crate::loading::group_ref;
-
 use crate::args::{CloudArgs, GlobalArgs, GroupArgs};
 use crate::context::{Cloud, LOCAL_STATE, Reach, today};
 use crate::exit::{Exit, Hinted};
+use crate::loading::group_ref;
 use crate::output::use_color;
 
 /// Where apply keeps its journal unless told otherwise; `plan` reads it
