@@ -320,18 +320,13 @@ impl Cloud {
     /// A reader: plan, drift, export and explain hold nothing that can
     /// change a group.
     pub fn reader(&self) -> Reader {
-        self.reader_from(Reader::new(self.client.read_only()))
+        self.reader_with(&Recorder::new())
     }
 
-    /// A reader recorded by `recorder` (the run's counts and journal).
+    /// A reader recorded by `recorder` (the run's counts and journal), with
+    /// the clients of the accounts.
     pub fn reader_with(&self, recorder: &Recorder) -> Reader {
-        self.reader_from(recorder.reader(self.client.read_only()))
-    }
-
-    /// `base` (a reader of this cloud's default client, whose counts and
-    /// limiters the run shares) with the clients of the accounts.
-    pub fn reader_from(&self, base: Reader) -> Reader {
-        base.rebased(self.client.read_only()).with_accounts(
+        recorder.reader(self.client.read_only()).with_accounts(
             self.accounts
                 .iter()
                 .map(|(n, c)| (n.clone(), c.read_only()))

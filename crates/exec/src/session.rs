@@ -367,14 +367,6 @@ impl Reader {
         self.progress.as_ref()
     }
 
-    /// The same reader (counts, observer, progress) with `client` as its
-    /// base client: the one a prefetch's reads were counted through, handed
-    /// to the run's clients.
-    pub fn rebased(mut self, client: ReadClient) -> Reader {
-        self.client = client;
-        self
-    }
-
     /// The same reader with a base client per account (by name): the
     /// groups of an account are read through its client.
     pub fn with_accounts(mut self, accounts: BTreeMap<String, ReadClient>) -> Reader {
@@ -386,12 +378,10 @@ impl Reader {
     pub fn with_observer(client: ReadClient, observer: Arc<dyn AttemptObserver>) -> Reader {
         let mut sink = Sink::new();
         sink.observer = Some(observer);
-        Reader {
-            client,
-            accounts: Arc::default(),
+        Recorder {
             sink: Arc::new(sink),
-            progress: None,
         }
+        .reader(client)
     }
 
     /// The base client's region.
@@ -486,11 +476,6 @@ impl Recorder {
             accounts: Arc::default(),
             sink: self.sink.clone(),
         }
-    }
-
-    /// Requests sent so far.
-    pub fn counts(&self) -> CallCounts {
-        self.sink.counts()
     }
 }
 

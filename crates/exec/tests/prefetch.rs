@@ -12,7 +12,7 @@ use common::{KEY_SECRET, REGION, client, client_as, desired, emulator, rule, see
 use moat_aliyun::{Client, RetryPolicy};
 use moat_diff::DiffOptions;
 use moat_emulator::{EmulatorHandle, FaultConfig};
-use moat_exec::{GroupRef, PlanOptions, Prefetch, ReadError, Reader, plan};
+use moat_exec::{GroupRef, PlanOptions, Prefetch, ReadError, Reader, Recorder, plan};
 use moat_policy::{Direction, PolicySet, Rule};
 
 const GROUPS: usize = 250;
@@ -190,10 +190,11 @@ async fn a_client_made_after_the_prefetch_reads_its_groups() {
     // account's, say), then is given the right one for the default account.
     let other = refused(&handle, "other");
     let right = client(&handle, 1);
-    let prefetch = Arc::new(Prefetch::new(Reader::new(other.read_only())));
+    let recorder = Recorder::new();
+    let prefetch = Arc::new(Prefetch::new(recorder.reader(other.read_only())));
     prefetch.set_default(right.read_only());
     prefetch.read(refs(0..GROUPS));
-    let reader = prefetch.reader().clone().rebased(right.read_only());
+    let reader = recorder.reader(right.read_only());
     let planned = plan(&reader, &set, &options(Some(prefetch)))
         .await
         .expect("every read went through the right client");

@@ -161,15 +161,26 @@ impl Tested {
                 TestTarget::Template(name) => self.templates.insert(name.clone()),
             };
         }
-        self.waiting
-            .extend(declared.groups.iter().filter(|g| keep(g)).cloned());
-        let (now, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.waiting)
-            .into_iter()
-            .partition(|g| {
-                self.ids.contains(&g.id) || g.uses.iter().any(|t| self.templates.contains(t))
-            });
-        self.waiting = later;
-        now.iter().map(group_ref).collect()
+        let named = |g: &DeclaredGroup| {
+            self.ids.contains(&g.id) || g.uses.iter().any(|t| self.templates.contains(t))
+        };
+        let mut now = Vec::new();
+        // The groups that waited can only be named by a test of this file.
+        if !declared.tests.is_empty() {
+            let (named_now, later) = std::mem::take(&mut self.waiting)
+                .into_iter()
+                .partition::<Vec<_>, _>(|g| named(g));
+            now.extend(named_now.iter().map(group_ref));
+            self.waiting = later;
+        }
+        for g in declared.groups.iter().filter(|g| keep(g)) {
+            if named(g) {
+                now.push(group_ref(g));
+            } else {
+                self.waiting.push(g.clone());
+            }
+        }
+        now
     }
 }
 
