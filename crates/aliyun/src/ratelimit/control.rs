@@ -10,8 +10,9 @@
 //!
 //! - **Slow start.** It starts at a safe rate with a small burst and doubles
 //!   the rate each time a call sent at the current rate succeeds while the
-//!   rate was what held the caller back, so the rate doubles about once per
-//!   round trip while the callers want more.
+//!   rate was what held the caller back, and lets the next call go at once
+//!   (the answer clocks it out, as an ACK does), so the rate doubles about
+//!   once per round trip while the callers want more.
 //! - **Backing off.** At the first `Throttling`, and then at most once per
 //!   round trip (a throttled call sent before the last decrease says nothing
 //!   new), the rate drops to a share (`backoff`) of what the service
@@ -418,6 +419,12 @@ impl Pace {
                 }
                 let to = (from * 2.0).min(self.cap);
                 self.set_rate(to, now);
+                // The answer clocks the next call out at once, as an ACK
+                // does in TCP's slow start: waiting a full slot of the new
+                // rate after a round trip at the old one would double the
+                // rate once per round trip plus a slot, and at 10 a second
+                // the slot is five times a 20 ms round trip.
+                self.tokens = self.tokens.max(1.0);
                 self.epoch += 1;
                 Some(RateChange::Doubled { from, to })
             }

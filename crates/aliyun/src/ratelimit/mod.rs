@@ -378,21 +378,26 @@ mod tests {
         let t0 = Instant::now();
         let first = limiter.acquire().await;
         // The next caller would wait 100 ms at 10 a second; the first
-        // call's success doubles the rate after 10 ms, and the waiting
-        // caller goes at the new pace: the tenth of a token earned by then
-        // plus 45 ms at 20 a second, not at the 100 ms it started under.
-        let waiter = {
-            let limiter = limiter.clone();
+        // call's success after 10 ms doubles the rate and clocks the
+        // waiting caller out at once, and the one after it goes a slot of
+        // the new pace later (50 ms at 20 a second), not at the 100 ms
+        // spacing they started under.
+        let waiter = |limiter: Arc<RateLimiter>| {
             tokio::spawn(async move {
                 let p = limiter.acquire().await;
                 (Instant::now(), p)
             })
         };
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        let second = waiter(limiter.clone());
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        let third = waiter(limiter.clone());
+        tokio::time::sleep(Duration::from_millis(9)).await;
         limiter.record(&first, Paced::Accepted);
-        let (went, _) = waiter.await.unwrap();
+        let (went, _) = second.await.unwrap();
         assert_eq!(limiter.per_second(), 20.0);
-        assert_eq!((went - t0).as_millis(), 55);
+        assert_eq!((went - t0).as_millis(), 10);
+        let (went, _) = third.await.unwrap();
+        assert_eq!((went - t0).as_millis(), 60);
     }
 
     #[tokio::test(start_paused = true)]
