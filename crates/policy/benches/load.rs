@@ -3,7 +3,7 @@
 //! address book, as a large organisation's repository would.
 //!
 //! Run with `cargo bench -p moat-policy --bench load` (`-- --runs N` for N
-//! loads, default 7). It prints the wall-clock and CPU time of each load
+//! loads, default 7; `--files N` for N files of 20 groups, default 50). It prints the wall-clock and CPU time of each load
 //! (CPU: user plus system time of all threads), their median with min and
 //! max, and the process's peak resident memory (VmHWM). Without `--bench`
 //! (as `cargo test --benches` runs it) it does a small smoke run instead.
@@ -24,8 +24,15 @@ fn main() {
         .and_then(|n| n.parse::<usize>().ok())
         .unwrap_or(if full { 7 } else { 1 })
         .max(1);
+    // `--files N`: a larger or smaller tree of the same files (105 files
+    // make about 16 MiB).
+    let files = args
+        .iter()
+        .position(|a| a == "--files")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|n| n.parse::<usize>().ok());
     let (files, groups_per_file) = if full {
-        (FILES, GROUPS_PER_FILE)
+        (files.unwrap_or(FILES).max(1), GROUPS_PER_FILE)
     } else {
         (2, 2)
     };
