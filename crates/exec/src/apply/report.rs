@@ -219,8 +219,12 @@ pub struct RateReached {
     pub region: Option<String>,
     /// The rate adapted to the quota (otherwise it was fixed).
     pub adaptive: bool,
-    /// The highest rate allowed, in whole calls per second.
+    /// The highest rate the limiter allowed, in whole calls per second
+    /// (while it climbs, slow start allows far more than the quota).
     pub peak_per_second: u32,
+    /// The most calls the service accepted within one second: the rate
+    /// the run actually reached.
+    pub accepted_per_second: u32,
     /// Attempts sent through the limiter.
     pub sent: u64,
     /// Attempts the service answered `Throttling`.
@@ -240,6 +244,7 @@ impl RateReached {
                 adaptive: r.stats.adaptive,
                 // A rate is at most 10,000 calls per second.
                 peak_per_second: r.stats.peak_rate.round().clamp(0.0, f64::from(u32::MAX)) as u32,
+                accepted_per_second: u32::try_from(r.stats.peak_accepted).unwrap_or(u32::MAX),
                 sent: r.stats.sent,
                 throttled: r.stats.throttled,
             })
@@ -247,18 +252,20 @@ impl RateReached {
     }
 }
 
-/// `, up to 40 calls/s` (the highest over the regions), with the throttled
-/// attempts when there were some; nothing without a limiter.
+/// `, up to 40 calls/s` (the most calls accepted in a second, highest over
+/// the regions) for an adaptive rate, `, at most 10 calls/s` for a fixed
+/// one, with the throttled attempts when there were some; nothing without a
+/// limiter.
 fn rate_text(rates: &[RateReached]) -> String {
-    let Some(peak) = rates.iter().map(|r| r.peak_per_second).max() else {
+    if rates.is_empty() {
         return String::new();
-    };
+    }
     let throttled: u64 = rates.iter().map(|r| r.throttled).sum();
-    let adaptive = rates.iter().any(|r| r.adaptive);
-    let mut text = if adaptive {
-        format!(", up to {peak} calls/s")
+    let highest = |f: fn(&RateReached) -> u32| rates.iter().map(f).max().unwrap_or(0);
+    let mut text = if rates.iter().any(|r| r.adaptive) {
+        format!(", up to {} calls/s", highest(|r| r.accepted_per_second))
     } else {
-        format!(", at most {peak} calls/s")
+        format!(", at most {} calls/s", highest(|r| r.peak_per_second))
     };
     if throttled > 0 {
         text.push_str(&format!(", {throttled} throttled"));
@@ -476,19 +483,21 @@ mod tests {
             report.to_string(),
             "Apply complete: 3 added, 2 changed, 2 removed in 1 group (7 changes in 6 API calls, 0.2 s)."
         );
-        // The rate reached: the highest over the regions, and the throttled
-        // attempts if any.
-        let rate = |region: &str, adaptive, peak, throttled| RateReached {
+        // The rate reached: the most calls accepted in a second, highest
+        // over the regions (not slow start's peak allowance), and the
+        // throttled attempts if any.
+        let rate = |region: &str, adaptive, peak, accepted, throttled| RateReached {
             account: None,
             region: Some(region.into()),
             adaptive,
             peak_per_second: peak,
+            accepted_per_second: accepted,
             sent: 6,
             throttled,
         };
         report.rates = vec![
-            rate("cn-beijing", true, 40, 0),
-            rate("cn-hangzhou", true, 80, 2),
+            rate("cn-beijing", true, 640, 40, 0),
+            rate("cn-hangzhou", true, 320, 80, 2),
         ];
         assert_eq!(
             report.to_string(),
@@ -496,7 +505,7 @@ mod tests {
         );
         report.rates = vec![RateReached {
             region: None,
-            ..rate("", false, 10, 0)
+            ..rate("", false, 10, 9, 0)
         }];
         assert_eq!(
             report.to_string(),
