@@ -4,11 +4,8 @@
 //! instances were made with RunInstances: the combined decision per
 //! interface, one DescribeNetworkInterfaces per changed group, exit codes.
 
-use std::collections::BTreeMap;
-
 use moat_aliyun::convert::to_permission;
-use moat_aliyun::{Credentials, RequestStamp, RpcCall, SignatureVersion};
-use moat_emulator::{Direction as WireDirection, EmulatorHandle, Params, SeedGroup};
+use moat_emulator::{AccessKey, Direction as WireDirection, EmulatorHandle, SeedGroup};
 use moat_policy::{Direction, PortRange, Protocol, Verdict};
 use serde_json::Value;
 
@@ -95,28 +92,10 @@ fn plan_instances_against_the_local_cloud_in_every_view() {
 /// A call made in process (setup, not under test), signed as a client
 /// would sign it.
 fn call(h: &EmulatorHandle, version: &str, action: &str, params: &[(&str, &str)]) -> Value {
-    let mut map: BTreeMap<String, String> = params
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    map.insert("RegionId".into(), "cn-hangzhou".into());
-    let creds = Credentials::access_key(KEY_ID, KEY_SECRET);
-    let signed = RpcCall {
-        action,
-        version,
-        params: &map,
-    }
-    .sign(
-        SignatureVersion::V1,
-        Some(&creds),
-        &RequestStamp::fresh(),
-        "",
-    );
-    let reply = h
-        .emulator()
-        .handle("POST", &Params::parse(Some(signed.query()), None));
-    assert_eq!(reply.status, 200, "{action}: {}", reply.body);
-    serde_json::from_str(&reply.body).expect("JSON")
+    let key = AccessKey::new(KEY_ID, KEY_SECRET);
+    h.emulator()
+        .call_signed(&key, "cn-hangzhou", version, action, params)
+        .unwrap_or_else(|r| panic!("{action}: {}", r.body))
 }
 
 fn text(v: &Value) -> String {

@@ -14,9 +14,9 @@
 //! against the bound of the slowest pair: the calls its region of its
 //! emulator answered over the quota.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Instant;
 
 use moat_aliyun::convert::to_permission;
@@ -24,7 +24,7 @@ use moat_emulator::{Direction as WireDirection, EmulatorConfig, SeedGroup};
 use moat_policy::Direction;
 
 mod common;
-use common::http;
+use common::{http, start_emulator};
 
 const REGIONS: [&str; 6] = [
     "cn-hangzhou",
@@ -141,26 +141,16 @@ fn main() {
             .collect();
         emulator.seed_groups(seeds).expect("seeding");
         emulator.save_state(&state).expect("saving the state");
-        let mut server = Command::new(moat)
-            .args(["emulator", "--listen", "127.0.0.1:0", "--state"])
-            .arg(&state)
-            .args([
-                "--latency-ms",
-                &latency_ms.to_string(),
-                "--max-qps",
-                &qps.to_string(),
-            ])
-            .env_remove("ALIBABA_CLOUD_ACCESS_KEY_ID")
-            .env_remove("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("starting moat emulator");
-        let mut endpoint = String::new();
-        BufReader::new(server.stdout.take().expect("piped"))
-            .read_line(&mut endpoint)
-            .expect("the endpoint line");
-        endpoints.push(Some(endpoint.trim().to_owned()));
+        let (server, endpoint) = start_emulator(
+            &state,
+            &[
+                "--latency-ms".into(),
+                latency_ms.to_string(),
+                "--max-qps".into(),
+                qps.to_string(),
+            ],
+        );
+        endpoints.push(Some(endpoint));
         servers.push(server);
     }
     write_accounts(&policies, &endpoints);

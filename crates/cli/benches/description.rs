@@ -9,15 +9,14 @@
 //! description to a text of its own, so that every run is a change of the
 //! same size from a different state.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Instant;
 
 use moat_aliyun::convert::to_permission;
 use moat_emulator::{Direction as WireDirection, EmulatorConfig, SeedGroup};
 
 mod common;
-use common::http;
+use common::{http, start_emulator};
 
 const GROUP: &str = "sg-bp1descbench0001";
 
@@ -71,21 +70,8 @@ fn main() {
         emulator.save_state(&state).expect("saving the state");
     }
     let moat = env!("CARGO_BIN_EXE_moat");
-    let mut server = Command::new(moat)
-        .args(["emulator", "--listen", "127.0.0.1:0", "--state"])
-        .arg(&state)
-        .args(["--latency-ms", &latency_ms.to_string()])
-        .env_remove("ALIBABA_CLOUD_ACCESS_KEY_ID")
-        .env_remove("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("starting moat emulator");
-    let mut endpoint = String::new();
-    BufReader::new(server.stdout.take().expect("piped"))
-        .read_line(&mut endpoint)
-        .expect("the endpoint line");
-    let endpoint = endpoint.trim().to_owned();
+    let (mut server, endpoint) =
+        start_emulator(&state, &["--latency-ms".into(), latency_ms.to_string()]);
 
     println!(
         "moat apply PATH --auto-approve: {rules} descriptions changed in one group, --latency-ms {latency_ms}"

@@ -11,8 +11,8 @@
 //! and prints the wall time next to the lower bound the quota sets (calls /
 //! Q per second) and the calls per group read from `/_emulator/stats`.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::io::Write;
+use std::process::Command;
 use std::time::Instant;
 
 use moat_aliyun::convert::to_permission;
@@ -21,7 +21,7 @@ use moat_policy::Direction;
 use moat_testkit::bench::{RULES_PER_GROUP, write_policy_tree};
 
 mod common;
-use common::http;
+use common::{http, start_emulator};
 
 fn main() {
     let args: Vec<usize> = std::env::args()
@@ -83,26 +83,15 @@ fn main() {
     }
 
     let moat = env!("CARGO_BIN_EXE_moat");
-    let mut server = Command::new(moat)
-        .args(["emulator", "--listen", "127.0.0.1:0", "--state"])
-        .arg(&state)
-        .args([
-            "--latency-ms",
-            &latency_ms.to_string(),
-            "--max-qps",
-            &max_qps.to_string(),
-        ])
-        .env_remove("ALIBABA_CLOUD_ACCESS_KEY_ID")
-        .env_remove("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("starting moat emulator");
-    let mut endpoint = String::new();
-    BufReader::new(server.stdout.take().expect("piped"))
-        .read_line(&mut endpoint)
-        .expect("the endpoint line");
-    let endpoint = endpoint.trim().to_owned();
+    let (mut server, endpoint) = start_emulator(
+        &state,
+        &[
+            "--latency-ms".into(),
+            latency_ms.to_string(),
+            "--max-qps".into(),
+            max_qps.to_string(),
+        ],
+    );
     http(&endpoint, "POST", "/_emulator/reset-stats");
 
     let started = Instant::now();

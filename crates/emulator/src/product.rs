@@ -117,6 +117,26 @@ pub(crate) struct ActionSpec {
     pub handler: Handler,
 }
 
+impl ActionSpec {
+    /// A signed action that reads the cloud.
+    pub(crate) const fn read(name: &'static str, f: ReadFn) -> ActionSpec {
+        ActionSpec {
+            name,
+            auth: Auth::Signed,
+            handler: Handler::Read(f),
+        }
+    }
+
+    /// A signed action that changes the cloud.
+    pub(crate) const fn write(name: &'static str, f: WriteFn) -> ActionSpec {
+        ActionSpec {
+            name,
+            auth: Auth::Signed,
+            handler: Handler::Write(f),
+        }
+    }
+}
+
 /// One API (product and version).
 #[derive(Debug)]
 pub(crate) struct Product {
@@ -124,15 +144,26 @@ pub(crate) struct Product {
     pub code: &'static str,
     /// The `Version` its requests carry.
     pub version: &'static str,
-    /// The host its error answers name in `HostId`, for a region (empty
-    /// when the call named none).
-    pub host: fn(&str) -> String,
-    /// Whether its calls need a known `RegionId`.
+    /// The first label of its endpoints' host names (`ecs`, `sts`).
+    pub service: &'static str,
+    /// Whether its calls need a known `RegionId` (and its endpoints are
+    /// regional).
     pub regional: bool,
     pub actions: &'static [ActionSpec],
 }
 
 impl Product {
+    /// The host its error answers name in `HostId`: the region's endpoint
+    /// (`ecs.cn-hangzhou.aliyuncs.com`), or the central one when the call
+    /// named no region or the product has no regional endpoints.
+    pub(crate) fn host(&self, region: &str) -> String {
+        if self.regional && !region.is_empty() {
+            format!("{}.{region}.aliyuncs.com", self.service)
+        } else {
+            format!("{}.aliyuncs.com", self.service)
+        }
+    }
+
     pub(crate) fn action(&self, name: &str) -> Option<&ActionSpec> {
         // Exact, case-sensitive, as the service matches action names.
         self.actions.iter().find(|a| a.name == name)

@@ -5,14 +5,14 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use common::{KEY_ID, KEY_SECRET, REGION, client, emulator, reader};
 use moat_aliyun::convert::to_permission;
-use moat_aliyun::{Credentials, RequestStamp, RpcCall, SignatureVersion};
 use moat_diff::{DiffOptions, ExposureKind};
-use moat_emulator::{Direction as WireDirection, EmulatorHandle, FaultConfig, Params, SeedGroup};
+use moat_emulator::{
+    AccessKey, Direction as WireDirection, EmulatorHandle, FaultConfig, SeedGroup,
+};
 use moat_exec::{BlastError, PlanOptions, read_blast_radius};
 use moat_policy::{Direction, NicType, Peer, PortRange, Protocol, Rule, RuleKey, Verdict};
 use serde_json::Value;
@@ -36,28 +36,10 @@ security_groups:
 /// A call made in process (setup, not under test), signed as a client
 /// would sign it.
 fn call(h: &EmulatorHandle, version: &str, action: &str, params: &[(&str, &str)]) -> Value {
-    let mut map: BTreeMap<String, String> = params
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    map.insert("RegionId".into(), REGION.into());
-    let creds = Credentials::access_key(KEY_ID, KEY_SECRET);
-    let signed = RpcCall {
-        action,
-        version,
-        params: &map,
-    }
-    .sign(
-        SignatureVersion::V1,
-        Some(&creds),
-        &RequestStamp::fresh(),
-        "",
-    );
-    let reply = h
-        .emulator()
-        .handle("POST", &Params::parse(Some(signed.query()), None));
-    assert_eq!(reply.status, 200, "{action}: {}", reply.body);
-    serde_json::from_str(&reply.body).expect("JSON")
+    let key = AccessKey::new(KEY_ID, KEY_SECRET);
+    h.emulator()
+        .call_signed(&key, REGION, version, action, params)
+        .unwrap_or_else(|r| panic!("{action}: {}", r.body))
 }
 
 fn text(v: &Value) -> String {

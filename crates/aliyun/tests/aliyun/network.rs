@@ -3,43 +3,21 @@
 //! paged), a vSwitch, its network ACL and the EIPs of an instance, the VPC
 //! calls at version 2016-04-28 on the VPC endpoint.
 
-use std::collections::BTreeMap;
-
-use moat_aliyun::{
-    Credentials, InstanceFilter, InterfaceFilter, ReadClient, RequestStamp, RpcCall,
-    SignatureVersion,
-};
-use moat_emulator::{EmulatorHandle, Params};
+use moat_aliyun::{Credentials, InstanceFilter, InterfaceFilter, ReadClient};
+use moat_emulator::{AccessKey, EmulatorHandle};
 use moat_policy::model::{Protocol, Verdict};
 use serde_json::Value;
 
 use crate::emulator::{KEY_ID, KEY_SECRET, REGION, config, emulator};
 
-/// Makes a call in process (setup, not under test), signed as a client
-/// would, and returns its answer.
+/// A call made in process (setup, not under test), signed as a client
+/// would sign it.
 fn call(handle: &EmulatorHandle, version: &str, action: &str, params: &[(&str, &str)]) -> Value {
-    let mut map: BTreeMap<String, String> = params
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    map.insert("RegionId".into(), REGION.into());
-    let creds = Credentials::access_key(KEY_ID, KEY_SECRET);
-    let signed = RpcCall {
-        action,
-        version,
-        params: &map,
-    }
-    .sign(
-        SignatureVersion::V1,
-        Some(&creds),
-        &RequestStamp::fresh(),
-        "",
-    );
-    let reply = handle
+    let key = AccessKey::new(KEY_ID, KEY_SECRET);
+    handle
         .emulator()
-        .handle("POST", &Params::parse(Some(signed.query()), None));
-    assert_eq!(reply.status, 200, "{action}: {}", reply.body);
-    serde_json::from_str(&reply.body).expect("JSON")
+        .call_signed(&key, REGION, version, action, params)
+        .unwrap_or_else(|r| panic!("{action}: {}", r.body))
 }
 
 fn ecs(h: &EmulatorHandle, action: &str, p: &[(&str, &str)]) -> Value {

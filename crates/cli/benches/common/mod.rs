@@ -20,3 +20,25 @@ pub fn http(endpoint: &str, method: &str, path: &str) -> String {
         .map(|(_, body)| body.to_owned())
         .unwrap_or_default()
 }
+
+/// Starts `moat emulator` on a loopback port from a saved state, with the
+/// given flags (latency, quota), and returns the process and the endpoint
+/// it prints. The bench's own environment keys are not passed on.
+pub fn start_emulator(state: &std::path::Path, flags: &[String]) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_moat"))
+        .args(["emulator", "--listen", "127.0.0.1:0", "--state"])
+        .arg(state)
+        .args(flags)
+        .env_remove("ALIBABA_CLOUD_ACCESS_KEY_ID")
+        .env_remove("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("starting moat emulator");
+    let mut endpoint = String::new();
+    std::io::BufReader::new(server.stdout.take().expect("piped"))
+        .read_line(&mut endpoint)
+        .expect("the endpoint line");
+    (server, endpoint.trim().to_owned())
+}

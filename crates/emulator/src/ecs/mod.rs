@@ -17,7 +17,7 @@ use moat_wire::API_VERSION;
 
 use crate::error::ApiError;
 use crate::params::Params;
-use crate::product::{ActionSpec, Answer, Auth, Call, Cloud, Handler, Product};
+use crate::product::{ActionSpec, Answer, Call, Cloud, Product};
 
 pub use rules::MAX_GROUP_REFERENCE_RULES;
 
@@ -25,61 +25,37 @@ pub use rules::MAX_GROUP_REFERENCE_RULES;
 pub(crate) const PRODUCT: Product = Product {
     code: "Ecs",
     version: API_VERSION,
-    host,
+    service: "ecs",
     regional: true,
     actions: &[
-        read("DescribeSecurityGroups", describe::describe_groups),
-        read(
+        ActionSpec::read("DescribeSecurityGroups", describe::describe_groups),
+        ActionSpec::read(
             "DescribeSecurityGroupAttribute",
             describe::describe_attribute,
         ),
-        write("AuthorizeSecurityGroup", rules::authorize_ingress),
-        write("AuthorizeSecurityGroupEgress", rules::authorize_egress),
-        write("RevokeSecurityGroup", rules::revoke_ingress),
-        write("RevokeSecurityGroupEgress", rules::revoke_egress),
-        write("ModifySecurityGroupRule", rules::modify_ingress),
-        write("ModifySecurityGroupEgressRule", rules::modify_egress),
-        write("CreateSecurityGroup", groups::create_group),
-        write("DeleteSecurityGroup", groups::delete_group),
-        write("ModifySecurityGroupAttribute", groups::modify_group),
-        write("TagResources", tag_resources),
-        read("ListTagResources", list_tag_resources),
-        write("UntagResources", untag_resources),
-        write("RunInstances", instances::run_instances),
-        read("DescribeInstances", instances::describe_instances),
-        write("StartInstance", instances::start_instance),
-        write("StartInstances", instances::start_instances),
-        write("StopInstance", instances::stop_instance),
-        write("StopInstances", instances::stop_instances),
-        write("JoinSecurityGroup", instances::join_group),
-        write("LeaveSecurityGroup", instances::leave_group),
-        read("DescribeNetworkInterfaces", interfaces::describe_interfaces),
+        ActionSpec::write("AuthorizeSecurityGroup", rules::authorize_ingress),
+        ActionSpec::write("AuthorizeSecurityGroupEgress", rules::authorize_egress),
+        ActionSpec::write("RevokeSecurityGroup", rules::revoke_ingress),
+        ActionSpec::write("RevokeSecurityGroupEgress", rules::revoke_egress),
+        ActionSpec::write("ModifySecurityGroupRule", rules::modify_ingress),
+        ActionSpec::write("ModifySecurityGroupEgressRule", rules::modify_egress),
+        ActionSpec::write("CreateSecurityGroup", groups::create_group),
+        ActionSpec::write("DeleteSecurityGroup", groups::delete_group),
+        ActionSpec::write("ModifySecurityGroupAttribute", groups::modify_group),
+        ActionSpec::write("TagResources", tag_resources),
+        ActionSpec::read("ListTagResources", list_tag_resources),
+        ActionSpec::write("UntagResources", untag_resources),
+        ActionSpec::write("RunInstances", instances::run_instances),
+        ActionSpec::read("DescribeInstances", instances::describe_instances),
+        ActionSpec::write("StartInstance", instances::start_instance),
+        ActionSpec::write("StartInstances", instances::start_instances),
+        ActionSpec::write("StopInstance", instances::stop_instance),
+        ActionSpec::write("StopInstances", instances::stop_instances),
+        ActionSpec::write("JoinSecurityGroup", instances::join_group),
+        ActionSpec::write("LeaveSecurityGroup", instances::leave_group),
+        ActionSpec::read("DescribeNetworkInterfaces", interfaces::describe_interfaces),
     ],
 };
-
-const fn read(name: &'static str, f: crate::product::ReadFn) -> ActionSpec {
-    ActionSpec {
-        name,
-        auth: Auth::Signed,
-        handler: Handler::Read(f),
-    }
-}
-
-const fn write(name: &'static str, f: crate::product::WriteFn) -> ActionSpec {
-    ActionSpec {
-        name,
-        auth: Auth::Signed,
-        handler: Handler::Write(f),
-    }
-}
-
-fn host(region: &str) -> String {
-    if region.is_empty() {
-        "ecs.aliyuncs.com".to_owned()
-    } else {
-        format!("ecs.{region}.aliyuncs.com")
-    }
-}
 
 fn tag_resources(cloud: &mut Cloud, call: &Call) -> Result<(Answer, bool), ApiError> {
     tags::tag_resources(&mut cloud.state, call.region, call.params).map(|c| (Answer::empty(), c))
@@ -135,7 +111,7 @@ mod tests {
             let spec = PRODUCT.action(a.as_str());
             let spec = spec.unwrap_or_else(|| panic!("{a} is not in the ECS table"));
             assert_eq!(
-                matches!(spec.handler, Handler::Write(_)),
+                matches!(spec.handler, crate::product::Handler::Write(_)),
                 a.is_mutating(),
                 "{a}"
             );

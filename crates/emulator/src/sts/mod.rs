@@ -37,31 +37,19 @@ const MAX_POLICY_CHARS: usize = 2048;
 pub(crate) const PRODUCT: Product = Product {
     code: "Sts",
     version: STS_VERSION,
-    host,
+    service: "sts",
     regional: false,
     actions: &[
-        ActionSpec {
-            name: "AssumeRole",
-            auth: Auth::Signed,
-            handler: Handler::Read(assume_role),
-        },
+        ActionSpec::read("AssumeRole", assume_role),
         ActionSpec {
             name: "AssumeRoleWithOIDC",
             // The OIDC token is the credential: the call is not signed.
             auth: Auth::Anonymous,
             handler: Handler::Read(assume_role_with_oidc),
         },
-        ActionSpec {
-            name: "GetCallerIdentity",
-            auth: Auth::Signed,
-            handler: Handler::Read(get_caller_identity),
-        },
+        ActionSpec::read("GetCallerIdentity", get_caller_identity),
     ],
 };
-
-fn host(_region: &str) -> String {
-    "sts.aliyuncs.com".to_owned()
-}
 
 /// Why a role or provider given to the emulator was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

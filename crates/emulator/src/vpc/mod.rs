@@ -11,7 +11,7 @@ mod acls;
 mod eips;
 mod vpcs;
 
-use crate::product::{ActionSpec, Auth, Handler, Product};
+use crate::product::{ActionSpec, Product};
 
 /// The VPC API version.
 pub(crate) const VPC_API_VERSION: &str = "2016-04-28";
@@ -19,47 +19,23 @@ pub(crate) const VPC_API_VERSION: &str = "2016-04-28";
 pub(crate) const PRODUCT: Product = Product {
     code: "Vpc",
     version: VPC_API_VERSION,
-    host,
+    service: "vpc",
     regional: true,
     actions: &[
-        write("CreateVpc", vpcs::create_vpc),
-        write("CreateVSwitch", vpcs::create_vswitch),
-        read("DescribeVpcs", vpcs::describe_vpcs),
-        read("DescribeVSwitches", vpcs::describe_vswitches),
-        write("AllocateEipAddress", eips::allocate),
-        write("AssociateEipAddress", eips::associate),
-        write("UnassociateEipAddress", eips::unassociate),
-        read("DescribeEipAddresses", eips::describe),
-        write("CreateNetworkAcl", acls::create),
-        write("UpdateNetworkAclEntries", acls::update_entries),
-        write("AssociateNetworkAcl", acls::associate),
-        read("DescribeNetworkAclAttributes", acls::describe),
+        ActionSpec::write("CreateVpc", vpcs::create_vpc),
+        ActionSpec::write("CreateVSwitch", vpcs::create_vswitch),
+        ActionSpec::read("DescribeVpcs", vpcs::describe_vpcs),
+        ActionSpec::read("DescribeVSwitches", vpcs::describe_vswitches),
+        ActionSpec::write("AllocateEipAddress", eips::allocate),
+        ActionSpec::write("AssociateEipAddress", eips::associate),
+        ActionSpec::write("UnassociateEipAddress", eips::unassociate),
+        ActionSpec::read("DescribeEipAddresses", eips::describe),
+        ActionSpec::write("CreateNetworkAcl", acls::create),
+        ActionSpec::write("UpdateNetworkAclEntries", acls::update_entries),
+        ActionSpec::write("AssociateNetworkAcl", acls::associate),
+        ActionSpec::read("DescribeNetworkAclAttributes", acls::describe),
     ],
 };
-
-const fn read(name: &'static str, f: crate::product::ReadFn) -> ActionSpec {
-    ActionSpec {
-        name,
-        auth: Auth::Signed,
-        handler: Handler::Read(f),
-    }
-}
-
-const fn write(name: &'static str, f: crate::product::WriteFn) -> ActionSpec {
-    ActionSpec {
-        name,
-        auth: Auth::Signed,
-        handler: Handler::Write(f),
-    }
-}
-
-fn host(region: &str) -> String {
-    if region.is_empty() {
-        "vpc.aliyuncs.com".to_owned()
-    } else {
-        format!("vpc.{region}.aliyuncs.com")
-    }
-}
 
 /// Legacy paging of the VPC describe actions: the page of `items` and the
 /// `PageNumber` / `PageSize` used (sizes up to `max`).

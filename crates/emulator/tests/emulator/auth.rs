@@ -6,7 +6,7 @@ use moat_emulator::{
     AccessKey, DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET, EmulatorConfig, ManualClock,
 };
 
-use crate::support::{Client, NOW, start_pinned, start_with, test_sign};
+use crate::support::{Client, KEY_ID, NOW, SECRET, start_pinned, start_with, test_sign};
 
 #[test]
 fn wrong_secret_gets_the_official_message_with_the_server_string_to_sign() {
@@ -144,7 +144,7 @@ fn the_demo_key_is_accepted_when_no_key_is_configured() {
     c.key_id = DEMO_ACCESS_KEY_ID.into();
     c.secret = DEMO_ACCESS_KEY_SECRET.into();
     c.call("DescribeSecurityGroups", &[]).ok();
-    c.key_id = crate::support::KEY_ID.into();
+    c.key_id = KEY_ID.into();
     c.call("DescribeSecurityGroups", &[])
         .err(400, "InvalidAccessKeyId.NotFound");
 }
@@ -198,4 +198,50 @@ fn secrets_stay_out_of_debug_output() {
             "{text}"
         );
     }
+}
+
+#[test]
+fn calls_in_process_are_signed_on_the_emulators_clock_and_checked_like_any_other() {
+    // A pinned clock far from now: the timestamp must come from the
+    // emulator's clock, or the call would be refused as stale.
+    let (emu, c) = start_pinned();
+    let emulator = emu.emulator();
+    let key = AccessKey::new(KEY_ID, SECRET);
+    let created = emulator
+        .call_signed(
+            &key,
+            "cn-hangzhou",
+            "2014-05-26",
+            "CreateSecurityGroup",
+            &[
+                ("SecurityGroupName", "in-process"),
+                ("VpcId", "vpc-test0001"),
+            ],
+        )
+        .unwrap_or_else(|r| panic!("{} {}", r.status, r.body));
+    let id = created["SecurityGroupId"].as_str().unwrap_or_default();
+    assert!(id.starts_with("sg-"), "{created}");
+    // Seen over HTTP as well: it is the same cloud.
+    let listed = c.call("DescribeSecurityGroups", &[]);
+    assert!(listed.body.contains(id), "{}", listed.body);
+
+    let wrong = AccessKey::new(KEY_ID, "not-the-secret");
+    let refused = emulator
+        .call_signed(
+            &wrong,
+            "cn-hangzhou",
+            "2014-05-26",
+            "DescribeSecurityGroups",
+            &[],
+        )
+        .expect_err("a wrong secret is refused");
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(
+        refused.body.contains("\"Code\":\"SignatureDoesNotMatch\""),
+        "{}",
+        refused.body
+    );
+    let stats = emulator.stats();
+    assert_eq!(stats.ok("CreateSecurityGroup"), 1);
+    assert_eq!(stats.errors("DescribeSecurityGroups"), 1);
 }
