@@ -3,9 +3,10 @@
 //! address book, as a large organisation's repository would.
 //!
 //! Run with `cargo bench -p moat-policy --bench load` (`-- --runs N` for N
-//! loads, default 7; `--files N` for N files of 20 groups, default 50). It prints the wall-clock and CPU time of each load
-//! (CPU: user plus system time of all threads), their median with min and
-//! max, and the process's peak resident memory (VmHWM). Without `--bench`
+//! loads, default 7; `--files N` for N files of 20 groups, default 50). It
+//! prints the wall-clock and CPU time of each load (CPU: user plus system
+//! time of all threads), their median with min and max, and the process's
+//! peak resident memory (VmHWM). Without `--bench`
 //! (as `cargo test --benches` runs it) it does a small smoke run instead.
 
 use std::fmt::Write as _;
