@@ -141,15 +141,7 @@ fn main() {
             .collect();
         emulator.seed_groups(seeds).expect("seeding");
         emulator.save_state(&state).expect("saving the state");
-        let (server, endpoint) = start_emulator(
-            &state,
-            &[
-                "--latency-ms".into(),
-                latency_ms.to_string(),
-                "--max-qps".into(),
-                qps.to_string(),
-            ],
-        );
+        let (server, endpoint) = start_emulator(&state, latency_ms, Some(qps));
         endpoints.push(Some(endpoint));
         servers.push(server);
     }

@@ -70,8 +70,7 @@ fn main() {
         emulator.save_state(&state).expect("saving the state");
     }
     let moat = env!("CARGO_BIN_EXE_moat");
-    let (mut server, endpoint) =
-        start_emulator(&state, &["--latency-ms".into(), latency_ms.to_string()]);
+    let (mut server, endpoint) = start_emulator(&state, latency_ms, None);
 
     println!(
         "moat apply PATH --auto-approve: {rules} descriptions changed in one group, --latency-ms {latency_ms}"

@@ -83,15 +83,7 @@ fn main() {
     }
 
     let moat = env!("CARGO_BIN_EXE_moat");
-    let (mut server, endpoint) = start_emulator(
-        &state,
-        &[
-            "--latency-ms".into(),
-            latency_ms.to_string(),
-            "--max-qps".into(),
-            max_qps.to_string(),
-        ],
-    );
+    let (mut server, endpoint) = start_emulator(&state, latency_ms, Some(max_qps));
     http(&endpoint, "POST", "/_emulator/reset-stats");
 
     let started = Instant::now();

@@ -5,13 +5,15 @@
 //! The shell knows no action. A product (ECS, STS, ...) is a module with a
 //! [`Product`] table; [`PRODUCTS`] lists them.
 
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use moat_wire::{ErrorBody, LooseString};
 
 use crate::auth::{AccessKey, Authenticator};
-use crate::clock::Clock;
+use crate::clock::{Clock, format_timestamp};
 use crate::config::{EmulatorConfig, KNOWN_REGIONS};
 use crate::error::{ApiError, EmulatorError, SeedError};
 use crate::faults::{Fault, FaultConfig, FaultState};
@@ -24,6 +26,7 @@ use crate::persist::{
 };
 use crate::product::{Answer, Auth, Call, Cloud, Handler, Limits, Product};
 use crate::request::ApiRequest;
+use crate::signature;
 use crate::stats::{RegionStats, Stats};
 use crate::sts::Directory;
 use crate::tokens::{TokenCache, check_token, fingerprint};
@@ -326,48 +329,31 @@ impl Emulator {
         action: &str,
         params: &[(&str, &str)],
     ) -> Result<serde_json::Value, Reply> {
-        static NONCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let nonce = NONCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let mut map: std::collections::BTreeMap<String, String> = params
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
+        static NONCE: AtomicU64 = AtomicU64::new(0);
+        let nonce = NONCE.fetch_add(1, Ordering::Relaxed);
+        let mut map: BTreeMap<&str, String> =
+            params.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
         for (k, v) in [
             ("Action", action.to_owned()),
             ("Version", version.to_owned()),
             ("Format", "JSON".to_owned()),
             ("RegionId", region.to_owned()),
             ("AccessKeyId", key.id.clone()),
-            (
-                "SignatureMethod",
-                crate::signature::SIGNATURE_METHOD.to_owned(),
-            ),
-            (
-                "SignatureVersion",
-                crate::signature::SIGNATURE_VERSION.to_owned(),
-            ),
+            ("SignatureMethod", signature::SIGNATURE_METHOD.to_owned()),
+            ("SignatureVersion", signature::SIGNATURE_VERSION.to_owned()),
             (
                 "SignatureNonce",
                 format!("in-process-{}-{nonce}", std::process::id()),
             ),
-            (
-                "Timestamp",
-                crate::clock::format_timestamp(self.clock.now()),
-            ),
+            ("Timestamp", format_timestamp(self.clock.now())),
         ] {
-            map.entry(k.to_owned()).or_insert(v);
+            map.entry(k).or_insert(v);
         }
         if let Some(token) = &key.security_token {
-            map.insert("SecurityToken".to_owned(), token.clone());
+            map.insert("SecurityToken", token.clone());
         }
-        let to_sign = crate::signature::string_to_sign(
-            "POST",
-            map.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        );
-        map.insert(
-            "Signature".to_owned(),
-            crate::signature::sign(&key.secret, &to_sign),
-        );
+        let to_sign = signature::string_to_sign("POST", map.iter().map(|(k, v)| (*k, v.as_str())));
+        map.insert("Signature", signature::sign(&key.secret, &to_sign));
         let reply = self.handle("POST", &Params::from_pairs(map));
         if reply.status != 200 {
             return Err(reply);
@@ -389,7 +375,6 @@ impl Emulator {
             .and_then(product_of)
             .unwrap_or(&crate::ecs::PRODUCT);
         let region = req.params.get("RegionId").unwrap_or("cn-hangzhou");
-        let region = if product.regional { region } else { "" };
         let body = ErrorBody {
             request_id: LooseString(request_id.clone()),
             host_id: LooseString(product.host(region)),

@@ -21,15 +21,24 @@ pub fn http(endpoint: &str, method: &str, path: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Starts `moat emulator` on a loopback port from a saved state, with the
-/// given flags (latency, quota), and returns the process and the endpoint
-/// it prints. The bench's own environment keys are not passed on.
-pub fn start_emulator(state: &std::path::Path, flags: &[String]) -> (std::process::Child, String) {
+/// Starts `moat emulator` on a loopback port from a saved state, with a
+/// latency and, when given, a QPS quota, and returns the process and the
+/// endpoint it prints. The bench's own environment keys are not passed on.
+pub fn start_emulator(
+    state: &std::path::Path,
+    latency_ms: usize,
+    max_qps: Option<usize>,
+) -> (std::process::Child, String) {
     use std::io::BufRead;
-    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_moat"))
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_moat"));
+    command
         .args(["emulator", "--listen", "127.0.0.1:0", "--state"])
         .arg(state)
-        .args(flags)
+        .args(["--latency-ms", &latency_ms.to_string()]);
+    if let Some(qps) = max_qps {
+        command.args(["--max-qps", &qps.to_string()]);
+    }
+    let mut server = command
         .env_remove("ALIBABA_CLOUD_ACCESS_KEY_ID")
         .env_remove("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
         .env("RUST_LOG", "error")
